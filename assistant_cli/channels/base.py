@@ -1,0 +1,68 @@
+"""The channel protocol: how a chat platform hands messages in and gets replies out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from assistant_cli.engine.messages import InboundMessage
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from assistant_cli.engine.events import EventBus
+    from assistant_cli.paths import Paths
+
+
+class InboundSink(Protocol):
+    """Where channels put messages; returns False for a redelivery already stored."""
+
+    def submit(self, msg: InboundMessage) -> bool: ...
+
+
+@dataclass
+class ChannelContext:
+    """What the engine gives a channel: secrets, paths, events, and the web server."""
+
+    resolve_secret: Callable[[str, str], str]
+    paths: Paths
+    events: EventBus
+    request_stop: Callable[[], None]
+    # Add routes to the gateway's aiohttp app (None when the gateway is disabled).
+    web_app: web.Application | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(ABC):
+    """A chat platform. Subclasses are registered by platform name under
+    `assistant_cli.channels` and built with `(config_section, context)`."""
+
+    platform: ClassVar[str]
+
+    def __init__(self, config: Any, ctx: ChannelContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.ready = False
+        self.last_error: str | None = None
+
+    @abstractmethod
+    async def start(self, sink: InboundSink) -> None:
+        """Begin receiving messages (return once started; receive in background tasks)."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving; in-flight replies may still be sent until the engine stops."""
+
+    @abstractmethod
+    async def reply(self, msg: InboundMessage, deltas: AsyncIterator[str]) -> None:
+        """Show an answer to `msg` as it streams in; return once it is fully delivered."""
+
+    @abstractmethod
+    async def send(self, chat_id: str, text: str) -> None:
+        """Send a complete text to a chat (notices, pairing codes, resent replies)."""
+
+    async def prepare(self) -> None:
+        """Called before the gateway starts, so channels can add webhook routes."""
+        return None

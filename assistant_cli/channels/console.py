@@ -1,0 +1,110 @@
+"""The terminal as a chat platform: type a line, watch the answer stream in."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.engine.messages import InboundMessage
+
+PROMPT = "you > "
+
+
+class ConsoleChannel(Channel):
+    """Reads stdin line by line; prints answers with rich as they arrive.
+
+    Stdin is read in a daemon thread because a blocking read cannot be cancelled; at end of
+    input the channel asks `serve` to finish what is queued and stop.
+    """
+
+    platform = "console"
+
+    def __init__(self, config: Any, ctx: ChannelContext) -> None:
+        super().__init__(config, ctx)
+        from rich.console import Console
+
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.user = _os_user()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sink: InboundSink | None = None
+        self._lock = asyncio.Lock()
+        self._thread: threading.Thread | None = None
+        self._started = time.time()
+
+    async def start(self, sink: InboundSink) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._sink = sink
+        self.out.print("[dim]Type a message and press Enter. /help for commands, "
+                       "Ctrl-D or Ctrl-C to quit.[/dim]")
+        self._prompt()
+        self._thread = threading.Thread(target=self._read, name="console-stdin", daemon=True)
+        self._thread.start()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._sink = None
+
+    def _read(self) -> None:
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self.ctx.request_stop)
+                return
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                self._loop_call(self._prompt)
+                continue
+            msg = InboundMessage(
+                platform=self.platform, external_id=uuid.uuid4().hex, chat_id="local",
+                sender_id=self.user, sender_name=self.user, text=text,
+            )
+            self._loop_call(self._submit, msg)
+
+    def _loop_call(self, fn: Any, *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _submit(self, msg: InboundMessage) -> None:
+        if self._sink is not None:
+            self._sink.submit(msg)
+
+    def _prompt(self) -> None:
+        self.out.print(f"[bold green]{PROMPT}[/bold green]", end="")
+        self.out.file.flush()
+
+    async def reply(self, msg: InboundMessage, deltas: AsyncIterator[str]) -> None:
+        async with self._lock:
+            self._header(msg)
+            async for text in deltas:
+                self.out.print(text, end="", style="cyan", markup=False)
+                self.out.file.flush()
+            self.out.print()
+            self._prompt()
+
+    async def send(self, chat_id: str, text: str) -> None:
+        async with self._lock:
+            self.out.print("[bold magenta]assistant >[/bold magenta] ", end="")
+            self.out.print(text, style="cyan", markup=False)
+            self._prompt()
+
+    def _header(self, msg: InboundMessage) -> None:
+        if msg.received_at < self._started:
+            # Answering a message left over from a previous run: say which one.
+            self.out.print(f"[dim](your earlier message: {msg.text[:60]!r})[/dim]")
+        self.out.print("[bold magenta]assistant >[/bold magenta] ", end="")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "owner"

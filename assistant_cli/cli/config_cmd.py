@@ -1,0 +1,69 @@
+"""`assistant-cli config`: create, check and show config.yaml."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from assistant_cli.cli.common import cli_state
+
+app = typer.Typer(help="Create, check and show the configuration file.", no_args_is_help=True,
+                  rich_markup_mode=None)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config.yaml (refuses to overwrite without --force).
+
+    The starter talks to OpenAI with the key stored as keyring:openai_api_key; store it
+    with `assistant-cli secrets set openai_api_key`, or run `assistant-cli serve` in a
+    terminal for a guided setup instead.
+    """
+    from assistant_cli.config.loader import atomic_write_text
+    from assistant_cli.config.template import starter_config
+
+    path = cli_state(ctx).paths.config_file
+    if path.exists() and not force:
+        print(f"error: {path} already exists; use --force to overwrite it", file=sys.stderr)
+        raise typer.Exit(1)
+    atomic_write_text(path, starter_config())
+    print(f"wrote {path}")
+    print("next: assistant-cli secrets set openai_api_key && assistant-cli serve")
+
+
+@app.command()
+def validate(ctx: typer.Context) -> None:
+    """Check config.yaml; prints each problem as FILE:LINE: KEY: what was expected.
+
+    Exit codes: 0 valid (warnings are printed), 2 invalid.
+    """
+    from assistant_cli.config.loader import (
+        literal_secret_warnings,
+        read_document,
+        validate_document,
+    )
+
+    path = cli_state(ctx).paths.config_file
+    doc = read_document(path)
+    config = validate_document(doc, path.name)
+    for warning in literal_secret_warnings(doc, path.name):
+        print(f"warning: {warning}", file=sys.stderr)
+    platforms = [n for n in ("telegram", "whatsapp") if getattr(config.platforms, n)]
+    print(f"{path}: valid ({len(config.providers)} provider(s); platforms: "
+          f"{', '.join(platforms) or 'terminal only'})")
+
+
+@app.command()
+def show(ctx: typer.Context) -> None:
+    """Print the effective configuration (defaults filled in) with secrets masked."""
+    import yaml
+
+    from assistant_cli.config.masking import masked
+
+    config = cli_state(ctx).load_config()
+    print(yaml.safe_dump(masked(config.model_dump(mode="json")), sort_keys=False), end="")

@@ -1,0 +1,137 @@
+"""The `assistant-cli logs` command: show, filter and follow the gateway's JSON-lines log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+_LEVEL_CHOICES = ("debug", "info", "warning", "error")
+
+
+def logs(
+    ctx: typer.Context,
+    n: Annotated[
+        int,
+        typer.Option(
+            "-n",
+            "--lines",
+            min=0,
+            help="How many of the most recent matching records to show (0 with -f: only new ones).",
+        ),
+    ] = 50,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "-f", "--follow", help="Keep printing new records as they are written; Ctrl-C stops."
+        ),
+    ] = False,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            metavar="LEVEL",
+            help="Only records at this level or above: debug, info, warning or error.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only records newer than this: 10m, 2h, 1d ... or an ISO time (UTC if no offset).",
+        ),
+    ] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option(
+            "--grep",
+            metavar="REGEX",
+            help="Only records matching this regular expression (case-insensitive).",
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel", metavar="NAME", help="Only records about this channel, e.g. telegram."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print the stored JSON lines unchanged, e.g. for jq."),
+    ] = False,
+) -> None:
+    """Show what the gateway has been doing, from the log `assistant-cli serve` writes.
+
+    Secrets are already masked in the log. Rotated files (.1, .2 ...) are read when the
+    current one holds too few matching records.
+
+    Examples:
+
+      assistant-cli logs -n 100 --level warning
+
+      assistant-cli logs -f --channel telegram --grep 'timeout|rate'
+
+      assistant-cli logs --since 2h --json | jq .latency_ms
+    """
+    from assistant_cli.cli.common import cli_state, console
+    from assistant_cli.errors import UsageError
+    from assistant_cli.observability.logview import (
+        LogFilter,
+        LogRecord,
+        format_record,
+        parse_since,
+        tail,
+    )
+    from assistant_cli.observability.logview import follow as follow_log
+
+    if level is not None and level.strip().lower() not in _LEVEL_CHOICES:
+        raise UsageError(
+            f"--level {level!r} is not a log level", hint="use one of " + ", ".join(_LEVEL_CHOICES)
+        )
+    flt = LogFilter(
+        min_level=level,
+        since=parse_since(since) if since is not None else None,
+        grep=grep,
+        channel=channel,
+    )
+
+    log_file = cli_state(ctx).paths.log_file
+    if not log_file.exists():
+        typer.echo(
+            f"No log file yet at {log_file}.\n"
+            "`assistant-cli serve` writes it once it has run; start it and try again.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    out = console()
+
+    def show(rec: LogRecord) -> None:
+        if json_out:
+            typer.echo(rec.raw)
+        else:
+            out.print(format_record(rec), soft_wrap=True)
+
+    try:
+        for rec in tail(log_file, n, flt):
+            show(rec)
+        if follow:
+            for rec in follow_log(log_file, flt):
+                show(rec)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(0) from None
+
+
+def _silence_stdout() -> None:
+    """After `| head` closes the pipe, stop Python's exit-time flush from complaining."""
+    import contextlib
+    import os
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

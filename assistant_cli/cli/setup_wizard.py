@@ -1,0 +1,59 @@
+"""The first-run setup of `serve`: choose a provider, store its key, write config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant_cli.paths import Paths
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    label: str
+    base_url: str
+    model: str
+    needs_key: bool
+
+
+CHOICES = (
+    Choice("openai", "OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", True),
+    Choice("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", True),
+    Choice("ollama", "Ollama on this machine (no key)", "http://127.0.0.1:11434/v1", "llama3.2",
+           False),
+    Choice("custom", "Another OpenAI-compatible server", "", "", True),
+)
+
+
+def first_run(paths: Paths) -> None:
+    """Ask in the terminal, store the key in the keyring, write the config."""
+    from rich.console import Console
+    from rich.prompt import Confirm, IntPrompt, Prompt
+
+    from assistant_cli.config.loader import atomic_write_text
+    from assistant_cli.config.template import starter_config
+    from assistant_cli.secrets import SecretStore
+
+    out = Console(highlight=False)
+    out.print(f"[bold]Welcome to assistant-cli.[/bold] No config at {paths.config_file} yet; "
+              "let's make one.\n")
+    for i, c in enumerate(CHOICES, 1):
+        out.print(f"  {i}. {c.label}")
+    pick = CHOICES[IntPrompt.ask("Which model provider?", choices=[
+        str(i) for i in range(1, len(CHOICES) + 1)], default=1, console=out) - 1]
+    base_url = Prompt.ask("Base URL", default=pick.base_url or None, console=out)
+    model = Prompt.ask("Model", default=pick.model or None, console=out)
+    needs_key = pick.needs_key
+    if pick.name == "custom":
+        needs_key = Confirm.ask("Does it need an API key?", default=True, console=out)
+    ref = None
+    if needs_key:
+        secret_name = f"{pick.name}_api_key"
+        key = Prompt.ask("API key (input hidden)", password=True, console=out)
+        store = SecretStore(paths)
+        store.set(secret_name, key.strip())
+        out.print(f"Stored the key in {store.backend_name} as [bold]{secret_name}[/bold].")
+        ref = f"keyring:{secret_name}"
+    atomic_write_text(paths.config_file, starter_config(pick.name, base_url or "", model or "",
+                                                        ref))
+    out.print(f"Wrote {paths.config_file}. Starting…\n")

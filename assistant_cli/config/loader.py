@@ -1,0 +1,207 @@
+"""Reading config.yaml into a Config, with errors that name file, line and key path."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from assistant_cli.config.models import SECRET_KEYS, Config
+from assistant_cli.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """Plain data parsed from YAML plus the 1-based line of every key path."""
+
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        # Walk up the path: a missing key is reported at its parent's line.
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return None
+
+
+def _to_python(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+            out[key] = _to_python(value_node, loc + (key,), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, loc + (i,), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def parse_document(text: str, filename: str) -> Document:
+    """Parse YAML text, keeping line numbers; malformed YAML raises ConfigError."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(
+            f"{filename}{line}: not valid YAML: {exc.problem or exc}",
+            hint="fix the indentation or quoting on that line (`assistant-cli config validate`)",
+        ) from None
+    if node is None:
+        return Document({})
+    lines: dict[Loc, int] = {}
+    return Document(_to_python(node, (), lines), lines)
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """Allowed keys of the model found at `loc`, for did-you-mean suggestions."""
+    model: type[BaseModel] | None = Config
+    parts = list(loc)
+    while parts and model is not None:
+        info = model.model_fields.get(str(parts.pop(0)))
+        if info is None:
+            return []
+        ann = info.annotation
+        args = getattr(ann, "__args__", (ann,))
+        if getattr(ann, "__origin__", None) is dict:
+            # dict[str, Model]: the next part is a user-chosen name, not a field.
+            if not parts:
+                return []
+            parts.pop(0)
+            args = args[1:]
+        model = next(
+            (a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+    return list(model.model_fields) if model is not None else []
+
+
+def _describe(err: dict[str, Any], loc: Loc) -> str:
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        parent_fields = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), parent_fields, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        allowed = ", ".join(parent_fields)
+        return f"unknown key{hint} (allowed here: {allowed})"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"expected {expected}, got {got!r}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    if got is not None and not isinstance(got, (dict, list)):
+        return f"{msg}, got {got!r}"
+    return msg
+
+
+def validate_document(doc: Document, filename: str) -> Config:
+    """Validate parsed data; the first problems become one ConfigError."""
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{filename}:1: expected a mapping of settings at the top level")
+    try:
+        config = Config.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:5]:
+            loc: Loc = tuple(err["loc"])
+            line = doc.line_of(loc)
+            where = f"{filename}:{line}" if line else filename
+            path = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{where}: {path}: {_describe(dict(err), loc)}")
+        raise ConfigError(
+            "\n".join(problems), hint="edit the file, then run `assistant-cli config validate`"
+        ) from None
+    _check_references(config, doc, filename)
+    return config
+
+
+def _check_references(config: Config, doc: Document, filename: str) -> None:
+    names = list(config.providers)
+    refs: list[tuple[Loc, str]] = []
+    if config.assistant.provider:
+        refs.append((("assistant", "provider"), config.assistant.provider))
+    refs += [(("assistant", "fallbacks", i), n) for i, n in enumerate(config.assistant.fallbacks)]
+    for loc, name in refs:
+        if name not in config.providers:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            known = ", ".join(names) or "none defined"
+            raise ConfigError(
+                f"{filename}:{doc.line_of(loc)}: {'.'.join(map(str, loc))}: no provider named "
+                f"{name!r}{hint} (providers: {known})",
+                hint="add it under `providers:` or fix the name",
+            )
+
+
+def literal_secret_warnings(doc: Document, filename: str) -> list[str]:
+    """Warnings for secret keys whose value is a literal instead of keyring:/env: reference."""
+    warnings: list[str] = []
+
+    def walk(value: Any, loc: Loc) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k in SECRET_KEYS and isinstance(v, str) and v and not is_reference(v):
+                    warnings.append(
+                        f"{filename}:{doc.line_of((*loc, k))}: {'.'.join(map(str, (*loc, k)))}:"
+                        f" literal secret in the config file; store it with `assistant-cli "
+                        f"secrets set NAME` and write `keyring:NAME` instead"
+                    )
+                walk(v, (*loc, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*loc, i))
+
+    walk(doc.data, ())
+    return warnings
+
+
+def is_reference(value: str) -> bool:
+    return value.startswith(("keyring:", "env:"))
+
+
+def read_document(path: Path) -> Document:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}",
+            hint="run `assistant-cli config init` (or `assistant-cli serve` in a terminal "
+            "for a guided setup), or pass --config PATH",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return parse_document(text, path.name)
+
+
+def load_config(path: Path) -> Config:
+    """Read, parse and validate config.yaml at `path`."""
+    return validate_document(read_document(path), path.name)
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

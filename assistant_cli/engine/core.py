@@ -1,0 +1,146 @@
+"""The engine that `serve` runs: channels feed the inbox, workers answer from it.
+
+Start: recover rows a dead process had claimed, start channels. Run: N workers claim
+messages (one conversation at a time, different conversations concurrently). Stop: close
+intake, give in-flight turns a grace period, then cancel them; a cancelled turn's row goes
+back to the queue and is answered at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.engine.turn import TurnRunner
+
+if TYPE_CHECKING:
+    from assistant_cli.channels.base import Channel
+    from assistant_cli.engine.events import EventBus
+    from assistant_cli.store.inbox import Inbox
+
+log = logging.getLogger("assistant_cli.engine")
+
+
+class Engine:
+    """Owns the workers and the channels' lifecycle."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        runner: TurnRunner,
+        channels: dict[str, Channel],
+        events: EventBus,
+        *,
+        workers: int = 4,
+        grace: float = 10.0,
+    ) -> None:
+        self.inbox = inbox
+        self.runner = runner
+        self.channels = channels
+        self.events = events
+        self.workers = workers
+        self.grace = grace
+        self.started_at = time.time()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0
+        self.intake_open = False
+
+    # -- intake -----------------------------------------------------------------------
+    def submit(self, msg: InboundMessage) -> bool:
+        """Store a message durably and wake a worker; False for a redelivered duplicate."""
+        row = self.inbox.add(msg)
+        if row is None:
+            log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
+                     extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
+            return False
+        self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
+                            length=len(msg.text), id=row)
+        self._wake.set()
+        return True
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        recovered = self.inbox.recover()
+        if recovered:
+            log.info("recovered %d unfinished message(s)", recovered,
+                     extra={"event": "inbox.recovered", "fields": {"count": recovered}})
+        for channel in self.channels.values():
+            await channel.start(self)
+        self.intake_open = True
+        self._tasks = [asyncio.create_task(self._work(i), name=f"worker-{i}")
+                       for i in range(self.workers)]
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop intake, let in-flight turns finish within the grace period, then cancel."""
+        self.intake_open = False
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        self._stopping.set()
+        self._wake.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=self.grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.runner.router.aclose()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until nothing is queued or in flight (used when input ends)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.inbox.depth() == 0 and self._busy == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # -- workers ----------------------------------------------------------------------
+    async def _work(self, index: int) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            item = self.inbox.claim()
+            if item is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                continue
+            channel = self.channels.get(item.message.platform)
+            if channel is None:
+                # Its channel is not configured in this run: leave it for a run that has it.
+                self.inbox.release(item.id, f"channel {item.message.platform} not running")
+                continue
+            self._busy += 1
+            try:
+                outcome = await self.runner.run(item, channel)
+                self.events.publish("message.out", channel=item.message.platform,
+                                    sender=item.message.sender_id, outcome=outcome.name,
+                                    latency_ms=outcome.latency_ms,
+                                    overhead_ms=outcome.overhead_ms)
+                log.info("%s message %d: %s in %.0f ms", item.message.platform, item.id,
+                         outcome.name, outcome.latency_ms, extra={
+                             "event": "message.done", "fields": {
+                                 "channel": item.message.platform, "outcome": outcome.name,
+                                 "latency_ms": outcome.latency_ms,
+                                 "overhead_ms": outcome.overhead_ms}})
+            except asyncio.CancelledError:
+                self.inbox.release(item.id, "interrupted by shutdown")
+                raise
+            except Exception as exc:
+                retry = self.inbox.release(item.id, f"{type(exc).__name__}: {exc}")
+                log.exception("failed to handle %s message %d (%s)", item.message.platform,
+                              item.id, "will retry" if retry else "giving up",
+                              extra={"event": "message.error",
+                                     "fields": {"channel": item.message.platform}})
+                self.events.publish("message.error", channel=item.message.platform,
+                                    error=str(exc), retry=retry)
+                if retry:
+                    await asyncio.sleep(min(2.0 ** item.attempts, 30.0))
+            finally:
+                self._busy -= 1
+                self._wake.set()  # a follow-up in the same conversation may now be claimable

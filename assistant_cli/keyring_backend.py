@@ -1,0 +1,111 @@
+"""Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant_cli.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    # keyring (and cryptography, for the file backend) take noticeable time to import, and
+    # most commands never touch a secret, so both are imported only inside functions.
+    from keyring.backend import KeyringBackend
+
+SERVICE = "assistant-cli"
+PASSWORD_ENV = "ASSISTANT_CLI_KEYRING_PASSWORD"
+BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
+
+_FRIENDLY_NAMES = {
+    "keyring.backends.SecretService.Keyring": "SecretService",
+    "keyring.backends.libsecret.Keyring": "libsecret",
+    "keyring.backends.kwallet.DBusKeyring": "KWallet",
+    "keyring.backends.kwallet.DBusKeyringKWallet4": "KWallet 4",
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Locker",
+    "keyring.backends.fail.Keyring": "no backend found",
+    "keyring.backends.null.Keyring": "null backend, keyring is disabled",
+}
+
+
+def select_backend(secrets_file: Path) -> KeyringBackend:
+    """Return the backend to keep secrets in, or raise KeyringUnavailable explaining the options.
+
+    A password in ASSISTANT_CLI_KEYRING_PASSWORD selects the encrypted file; otherwise
+    keyring's own choice is used (honouring PYTHON_KEYRING_BACKEND, keyringrc.cfg and
+    `keyring.set_keyring`), provided it can actually store something.
+    """
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        from assistant_cli.keyring_file import EncryptedFileKeyring
+
+        return EncryptedFileKeyring(secrets_file, password)
+
+    import keyring
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:
+        # keyring raises whatever loading a misnamed or broken PYTHON_KEYRING_BACKEND or
+        # keyringrc.cfg backend raises (ImportError, AttributeError, RuntimeError, TypeError).
+        raise _unavailable(
+            secrets_file, f"the configured keyring backend failed to load: {exc}"
+        ) from exc
+    if not _usable(backend):
+        raise _unavailable(secrets_file, f"keyring's choice is: {backend_name(backend)}")
+    return backend
+
+
+def backend_name(backend: KeyringBackend) -> str:
+    """A short human name for `backend`, for `doctor` output and messages."""
+    from keyring.backends.chainer import ChainerBackend
+
+    # Checked by module name so naming an OS backend never imports cryptography.
+    path = getattr(backend, "path", None)
+    if type(backend).__module__ == "assistant_cli.keyring_file" and path is not None:
+        return f"encrypted file ({path})"
+    if isinstance(backend, ChainerBackend):
+        try:
+            inner = [backend_name(b) for b in backend.backends]
+        except Exception:
+            # Listing the chain re-probes every backend; a name must never raise.
+            inner = []
+        return f"chain of {', '.join(inner)}" if inner else "empty chain of backends"
+    cls = type(backend)
+    qualified = f"{cls.__module__}.{cls.__qualname__}"
+    return _FRIENDLY_NAMES.get(qualified, qualified)
+
+
+def _usable(backend: KeyringBackend) -> bool:
+    """False for the backends keyring falls back to when it has nowhere to store secrets.
+
+    Priority is deliberately not consulted: backends chosen explicitly (set_keyring,
+    PYTHON_KEYRING_BACKEND) are trusted whatever priority they report.
+    """
+    from keyring.backends import fail, null
+    from keyring.backends.chainer import ChainerBackend
+
+    if isinstance(backend, (fail.Keyring, null.Keyring)):
+        return False
+    if isinstance(backend, ChainerBackend):
+        try:
+            return len(backend.backends) > 0
+        except Exception:
+            return False
+    return True
+
+
+def _unavailable(secrets_file: Path, reason: str) -> KeyringUnavailable:
+    message = f"no usable keyring to store secrets in ({reason})"
+    hint = (
+        "choose one of:\n"
+        "    (a) run a Secret Service (e.g. gnome-keyring or KeePassXC) on Linux, or use the\n"
+        "        login Keychain on macOS, then retry;\n"
+        f"    (b) set {BACKEND_ENV} to another keyring backend class\n"
+        "        (see `python -m keyring --list-backends`);\n"
+        f"    (c) set {PASSWORD_ENV} to a password to keep secrets in the encrypted\n"
+        f"        file {secrets_file} (mode 0600) instead.\n"
+        "    Alternatively, reference secrets as `env:NAME` in config.yaml to avoid the keyring."
+    )
+    return KeyringUnavailable(message, hint=hint)

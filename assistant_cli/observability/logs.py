@@ -1,0 +1,260 @@
+"""Logging setup for the `assistant_cli` logger: JSON-lines file, stderr console, redaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from io import TextIOWrapper
+from pathlib import Path
+from typing import Any
+
+ROOT_LOGGER = "assistant_cli"
+MASK = "***"
+RESERVED_KEYS = ("ts", "level", "logger", "event", "msg")
+SENSITIVE_KEY_PARTS = ("token", "secret", "password", "api_key", "authorization")
+_MIN_SECRET_LEN = 6
+
+# Each pattern keeps a non-secret prefix in group 1 (or none) so the replacement can
+# leave context such as "Bearer " or "?api_key=" readable. Inline flags are scoped so
+# the patterns can also be joined into one cheap "anything to do?" pre-check.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot token
+    (re.compile(r"(?i:(\bBearer\s+))[^\s\"',;]+"), rf"\1{MASK}"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), MASK),
+    (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"), MASK),  # JWT
+    (
+        re.compile(r"(?i:([?&;](?:\w*_)?(?:token|key|apikey|secret|password)=))[^&#\s\"']+"),
+        rf"\1{MASK}",
+    ),
+)
+_ANY_PATTERN = re.compile("|".join(p.pattern for p, _ in _PATTERNS))
+
+
+def _is_sensitive_key(key: str) -> bool:
+    # "prompt_tokens", "max_tokens" ... are usage counts, not credentials.
+    lowered = key.lower().replace("tokens", "")
+    return any(part in lowered for part in SENSITIVE_KEY_PARTS)
+
+
+class Redactor:
+    """Masks registered secret values and well-known credential shapes in log text."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self._secret_re: re.Pattern[str] | None = None
+
+    def register_secret(self, value: str) -> None:
+        """Mask `value` wherever it appears from now on (values shorter than 6 are ignored)."""
+        value = value.strip()
+        if len(value) < _MIN_SECRET_LEN:
+            return
+        with self._lock:
+            if value in self._secrets:
+                return
+            self._secrets.add(value)
+            self._rebuild()
+
+    def clear(self) -> None:
+        """Forget every registered secret (pattern-based masking stays on)."""
+        with self._lock:
+            self._secrets.clear()
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        if not self._secrets:
+            self._secret_re = None
+            return
+        # Longest first so a secret that contains another is masked whole.
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        self._secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def redact(self, text: str) -> str:
+        """Return `text` with every known secret and credential pattern replaced by ***."""
+        secret_re = self._secret_re  # read once: a concurrent register swaps the reference
+        if secret_re is not None:
+            text = secret_re.sub(MASK, text)
+        if _ANY_PATTERN.search(text) is None:
+            return text
+        for pattern, repl in _PATTERNS:
+            text = pattern.sub(repl, text)
+        return text
+
+    def redact_value(self, value: object, key: str | None = None) -> object:
+        """Redact a JSON-able value recursively; sensitive keys lose their whole value."""
+        if key is not None and _is_sensitive_key(key) and value is not None:
+            return MASK
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        if isinstance(value, Mapping):
+            return {str(k): self.redact_value(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.redact_value(v) for v in value]
+        # Anything else is logged by its text, which may itself embed a secret.
+        return self.redact(str(value))
+
+
+_REDACTOR = Redactor()
+
+
+def get_redactor() -> Redactor:
+    """The process-wide redactor every formatter here uses."""
+    return _REDACTOR
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` in every log line written from now on."""
+    _REDACTOR.register_secret(value)
+
+
+def _utc_ts(created: float) -> str:
+    stamp = datetime.fromtimestamp(created, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _record_fields(record: logging.LogRecord) -> Mapping[str, object]:
+    fields = getattr(record, "fields", None)
+    if fields is None:
+        return {}
+    if isinstance(fields, Mapping):
+        return {str(k): v for k, v in fields.items()}
+    return {"fields": fields}
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    parts: list[str] = []
+    if record.exc_info:
+        parts.append(formatter.formatException(record.exc_info))
+    elif record.exc_text:
+        parts.append(record.exc_text)
+    if record.stack_info:
+        parts.append(formatter.formatStack(record.stack_info))
+    return "\n".join(parts) if parts else None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, event, msg, then the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        redactor = _REDACTOR
+        out: dict[str, Any] = {
+            "ts": _utc_ts(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": str(getattr(record, "event", None) or "log"),
+            "msg": redactor.redact(record.getMessage()),
+        }
+        for key, value in _record_fields(record).items():
+            # A field may not overwrite the fixed keys readers rely on.
+            name = f"{key}_" if key in RESERVED_KEYS else key
+            out[name] = redactor.redact_value(value, key)
+        exc = _exception_text(self, record)
+        if exc is not None:
+            out["exc"] = redactor.redact(exc)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Human-readable one-liners for stderr, redacted like the file output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        redactor = _REDACTOR
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        event = str(getattr(record, "event", None) or "log")
+        line = f"{when} {record.levelname:<7} {event}: {redactor.redact(record.getMessage())}"
+        extras = [
+            f"{key}={redactor.redact_value(value, key)}"
+            for key, value in _record_fields(record).items()
+        ]
+        if extras:
+            line += "  " + " ".join(extras)
+        exc = _exception_text(self, record)
+        if exc is not None:
+            line += "\n" + redactor.redact(exc)
+        return line
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler whose files (including those opened at rollover) are mode 0600."""
+
+    def _open(self) -> TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if hasattr(os, "fchmod"):
+            # The file may predate us with looser permissions; logs can hold user text.
+            os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)
+
+
+_OWNED_ATTR = "_assistant_cli_owned"
+
+
+def _level_number(name: str) -> int:
+    number = logging.getLevelName(name.upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {name!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return number
+
+
+def teardown_logging() -> None:
+    """Detach and close the handlers setup_logging attached."""
+    logger = logging.getLogger(ROOT_LOGGER)
+    for handler in list(logger.handlers):
+        if getattr(handler, _OWNED_ATTR, False):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def setup_logging(
+    log_file: Path,
+    *,
+    level: str = "INFO",
+    max_bytes: int = 5_000_000,
+    backups: int = 5,
+    console_level: str | None = None,
+) -> None:
+    """Send `assistant_cli.*` records to a rotating JSON-lines file (and optionally stderr).
+
+    Calling it again replaces the handlers of the previous call rather than adding more.
+    """
+    file_level = _level_number(level)
+    stderr_level = _level_number(console_level) if console_level is not None else None
+
+    teardown_logging()
+    log_file = Path(log_file)
+    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    logger = logging.getLogger(ROOT_LOGGER)
+    file_handler = PrivateRotatingFileHandler(
+        log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    file_handler.setLevel(file_level)
+    file_handler.setFormatter(JsonFormatter())
+    setattr(file_handler, _OWNED_ATTR, True)
+    logger.addHandler(file_handler)
+
+    effective = file_level
+    if stderr_level is not None:
+        console_handler = logging.StreamHandler(sys.stderr)
+        console_handler.setLevel(stderr_level)
+        console_handler.setFormatter(ConsoleFormatter())
+        setattr(console_handler, _OWNED_ATTR, True)
+        logger.addHandler(console_handler)
+        effective = min(effective, stderr_level)
+    logger.setLevel(effective)
+
+
+def log_event(
+    logger: logging.Logger, level: int, event: str, msg: str = "", **fields: object
+) -> None:
+    """Log `msg` under the dotted `event` id with `fields` as extra JSON keys."""
+    # stacklevel=2 attributes the record to our caller, not to this wrapper.
+    logger.log(level, msg, extra={"event": event, "fields": fields}, stacklevel=2)

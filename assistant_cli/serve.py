@@ -1,0 +1,177 @@
+"""Assembling and running `serve`: store, secrets, providers, channels, gateway, engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from assistant_cli.errors import AlreadyRunning, StateError
+from assistant_cli.paths import Paths
+
+if TYPE_CHECKING:
+    from assistant_cli.channels.base import Channel
+    from assistant_cli.config.models import Config
+
+log = logging.getLogger("assistant_cli.serve")
+
+
+@dataclass
+class ServeOptions:
+    """Command-line overrides for one run of `serve`."""
+
+    host: str | None = None
+    port: int | None = None
+    debug: bool = False
+
+
+def acquire_lock(path: Any, what: str) -> IO[str]:
+    """Hold an exclusive lock for the life of the process (released by the OS on death)."""
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {path}: {exc.strerror}",
+                         hint="check that the state directory is writable") from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AlreadyRunning(
+            f"{what} is already in use by `serve` (pid {holder})",
+            hint="stop the other `assistant-cli serve` first, or use another "
+            "ASSISTANT_CLI_HOME",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def wanted_channels(config: Config) -> dict[str, Any]:
+    """Platform name → its config section, for every enabled platform."""
+    chosen: dict[str, Any] = {}
+    for name in ("telegram", "whatsapp"):
+        section = getattr(config.platforms, name)
+        if section is not None and section.enabled:
+            chosen[name] = section
+    console = config.platforms.console
+    if console.enabled or (console.enabled is None and not chosen):
+        chosen["console"] = console
+    return chosen
+
+
+async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
+    """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
+    from assistant_cli.channels.base import ChannelContext
+    from assistant_cli.engine.core import Engine
+    from assistant_cli.engine.events import EventBus
+    from assistant_cli.engine.turn import TurnRunner
+    from assistant_cli.observability.logs import setup_logging
+    from assistant_cli.plugins import registry
+    from assistant_cli.providers.router import ProviderRouter
+    from assistant_cli.secrets import SecretStore
+    from assistant_cli.store.db import Database
+    from assistant_cli.store.history import History
+    from assistant_cli.store.inbox import Inbox
+
+    try:
+        paths.ensure_state_dir()
+    except OSError as exc:
+        raise StateError(f"cannot create the state directory {paths.state_dir}: {exc.strerror}",
+                         hint="make it writable, or set ASSISTANT_CLI_HOME") from None
+    lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
+    platforms = wanted_channels(config)
+    console_active = "console" in platforms
+    setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
+                  max_bytes=config.logging.max_bytes, backups=config.logging.backups,
+                  console_level=None if console_active else "WARNING")
+    db = Database(paths.database)
+    secrets = SecretStore(paths, db)
+
+    def resolve(ref: str, key: str) -> str:
+        return secrets.resolve(ref, key=key)
+
+    # Fail at start, not at the first message, when a provider's secret is missing.
+    for name in config.provider_order():
+        api_key = config.providers[name].api_key
+        if api_key:
+            resolve(api_key, f"providers.{name}.api_key")
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    drain_first = False
+
+    def request_stop() -> None:
+        nonlocal drain_first
+        drain_first = True
+        stop.set()
+
+    events = EventBus()
+    router = ProviderRouter(config, resolve, events)
+    inbox = Inbox(db)
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events)
+    gateway_cfg = config.gateway
+    if options.host is not None or options.port is not None:
+        gateway_cfg = gateway_cfg.model_copy(update={
+            k: v for k, v in (("host", options.host), ("port", options.port)) if v is not None})
+    gateway = None
+    web_app = None
+    if gateway_cfg.enabled:
+        from assistant_cli.gateway.server import Gateway
+
+        gateway = Gateway(gateway_cfg, lambda: ready_report(engine))
+        web_app = gateway.app
+    ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
+                         request_stop=request_stop, web_app=web_app)
+    channels: dict[str, Channel] = {}
+    for name, section in platforms.items():
+        cls = registry.load(registry.CHANNELS, name, key=f"platforms.{name}")
+        channels[name] = cls(section, ctx)
+    engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers)
+    for channel in channels.values():
+        await channel.prepare()
+    try:
+        if gateway is not None:
+            await gateway.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await engine.start()
+        _announce(config, channels, gateway.url if gateway else None, paths)
+        await stop.wait()
+        if drain_first:
+            await engine.drain(timeout=engine.grace)
+        log.info("shutting down", extra={"event": "serve.stopping"})
+    finally:
+        with contextlib.suppress(Exception):
+            await engine.stop()
+        if gateway is not None:
+            await gateway.stop()
+        db.close()
+        lock.close()
+    return 0
+
+
+def ready_report(engine: Any) -> dict[str, Any]:
+    channels = {name: ch.ready for name, ch in engine.channels.items()}
+    ready = engine.intake_open and all(channels.values())
+    return {"ready": ready, "channels": channels, "queue_depth": engine.inbox.depth()}
+
+
+def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths) -> None:
+    order = config.provider_order()
+    provider = f"{order[0]} ({config.providers[order[0]].model})" if order else "none"
+    parts = [f"channels: {', '.join(channels)}", f"provider: {provider}"]
+    if url:
+        parts.append(f"gateway: {url}")
+    line = "assistant-cli ready · " + " · ".join(parts)
+    log.info(line, extra={"event": "serve.ready", "fields": {"channels": list(channels)}})
+    print(line, file=sys.stderr, flush=True)

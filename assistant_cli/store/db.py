@@ -1,0 +1,91 @@
+"""The SQLite state file: connection settings, versioned migrations, transactions.
+
+One database in WAL mode is the single source of truth shared by `serve` and the short
+CLI commands. Writes use `BEGIN IMMEDIATE` so concurrent writers queue on the busy timeout
+instead of failing half-way; `synchronous=FULL` makes a committed row survive power loss,
+not just a crash, because platforms are acknowledged only after the commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant_cli.errors import StateError
+from assistant_cli.store.migrations import MIGRATIONS
+
+
+class Database:
+    """A connection to the state file, migrated to the latest schema on open."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot create the state directory {self.path.parent}: {exc.strerror}",
+                    hint="make it writable, or set ASSISTANT_CLI_HOME to a writable directory",
+                ) from None
+        try:
+            self.conn = sqlite3.connect(
+                str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot use the state database {self.path}: {exc}",
+                hint="check that the directory is writable and the disk not full; "
+                "`assistant-cli doctor` checks the file",
+            ) from None
+        if self.path.exists():
+            self.path.chmod(0o600)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply every migration newer than the file's user_version, each atomically."""
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise StateError(
+                f"{self.path} was written by a newer assistant-cli (schema {current})",
+                hint="upgrade assistant-cli, or point ASSISTANT_CLI_HOME elsewhere",
+            )
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction() as conn:
+                # Re-check inside the write lock: another process may have migrated first.
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= version:
+                    continue
+                for statement in script.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        self.conn.close()

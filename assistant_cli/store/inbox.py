@@ -1,0 +1,162 @@
+"""The durable inbox: at-least-once delivery of inbound messages, in order per conversation.
+
+Life of a row: queued → claimed → done (or failed after too many attempts). A reply is
+recorded in `replies` before it is sent and marked sent before the row is marked done, so
+a crash at any point is repaired by `recover()` at the next start: the row is queued again
+and the worker resends a stored reply instead of asking the model twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant_cli.engine.messages import InboundMessage, InboxItem
+from assistant_cli.store.db import Database
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    queued: int
+    claimed: int
+    done: int
+    failed: int
+
+
+class Inbox:
+    """Inbound messages stored before they are acknowledged to the platform."""
+
+    def __init__(self, db: Database, *, max_attempts: int = 5) -> None:
+        self.db = db
+        self.max_attempts = max_attempts
+
+    def add(self, msg: InboundMessage) -> int | None:
+        """Store a message; returns its row id, or None when it was already stored."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
+                " sender_id, sender_name, kind, text, meta, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
+                 msg.sender_name, msg.kind, msg.text, _dump_meta(msg), msg.received_at),
+            )
+            return cur.lastrowid if cur.rowcount else None
+
+    def claim(self) -> InboxItem | None:
+        """Claim the oldest queued message whose conversation has nothing in flight."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM inbox AS q WHERE q.status = 'queued' AND NOT EXISTS ("
+                " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
+                " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE inbox SET status = 'claimed', attempts = attempts + 1, claimed_at = ?"
+                " WHERE id = ?",
+                (time.time(), row["id"]),
+            )
+            reply = conn.execute(
+                "SELECT text, state FROM replies WHERE inbox_id = ?", (row["id"],)
+            ).fetchone()
+        return InboxItem(
+            id=row["id"],
+            message=_message(row),
+            attempts=row["attempts"] + 1,
+            reply_text=reply["text"] if reply else None,
+            reply_sent=bool(reply and reply["state"] == "sent"),
+        )
+
+    def record_reply(self, inbox_id: int, text: str) -> None:
+        """Remember a generated reply before sending it, so a restart resends, not regenerates."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO replies (inbox_id, text, state, created_at)"
+                " VALUES (?, ?, 'generated', ?)"
+                " ON CONFLICT (inbox_id) DO UPDATE SET text = excluded.text",
+                (inbox_id, text, time.time()),
+            )
+
+    def finish(
+        self,
+        inbox_id: int,
+        outcome: str,
+        *,
+        sent: bool = False,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        """Mark a message done (and its reply sent) in one transaction.
+
+        `also` runs inside the same transaction, e.g. to append the exchange to history,
+        so that a crash leaves either everything or nothing.
+        """
+        now = time.time()
+        with self.db.transaction() as conn:
+            if also is not None:
+                also(conn)
+            if sent:
+                conn.execute(
+                    "UPDATE replies SET state = 'sent', sent_at = ? WHERE inbox_id = ?",
+                    (now, inbox_id),
+                )
+            conn.execute(
+                "UPDATE inbox SET status = 'done', outcome = ?, finished_at = ?, error = NULL"
+                " WHERE id = ?",
+                (outcome, now, inbox_id),
+            )
+
+    def release(self, inbox_id: int, error: str) -> bool:
+        """Give a claimed message back after a failure; True if it will be tried again."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+            retry = row is not None and row["attempts"] < self.max_attempts
+            conn.execute(
+                "UPDATE inbox SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                ("queued" if retry else "failed", error[:500], None if retry else time.time(),
+                 inbox_id),
+            )
+        return retry
+
+    def recover(self) -> int:
+        """Queue again what a previous process claimed but never finished; returns how many."""
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'"
+            ).rowcount
+
+    def depth(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'claimed')"
+        ).fetchone()
+        return int(row[0])
+
+    def counts(self) -> InboxCounts:
+        sql = "SELECT status, COUNT(*) FROM inbox GROUP BY status"
+        rows = dict(self.db.execute(sql).fetchall())
+        return InboxCounts(*(int(rows.get(s, 0)) for s in ("queued", "claimed", "done", "failed")))
+
+    def get(self, inbox_id: int) -> InboundMessage | None:
+        row = self.db.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+        return _message(row) if row else None
+
+
+def _dump_meta(msg: InboundMessage) -> str:
+    return json.dumps(
+        {**msg.meta, "is_group": msg.is_group, "addressed": msg.addressed}, separators=(",", ":")
+    )
+
+
+def _message(r: sqlite3.Row) -> InboundMessage:
+    meta = json.loads(r["meta"])
+    is_group = bool(meta.pop("is_group", False))
+    addressed = bool(meta.pop("addressed", True))
+    return InboundMessage(
+        platform=r["platform"], external_id=r["external_id"], chat_id=r["chat_id"],
+        sender_id=r["sender_id"], text=r["text"], sender_name=r["sender_name"],
+        kind=r["kind"], is_group=is_group, addressed=addressed,
+        received_at=r["received_at"], meta=meta,
+    )

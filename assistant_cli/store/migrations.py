@@ -1,0 +1,60 @@
+"""Schema migrations, in order; the database's user_version is how many have run.
+
+Append new migrations; never edit one that has shipped. Plain, portable SQL so that a
+PostgreSQL backend can follow.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the durable inbox, replies, conversation history, secret metadata, key-value state.
+    """
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    sender_name TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'text',
+    text TEXT NOT NULL DEFAULT '',
+    meta TEXT NOT NULL DEFAULT '{}',
+    received_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_at REAL,
+    finished_at REAL,
+    outcome TEXT,
+    error TEXT,
+    UNIQUE (platform, external_id)
+);
+CREATE INDEX inbox_status ON inbox (status, conversation, id);
+CREATE TABLE replies (
+    inbox_id INTEGER PRIMARY KEY REFERENCES inbox (id),
+    text TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY,
+    session TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    inbox_id INTEGER,
+    created_at REAL NOT NULL
+);
+CREATE INDEX history_session ON history (session, id);
+CREATE TABLE secrets_meta (
+    name TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    rotated_at REAL NOT NULL
+);
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+""",
+]
