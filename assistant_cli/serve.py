@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from assistant_cli.errors import AlreadyRunning, StateError
+from assistant_cli.errors import StateError
+from assistant_cli.locks import acquire_lock
 from assistant_cli.paths import Paths
 
 if TYPE_CHECKING:
@@ -29,31 +28,6 @@ class ServeOptions:
     host: str | None = None
     port: int | None = None
     debug: bool = False
-
-
-def acquire_lock(path: Any, what: str) -> IO[str]:
-    """Hold an exclusive lock for the life of the process (released by the OS on death)."""
-    try:
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
-    except OSError as exc:
-        raise StateError(f"cannot open lock file {path}: {exc.strerror}",
-                         hint="check that the state directory is writable") from None
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise AlreadyRunning(
-            f"{what} is already in use by `serve` (pid {holder})",
-            hint="stop the other `assistant-cli serve` first, or use another "
-            "ASSISTANT_CLI_HOME",
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def wanted_channels(config: Config) -> dict[str, Any]:

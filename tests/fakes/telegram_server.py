@@ -244,6 +244,7 @@ class _OpenTag:
     attrs: dict[str, str]
     offset: int  # UTF-16 offset in the visible text
     language: str | None = None
+    order: int = 0  # position among opened tags, so outer entities sort first on ties
 
 
 def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
@@ -252,7 +253,8 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     Raises ValueError with the API's "can't parse entities" detail on malformed markup.
     """
     out: list[str] = []
-    entities: list[dict[str, Any]] = []
+    entities: list[tuple[int, dict[str, Any]]] = []
+    opened = 0
     stack: list[_OpenTag] = []
     pos16 = 0
     i = 0
@@ -285,7 +287,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             entity["custom_emoji_id"] = tag.attrs["emoji-id"]
         if length > 0:
             entity["length"] = length
-            entities.append(entity)
+            entities.append((tag.order, entity))
 
     while i < n:
         char = text[i]
@@ -353,7 +355,8 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                 raise _EntityParseError(
                     f"Invalid custom emoji identifier specified {at(tag_start)}"
                 )
-            stack.append(_OpenTag(name, attrs, pos16))
+            stack.append(_OpenTag(name, attrs, pos16, order=opened))
+            opened += 1
             continue
         if char == "&":
             ref = _CHAR_REF_RE.match(text, i)
@@ -375,8 +378,8 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
         raise _EntityParseError(
             f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"'
         )
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
+    entities.sort(key=lambda item: (item[1]["offset"], -item[1]["length"], item[0]))
+    return "".join(out), [entity for _, entity in entities]
 
 
 def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -624,7 +627,7 @@ class FakeTelegram:
         # Long polls are woken on shutdown, so a short grace period is plenty.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=2.0).start()
+        await web.SockSite(self._runner, sock).start()
 
     async def _shutdown(self) -> None:
         self._closing = True
@@ -657,7 +660,7 @@ class FakeTelegram:
     async def _read_params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
         if request.method != "POST" or not request.can_read_body:
-            return params
+            return {key: _coerce(key, value) for key, value in params.items()}
         if request.content_type == "application/json":
             try:
                 body = await request.json()
@@ -1276,14 +1279,15 @@ class FakeTelegram:
                 if message.from_bot and not message.deleted:
                     return copy.deepcopy(message.payload)
         # Nothing sent yet: invent an earlier bot message so the reply still points at the bot.
-        stub = {
-            "message_id": self._new_message_id(bot, chat_id),
+        stub_id = self._new_message_id(bot, chat_id)
+        stub: dict[str, Any] = {
+            "message_id": stub_id,
             "date": int(time.time()) - 60,
             "chat": self._chat(bot, chat_id),
             "from": dict(bot.user),
             "text": "(earlier bot message)",
         }
-        self._store(bot, _Message(stub["message_id"], chat_id, True, copy.deepcopy(stub)))
+        self._store(bot, _Message(stub_id, chat_id, True, copy.deepcopy(stub)))
         return stub
 
     def _push_user_message(

@@ -1,0 +1,329 @@
+"""End to end: `assistant-cli serve` chatting in a pseudo-terminal against a fake OpenAI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import re
+import select
+import signal
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.store.db import Database
+from assistant_cli.store.inbox import Inbox
+from tests.conftest import cli_command, subprocess_env
+from tests.fakes.openai_server import FakeOpenAI, HangAfter
+
+pytestmark = pytest.mark.e2e
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+READY_RE = re.compile(r"assistant-cli ready · .*gateway: http://127\.0\.0\.1:(\d+)")
+PROMPT = "you > "
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+class ServeProcess:
+    """One `assistant-cli serve` child on a pty, with its output collected as it arrives."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        master, slave = pty.openpty()
+        try:
+            self.proc = subprocess.Popen(
+                [*cli_command(), "serve"], stdin=slave, stdout=slave, stderr=slave,
+                env=env, cwd=home, start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.master: int | None = master
+        os.set_blocking(master, False)
+        self.raw = b""
+        self.eof = False
+        self.port: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def text(self) -> str:
+        """Everything printed so far, decoded, with terminal escape sequences removed."""
+        return ANSI_RE.sub("", self.raw.decode("utf-8", "replace")).replace("\r\n", "\n")
+
+    def tail(self, chars: int = 1500) -> str:
+        return self.text[-chars:]
+
+    def _pump(self, wait: float) -> None:
+        """Read whatever the child wrote within `wait` seconds."""
+        if self.master is None or self.eof:
+            time.sleep(wait)
+            return
+        ready, _, _ = select.select([self.master], [], [], wait)
+        if not ready:
+            return
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except BlockingIOError:
+                return
+            except OSError:  # EIO: every slave end is closed, the child is gone
+                self.eof = True
+                return
+            if not chunk:
+                self.eof = True
+                return
+            self.raw += chunk
+
+    def expect(self, pattern: str, timeout: float = 10.0, since: int = 0) -> re.Match[str]:
+        """Wait until `pattern` (a regex) appears in the output after offset `since`."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = regex.search(self.text, since)
+            if match is not None:
+                return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (self.eof and self.proc.poll() is not None):
+                pytest.fail(
+                    f"{pattern!r} did not appear within {timeout:.1f} s "
+                    f"(exit code {self.proc.poll()}); output tail:\n{self.tail()}"
+                )
+            self._pump(min(remaining, 0.05))
+
+    def wait_ready(self) -> int:
+        """Wait for the ready line and the first prompt; returns the gateway port."""
+        match = self.expect(READY_RE.pattern, START_TIMEOUT)
+        self.expect(re.escape(PROMPT), START_TIMEOUT)
+        self.port = int(match.group(1))
+        return self.port
+
+    def type(self, line: str) -> int:
+        """Type a line at the prompt; returns the output offset to search answers from."""
+        assert self.master is not None
+        mark = len(self.text)
+        os.write(self.master, line.encode() + b"\n")
+        return mark
+
+    def terminate(self, timeout: float = STOP_TIMEOUT) -> tuple[int, float]:
+        """SIGTERM and wait; returns (exit code, seconds it took to stop)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        while self.proc.poll() is None:
+            if time.monotonic() - started > timeout:
+                pytest.fail(f"serve did not stop within {timeout} s of SIGTERM; output tail:\n"
+                            f"{self.tail()}")
+            self._pump(0.05)
+        self._pump(0)
+        return self.proc.returncode, time.monotonic() - started
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group and release the pty; safe to call twice."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+def write_config(home: Path, fake: FakeOpenAI, api_key: str = "env:FAKE_OPENAI_KEY") -> None:
+    (home / "config.yaml").write_text(
+        "version: 1\n"
+        "providers:\n"
+        "  fake:\n"
+        f"    base_url: {fake.base_url}\n"
+        f"    model: {fake.model}\n"
+        f"    api_key: {api_key}\n"
+        "    timeout: 10\n"
+        "gateway:\n"
+        "  port: 0\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def serve(isolated_home: Path, fake: FakeOpenAI) -> Iterator[ServeStarter]:
+    write_config(isolated_home, fake)
+    starter = ServeStarter(isolated_home, fake)
+    try:
+        yield starter
+    finally:
+        for proc in starter.started:
+            proc.kill()
+
+
+class ServeStarter:
+    """Starts `serve` children for one test and remembers them for cleanup."""
+
+    def __init__(self, home: Path, fake: FakeOpenAI) -> None:
+        self.home = home
+        self.env = subprocess_env(home, FAKE_OPENAI_KEY=fake.api_key or "")
+        self.started: list[ServeProcess] = []
+
+    def __call__(self) -> ServeProcess:
+        proc = ServeProcess(self.home, self.env)
+        self.started.append(proc)
+        proc.wait_ready()
+        return proc
+
+
+def db_rows(home: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(home / "state" / "state.db")
+    try:
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def assert_answered_once(home: Path, text: str, answer: str) -> None:
+    """The inbox row for `text` is done, its reply sent once, and history has one pair."""
+    rows = db_rows(home, "SELECT id, status FROM inbox WHERE text = ?", (text,))
+    assert len(rows) == 1, rows
+    inbox_id, status = rows[0]
+    assert status == "done"
+    replies = db_rows(home, "SELECT text, state FROM replies WHERE inbox_id = ?", (inbox_id,))
+    assert replies == [(answer, "sent")]
+    history = db_rows(home, "SELECT role, content FROM history WHERE inbox_id = ? ORDER BY id",
+                      (inbox_id,))
+    assert history == [("user", text), ("assistant", answer)]
+
+
+def test_answer_streams_into_the_terminal_token_by_token(
+    serve: ServeStarter, fake: FakeOpenAI
+) -> None:
+    fake.token_delay = 0.05
+    proc = serve()
+    mark = proc.type("hello world")
+    proc.expect(r"assistant > echo:", since=mark)
+    first_seen = time.monotonic()
+    partial = proc.text[mark:]
+    proc.expect(r"echo: hello world", since=mark)
+    complete_seen = time.monotonic()
+    assert "echo: hello world" not in partial, "the whole answer arrived at once"
+    # Two more tokens follow the first, each 50 ms apart.
+    assert complete_seen - first_seen >= 0.05
+    proc.expect(re.escape(PROMPT), since=mark + len(partial))
+
+
+def test_history_survives_a_restart(serve: ServeStarter, fake: FakeOpenAI) -> None:
+    first = serve()
+    mark = first.type("my name is Ada")
+    first.expect(r"echo: my name is Ada", since=mark)
+    code, took = first.terminate()
+    assert code == 0, first.tail()
+    assert took < STOP_TIMEOUT
+
+    second = serve()
+    mark = second.type("what is my name?")
+    second.expect(r"echo: what is my name\?", since=mark)
+    assert fake.wait_for_requests(2, timeout=5)
+    messages = [(m["role"], m["content"]) for m in fake.requests[1].messages]
+    assert ("user", "my name is Ada") in messages
+    assert ("assistant", "echo: my name is Ada") in messages
+    assert messages.index(("user", "my name is Ada")) < messages.index(
+        ("assistant", "echo: my name is Ada")) < messages.index(("user", "what is my name?"))
+
+
+def test_message_interrupted_by_kill_9_is_answered_after_restart(
+    serve: ServeStarter, fake: FakeOpenAI, isolated_home: Path
+) -> None:
+    fake.enqueue(HangAfter(3, "one two three four five"))
+    first = serve()
+    mark = first.type("count to five")
+    first.expect(r"one two three", since=mark)
+    os.kill(first.pid, signal.SIGKILL)
+    assert first.proc.wait(5) == -signal.SIGKILL
+    assert "four" not in first.text[mark:]
+
+    second = serve()
+    second.expect(r"echo: count to five", timeout=10)
+    assert fake.user_messages() == ["count to five", "count to five"]
+    code, _ = second.terminate()
+    assert code == 0, second.tail()
+    assert_answered_once(isolated_home, "count to five", "echo: count to five")
+
+
+def test_reply_generated_but_not_sent_is_sent_after_restart_without_the_model(
+    serve: ServeStarter, fake: FakeOpenAI, isolated_home: Path
+) -> None:
+    db = Database(isolated_home / "state" / "state.db")
+    try:
+        inbox = Inbox(db)
+        row = inbox.add(InboundMessage(platform="console", external_id="x1", chat_id="local",
+                                       sender_id="me", text="question"))
+        assert row is not None
+        claimed = inbox.claim()
+        assert claimed is not None and claimed.id == row
+        inbox.record_reply(row, "stored answer")
+    finally:
+        db.close()
+
+    proc = serve()
+    proc.expect(r"assistant > stored answer")
+    code, _ = proc.terminate()
+    assert code == 0, proc.tail()
+    assert fake.requests == []
+    assert_answered_once(isolated_home, "question", "stored answer")
+
+
+def test_serve_without_config_or_terminal_exits_2_naming_the_setup_commands(
+    isolated_home: Path,
+) -> None:
+    result = subprocess.run(
+        [*cli_command(), "serve"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        env=subprocess_env(isolated_home), timeout=20,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "assistant-cli config init" in result.stderr
+    assert "assistant-cli secrets set" in result.stderr
+
+
+def test_missing_provider_secret_exits_1_naming_the_config_key(
+    isolated_home: Path, fake: FakeOpenAI
+) -> None:
+    write_config(isolated_home, fake, api_key="env:NOT_SET_ANYWHERE")
+    env = subprocess_env(isolated_home)
+    env.pop("NOT_SET_ANYWHERE", None)
+    result = subprocess.run(
+        [*cli_command(), "serve"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        env=env, timeout=20,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "providers.fake.api_key" in result.stderr
+    assert "NOT_SET_ANYWHERE" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert fake.requests == []
+
+
+def test_gateway_health_and_readiness_answer_200_while_serving(serve: ServeStarter) -> None:
+    proc = serve()
+    assert proc.port is not None
+    for path in ("/healthz", "/readyz"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{proc.port}{path}", timeout=5) as resp:
+            assert resp.status == 200
+            body = json.loads(resp.read())
+        if path == "/readyz":
+            assert body["ready"] is True
+            assert body["channels"] == {"console": True}
+        else:
+            assert body == {"status": "ok"}

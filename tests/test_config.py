@@ -1,0 +1,162 @@
+"""Config loading: typed models, errors with file:line:key, example file coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from assistant_cli.config.loader import (
+    literal_secret_warnings,
+    load_config,
+    parse_document,
+    read_document,
+    validate_document,
+)
+from assistant_cli.config.masking import masked
+from assistant_cli.config.models import Config
+from assistant_cli.config.template import starter_config
+from assistant_cli.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_document(parse_document(text, "config.yaml"), "config.yaml")
+    assert info.value.exit_code == 2
+    return info.value.message
+
+
+def test_wrong_enum_value_names_file_line_key_and_choices() -> None:
+    text = "platforms:\n  telegram:\n    api_token: keyring:t\n    mode: pull\n"
+    assert _error(text) == (
+        "config.yaml:4: platforms.telegram.mode: expected 'polling' or 'webhook', got 'pull'"
+    )
+
+
+def test_unknown_key_suggests_the_closest_known_key() -> None:
+    msg = _error("assistant:\n  sytem_prompt: hi\n")
+    assert msg.startswith("config.yaml:2: assistant.sytem_prompt: unknown key; did you mean "
+                          "'system_prompt'?")
+
+
+def test_unknown_key_inside_a_named_provider_is_reported_with_suggestion() -> None:
+    msg = _error("providers:\n  p:\n    base_url: http://x\n    modle: m\n")
+    assert "config.yaml:4: providers.p.modle: unknown key; did you mean 'model'?" in msg
+    assert "providers.p.model: required key is missing" in msg
+
+
+def test_malformed_yaml_names_the_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_document("assistant:\n  provider: [a\n", "config.yaml")
+    assert info.value.message.startswith("config.yaml:")
+    assert "not valid YAML" in info.value.message
+
+
+def test_reference_to_missing_provider_is_an_error_with_suggestion() -> None:
+    msg = _error("providers:\n  openai:\n    base_url: http://x\n    model: m\n"
+                 "assistant:\n  provider: opnai\n")
+    assert msg == ("config.yaml:6: assistant.provider: no provider named 'opnai'; did you mean "
+                   "'openai'? (providers: openai)")
+
+
+def test_wrong_type_reports_what_was_given() -> None:
+    msg = _error("assistant:\n  history_length: lots\n")
+    assert msg.startswith("config.yaml:2: assistant.history_length: ")
+    assert "'lots'" in msg
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    assert "expected a mapping" in _error("- a\n- b\n")
+
+
+def test_empty_file_gives_defaults() -> None:
+    config = validate_document(parse_document("", "c.yaml"), "c.yaml")
+    assert config.gateway.host == "127.0.0.1"
+    assert config.platforms.telegram is None
+    assert config.provider_order() == []
+
+
+def test_missing_file_error_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml")
+    assert "config init" in str(info.value)
+
+
+def test_literal_secret_is_accepted_with_a_warning() -> None:
+    text = "providers:\n  o:\n    base_url: http://x\n    model: m\n    api_key: sk-literal123\n"
+    doc = parse_document(text, "config.yaml")
+    validate_document(doc, "config.yaml")
+    warnings = literal_secret_warnings(doc, "config.yaml")
+    assert len(warnings) == 1
+    assert warnings[0].startswith("config.yaml:5: providers.o.api_key: literal secret")
+    refs = "providers:\n  o:\n    base_url: http://x\n    model: m\n    api_key: env:K\n"
+    assert literal_secret_warnings(parse_document(refs, "c"), "c") == []
+
+
+def test_masking_hides_literals_but_shows_references() -> None:
+    data = {"providers": {"o": {"api_key": "sk-secret", "model": "m"}},
+            "platforms": {"telegram": {"api_token": "keyring:tg"}}}
+    out = masked(data)
+    assert out["providers"]["o"]["api_key"] == "***"
+    assert out["providers"]["o"]["model"] == "m"
+    assert out["platforms"]["telegram"]["api_token"] == "keyring:tg"
+
+
+def test_provider_order_is_default_then_fallbacks_without_duplicates() -> None:
+    text = ("providers:\n  a: {base_url: 'http://a', model: m}\n  b: {base_url: 'http://b', "
+            "model: m}\nassistant:\n  provider: b\n  fallbacks: [b, a]\n")
+    config = validate_document(parse_document(text, "c"), "c")
+    assert config.provider_order() == ["b", "a"]
+
+
+def test_starter_config_validates() -> None:
+    config = validate_document(parse_document(starter_config(), "c"), "c")
+    assert config.assistant.provider == "openai"
+    assert config.providers["openai"].api_key == "keyring:openai_api_key"
+
+
+def _key_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every key path a config can contain (named dict entries shown as `*`)."""
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        paths.add(path)
+        ann: Any = info.annotation
+        args = getattr(ann, "__args__", (ann,))
+        if getattr(ann, "__origin__", None) is dict:
+            value = args[1]
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                paths |= _key_paths(value, f"{path}.*.")
+            continue
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                paths |= _key_paths(arg, f"{path}.")
+    return paths
+
+
+def _doc_paths(data: Any, prefix: str = "", named: frozenset[str] = frozenset({"providers"})
+               ) -> set[str]:
+    paths: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            paths.add(path)
+            if prefix.rstrip(".") in named:
+                paths.discard(path)
+                path = f"{prefix}*"
+            paths |= _doc_paths(value, f"{path}.", named)
+    return paths
+
+
+def test_config_example_documents_every_key_and_validates() -> None:
+    path = ROOT / "config.example.yaml"
+    doc = read_document(path)
+    config = validate_document(doc, path.name)
+    assert isinstance(config, Config)
+    assert literal_secret_warnings(doc, path.name) == []
+    missing = _key_paths(Config) - _doc_paths(doc.data)
+    assert not missing, f"config.example.yaml does not document: {sorted(missing)}"

@@ -1,0 +1,155 @@
+"""The SQLite store: migrations, the inbox's delivery guarantees, history."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.errors import StateError
+from assistant_cli.store.db import Database
+from assistant_cli.store.history import History
+from assistant_cli.store.inbox import Inbox
+from assistant_cli.store.migrations import MIGRATIONS
+
+
+def msg(ext: str, chat: str = "c1", text: str = "hi", platform: str = "console") -> InboundMessage:
+    return InboundMessage(platform=platform, external_id=ext, chat_id=chat, sender_id="u1",
+                          text=text)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "state.db")
+
+
+def test_new_database_is_migrated_to_latest_in_wal_mode(db: Database) -> None:
+    assert db.schema_version == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert (db.path.stat().st_mode & 0o777) == 0o600
+
+
+def test_reopening_does_not_rerun_migrations(tmp_path: Path) -> None:
+    Database(tmp_path / "s.db").close()
+    again = Database(tmp_path / "s.db")
+    assert again.schema_version == len(MIGRATIONS)
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StateError, match="newer assistant-cli"):
+        Database(tmp_path / "s.db")
+
+
+def test_unwritable_state_directory_gives_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StateError, match="state directory"):
+        Database(blocker / "sub" / "state.db")
+
+
+def test_duplicate_platform_message_is_stored_once(db: Database) -> None:
+    inbox = Inbox(db)
+    assert inbox.add(msg("1")) is not None
+    assert inbox.add(msg("1")) is None
+    assert inbox.add(msg("1", platform="telegram")) is not None
+    assert inbox.depth() == 2
+
+
+def test_one_conversation_is_claimed_in_order_and_one_at_a_time(db: Database) -> None:
+    inbox = Inbox(db)
+    for ext, chat in (("1", "a"), ("2", "a"), ("3", "b")):
+        inbox.add(msg(ext, chat))
+    first = inbox.claim()
+    second = inbox.claim()
+    assert first is not None and second is not None
+    assert (first.message.external_id, second.message.external_id) == ("1", "3")
+    assert inbox.claim() is None  # "2" waits until "1" is finished
+    inbox.finish(first.id, "answered")
+    third = inbox.claim()
+    assert third is not None and third.message.external_id == "2"
+
+
+def test_claimed_rows_are_recovered_after_a_crash(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    inbox = Inbox(db)
+    inbox.add(msg("1"))
+    item = inbox.claim()
+    assert item is not None
+    db.close()  # the process "dies" with the row claimed
+    inbox2 = Inbox(Database(tmp_path / "s.db"))
+    assert inbox2.claim() is None
+    assert inbox2.recover() == 1
+    again = inbox2.claim()
+    assert again is not None and again.id == item.id and again.attempts == 2
+
+
+def test_generated_reply_survives_and_is_reported_on_reclaim(db: Database) -> None:
+    inbox = Inbox(db)
+    inbox.add(msg("1"))
+    item = inbox.claim()
+    assert item is not None and item.reply_text is None
+    inbox.record_reply(item.id, "the answer")
+    inbox.recover()
+    again = inbox.claim()
+    assert again is not None
+    assert again.reply_text == "the answer" and not again.reply_sent
+
+
+def test_finish_with_history_is_atomic(db: Database) -> None:
+    inbox, history = Inbox(db), History(db)
+    inbox.add(msg("1", text="q"))
+    item = inbox.claim()
+    assert item is not None
+    inbox.record_reply(item.id, "a")
+
+    def explode(conn: sqlite3.Connection) -> None:
+        history.append_exchange(conn, "console:c1", "q", "a", item.id)
+        raise RuntimeError("crash inside the transaction")
+
+    with pytest.raises(RuntimeError):
+        inbox.finish(item.id, "answered", sent=True, also=explode)
+    assert history.count("console:c1") == 0
+    assert inbox.counts().claimed == 1
+    inbox.finish(item.id, "answered", sent=True,
+                 also=lambda c: history.append_exchange(c, "console:c1", "q", "a", item.id))
+    assert [t.content for t in history.recent("console:c1", 10)] == ["q", "a"]
+    assert inbox.counts().done == 1
+
+
+def test_release_retries_until_max_attempts_then_fails(db: Database) -> None:
+    inbox = Inbox(db, max_attempts=2)
+    inbox.add(msg("1"))
+    item = inbox.claim()
+    assert item is not None
+    assert inbox.release(item.id, "boom") is True
+    item = inbox.claim()
+    assert item is not None
+    assert inbox.release(item.id, "boom") is False
+    assert inbox.counts().failed == 1
+    assert inbox.claim() is None
+
+
+def test_history_recent_returns_the_last_turns_in_order(db: Database) -> None:
+    history = History(db)
+    with db.transaction() as conn:
+        for i in range(5):
+            history.append_exchange(conn, "s", f"q{i}", f"a{i}", i)
+    turns = history.recent("s", 4)
+    assert [t.content for t in turns] == ["q3", "a3", "q4", "a4"]
+    assert history.recent("s", 0) == []
+    assert history.clear("s") == 10
+
+
+def test_cli_process_and_serve_can_write_concurrently(tmp_path: Path) -> None:
+    a = Database(tmp_path / "s.db")
+    b = Database(tmp_path / "s.db")
+    with a.transaction() as conn:
+        conn.execute("INSERT INTO kv (key, value) VALUES ('x', '1')")
+    with b.transaction() as conn:
+        conn.execute("INSERT INTO kv (key, value) VALUES ('y', '2')")
+    assert a.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 2
