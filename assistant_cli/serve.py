@@ -48,6 +48,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.channels.base import ChannelContext
     from assistant_cli.engine.core import Engine
     from assistant_cli.engine.events import EventBus
+    from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
     from assistant_cli.engine.turn import TurnRunner
     from assistant_cli.observability.logs import setup_logging
     from assistant_cli.plugins import registry
@@ -56,6 +57,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.db import Database
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.pairing import PairingStore
 
     try:
         paths.ensure_state_dir()
@@ -92,7 +94,9 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     events = EventBus()
     router = ProviderRouter(config, resolve, events)
     inbox = Inbox(db)
-    runner = TurnRunner(inbox, History(db), router, config.assistant, events)
+    pairing = PairingStore(db)
+    policy = AccessPolicy(platforms, pairing, events)
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy)
     gateway_cfg = config.gateway
     if options.host is not None or options.port is not None:
         gateway_cfg = gateway_cfg.model_copy(update={
@@ -119,8 +123,10 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await engine.start()
+        notifier = start_notifier(pairing, channels, events)
         _announce(config, channels, gateway.url if gateway else None, paths)
         await stop.wait()
+        await stop_notifier(notifier)
         if drain_first:
             await engine.drain(timeout=engine.grace)
         log.info("shutting down", extra={"event": "serve.stopping"})

@@ -21,7 +21,7 @@ from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
-from tests.fakes.openai_server import Error, FakeOpenAI, Reply
+from tests.fakes.openai_server import Error, FakeOpenAI
 
 
 class RecordingChannel(Channel):

@@ -43,7 +43,8 @@ class ConsoleChannel(Channel):
         self._sink = sink
         self.out.print("[dim]Type a message and press Enter. /help for commands, "
                        "Ctrl-D or Ctrl-C to quit.[/dim]")
-        self._prompt()
+        # Deferred so the first prompt comes after serve's "ready" line, not before it.
+        self._loop.call_soon(self._prompt)
         self._thread = threading.Thread(target=self._read, name="console-stdin", daemon=True)
         self._thread.start()
         self.ready = True

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from assistant_cli import __version__
-from assistant_cli.cli import config_cmd, pending, secrets_cmd, serve_cmd
+from assistant_cli.cli import (
+    audit_cmd,
+    config_cmd,
+    pairing_cmd,
+    pending,
+    secrets_cmd,
+    serve_cmd,
+)
 from assistant_cli.cli.common import CliState
 from assistant_cli.cli.logs import logs
 
@@ -56,6 +63,8 @@ _DEBUG = [False]
 app.command("serve")(serve_cmd.serve)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(secrets_cmd.app, name="secrets")
+app.add_typer(pairing_cmd.app, name="pairing")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("logs")(logs)
 pending.register(app)
 

@@ -8,8 +8,6 @@ import typer
 
 # name -> (one-line help, what is missing)
 PENDING: dict[str, tuple[str, str]] = {
-    "pairing": ("Approve, deny and list people who asked to talk to the bot.",
-                "pairing arrives with the Telegram channel"),
     "providers": ("List, add, test and remove model providers.",
                   "provider management commands are not built yet; edit `providers:` in "
                   "config.yaml"),

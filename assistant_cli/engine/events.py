@@ -57,7 +57,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
 
-    def publish(self, name: str, **data: Any) -> Event:
+    def publish(self, name: str, /, **data: Any) -> Event:
         event = Event(name, data)
         for sub in list(self._subs):
             sub.offer(event)

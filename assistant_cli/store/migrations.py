@@ -57,4 +57,44 @@ CREATE TABLE kv (
     value TEXT NOT NULL
 )
 """,
+    # 2: pairing requests, approved senders, and the hash-chained audit log.
+    """
+CREATE TABLE pairing_requests (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    display_name TEXT NOT NULL DEFAULT '',
+    code_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    decided_at REAL,
+    decided_by TEXT
+);
+CREATE INDEX pairing_pending ON pairing_requests (platform, status, user_id);
+CREATE TABLE senders (
+    platform TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    display_name TEXT NOT NULL DEFAULT '',
+    approved_at REAL NOT NULL,
+    approved_by TEXT NOT NULL,
+    via TEXT NOT NULL,
+    notified INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (platform, user_id)
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    prev_mac TEXT NOT NULL,
+    mac TEXT NOT NULL
+)
+""",
 ]

@@ -1,0 +1,68 @@
+"""`assistant-cli audit`: read and verify the tamper-evident log of admin actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from assistant_cli.cli.common import cli_state
+
+app = typer.Typer(help="Read and verify the audit log of admin actions (pairing, secrets, "
+                  "providers, gateway actions).", no_args_is_help=True, rich_markup_mode=None)
+
+
+def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from assistant_cli.secrets import SecretStore
+    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.db import Database
+
+    paths = cli_state(ctx).paths
+    db = Database(paths.database)
+    return AuditLog(db, key_from_store(SecretStore(paths, db)))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only entries newer than this: 10m, 2h, 7d or an ISO time.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List audit entries: time, actor, action, target, outcome."""
+    import datetime as dt
+    import json
+
+    from assistant_cli.observability.logview import parse_since
+
+    start = parse_since(since).timestamp() if since else None
+    entries = _log(ctx).entries(start)
+    if json_out:
+        for e in entries:
+            print(json.dumps({"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action,
+                              "target": e.target, "outcome": e.outcome, "detail": e.detail}))
+        return
+    if not entries:
+        print("no audit entries")
+        return
+    from rich.table import Table
+
+    from assistant_cli.cli.common import console
+
+    table = Table("#", "time", "actor", "action", "target", "outcome")
+    for e in entries:
+        when = dt.datetime.fromtimestamp(e.ts).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(e.id), when, e.actor, e.action, e.target, e.outcome)
+    console().print(table)
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Check the HMAC chain; names the first altered, deleted or reordered entry (exit 1)."""
+    import sys
+
+    ok, summary = _log(ctx).verify()
+    if not ok:
+        print(f"error: audit log tampered: {summary}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"audit log intact: {summary}")

@@ -1,0 +1,190 @@
+"""`assistant-cli pairing`: approve, deny, revoke and list who may talk to the bot."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from assistant_cli.cli.common import cli_state
+
+if TYPE_CHECKING:
+    from assistant_cli.store.audit import AuditLog
+    from assistant_cli.store.pairing import PairingStore
+
+app = typer.Typer(
+    help="Approve, deny and list people who asked to talk to the bot. Works whether or not "
+    "`serve` is running; a running `serve` tells the person within seconds.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+
+# Telegram user ids are positive integers; WhatsApp ids (wa_id) are phone numbers in digits.
+USER_ID_PATTERNS = {"telegram": r"[1-9]\d{0,15}", "whatsapp": r"[1-9]\d{5,19}"}
+
+Platform = Annotated[str, typer.Option("--platform", help="telegram or whatsapp.")]
+UserId = Annotated[str, typer.Option("--user-id", help="The sender's id, as the bot showed it.")]
+
+
+def _check(platform: str, user_id: str) -> tuple[str, str]:
+    from assistant_cli.errors import UsageError
+
+    platform = platform.strip().lower()
+    if platform not in USER_ID_PATTERNS:
+        raise UsageError(f"unknown platform {platform!r}",
+                         hint=f"use one of: {', '.join(USER_ID_PATTERNS)}")
+    user_id = user_id.strip()
+    if not re.fullmatch(USER_ID_PATTERNS[platform], user_id):
+        what = "a positive number" if platform == "telegram" else "the number in digits only"
+        raise UsageError(f"malformed {platform} user id {user_id!r}: expected {what}",
+                         hint="copy the user id from the bot's pairing message or "
+                         "`assistant-cli pairing list`")
+    return platform, user_id
+
+
+def _open(ctx: typer.Context) -> tuple[PairingStore, AuditLog]:
+    from assistant_cli.secrets import SecretStore
+    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.db import Database
+    from assistant_cli.store.pairing import PairingStore
+
+    paths = cli_state(ctx).paths
+    db = Database(paths.database)
+    audit = AuditLog(db, key_from_store(SecretStore(paths, db)))
+    _ = audit.key  # fail before changing anything if the audit key is out of reach
+    return PairingStore(db), audit
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    platform: Platform,
+    user_id: UserId,
+    code: Annotated[str, typer.Option("--code", help="The 12-character pairing code "
+                                      "(dashes and case don't matter).")],
+) -> None:
+    """Approve a sender with the code the bot gave them.
+
+    Example: assistant-cli pairing approve --platform telegram --user-id 123456789
+    --code ABCDEFGHJKLM
+    """
+    from assistant_cli.errors import PairingError
+    from assistant_cli.store.audit import os_actor
+
+    platform, user_id = _check(platform, user_id)
+    store, audit = _open(ctx)
+    actor = os_actor()
+    try:
+        req = store.approve(platform, user_id, code, actor)
+    except PairingError as exc:
+        audit.append("pairing.approve", f"{platform}:{user_id}", "refused", actor=actor,
+                     reason=exc.message)
+        raise
+    audit.append("pairing.approve", f"{platform}:{user_id}", "ok", actor=actor)
+    name = f" ({req.display_name})" if req.display_name else ""
+    print(f"approved {platform} user {user_id}{name}; a running `serve` tells them now")
+
+
+@app.command()
+def deny(ctx: typer.Context, platform: Platform, user_id: UserId) -> None:
+    """Refuse a pending request; they get no reply, and can ask again after an hour."""
+    from assistant_cli.store.audit import os_actor
+
+    platform, user_id = _check(platform, user_id)
+    store, audit = _open(ctx)
+    store.deny(platform, user_id, os_actor())
+    audit.append("pairing.deny", f"{platform}:{user_id}", "ok")
+    print(f"denied the request from {platform} user {user_id}")
+
+
+@app.command()
+def revoke(ctx: typer.Context, platform: Platform, user_id: UserId) -> None:
+    """Remove an approved sender; their next message starts pairing again."""
+    platform, user_id = _check(platform, user_id)
+    store, audit = _open(ctx)
+    if not store.revoke(platform, user_id):
+        audit.append("pairing.revoke", f"{platform}:{user_id}", "not-found")
+        print(f"error: {platform} user {user_id} is not an approved sender "
+              "(`assistant-cli pairing list` shows them)", file=sys.stderr)
+        raise typer.Exit(1)
+    audit.append("pairing.revoke", f"{platform}:{user_id}", "ok")
+    print(f"revoked {platform} user {user_id}")
+
+
+@app.command()
+def allow(
+    ctx: typer.Context,
+    platform: Platform,
+    user_id: UserId,
+    name: Annotated[str, typer.Option("--name", help="A name to remember them by.")] = "",
+) -> None:
+    """Approve a sender without a code, for someone you already know by id."""
+    from assistant_cli.store.audit import os_actor
+
+    platform, user_id = _check(platform, user_id)
+    store, audit = _open(ctx)
+    added = store.allow(platform, user_id, os_actor(), display_name=name)
+    audit.append("pairing.allow", f"{platform}:{user_id}", "ok" if added else "unchanged")
+    print(f"{'allowed' if added else 'already allowed:'} {platform} user {user_id}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List pending requests (with age and expiry) and approved senders."""
+    import json
+    import time
+
+    from assistant_cli.store.db import Database
+    from assistant_cli.store.pairing import PairingStore
+
+    if platform is not None:
+        platform, _ = _check(platform, "123456789")
+    store = PairingStore(Database(cli_state(ctx).paths.database))
+    now = time.time()
+    pending = store.pending(platform)
+    senders = store.senders(platform)
+    if json_out:
+        out: dict[str, Any] = {
+            "pending": [{"platform": r.platform, "user_id": r.user_id, "name": r.display_name,
+                         "status": r.status, "created_at": r.created_at,
+                         "expires_at": r.expires_at, "failed_attempts": r.failed_attempts}
+                        for r in pending],
+            "approved": [{"platform": s.platform, "user_id": s.user_id, "name": s.display_name,
+                          "approved_at": s.approved_at, "approved_by": s.approved_by,
+                          "via": s.via} for s in senders]}
+        print(json.dumps(out, indent=2))
+        return
+    from rich.table import Table
+
+    from assistant_cli.cli.common import console
+
+    out_console = console()
+    if not pending and not senders:
+        out_console.print("no pairing requests and no approved senders yet")
+        return
+    table = Table("platform", "user id", "name", "state", "age", "expires / approved by",
+                  title="Pairing")
+    for r in pending:
+        state = "[red]locked[/red]" if r.status == "locked" else "[yellow]pending[/yellow]"
+        table.add_row(r.platform, r.user_id, r.display_name, state, _ago(now - r.created_at),
+                      f"in {_ago(r.expires_at - now)}")
+    for s in senders:
+        table.add_row(s.platform, s.user_id, s.display_name, "[green]approved[/green]",
+                      _ago(now - s.approved_at), f"{s.approved_by} ({s.via})")
+    out_console.print(table)
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"

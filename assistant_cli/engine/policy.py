@@ -1,0 +1,111 @@
+"""Who may talk to the assistant: DM policy, allowlists, groups, and pairing.
+
+Runs on every message before anything reaches a model. Under `dm_policy: pairing` an
+unknown sender gets one reply with a code and the exact approval command, and nothing else;
+repeated messages while the request is pending get no reply at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.store.pairing import TTL_SECONDS, PairingStore, grouped
+
+if TYPE_CHECKING:
+    from assistant_cli.channels.base import Channel
+    from assistant_cli.engine.events import EventBus
+
+log = logging.getLogger("assistant_cli.policy")
+
+PAIRED = "You're paired! Send me a message and I'll answer."
+
+
+def pairing_text(msg: InboundMessage, code: str) -> str:
+    return (
+        "Hi! I only talk to people my owner has approved.\n\n"
+        f"Your user id: {msg.sender_id}\n"
+        f"Pairing code: {grouped(code)}\n\n"
+        "Send both to my owner; they approve you by running:\n"
+        f"assistant-cli pairing approve --platform {msg.platform} --user-id {msg.sender_id} "
+        f"--code {code}\n\n"
+        f"The code expires in {int(TTL_SECONDS // 60)} minutes."
+    )
+
+
+class AccessPolicy:
+    """Decides, per platform config, whether a message may reach the model."""
+
+    def __init__(self, platforms: dict[str, Any], pairing: PairingStore, events: EventBus) -> None:
+        self.platforms = platforms
+        self.pairing = pairing
+        self.events = events
+
+    async def __call__(self, msg: InboundMessage, channel: Channel) -> bool:
+        cfg = self.platforms.get(msg.platform)
+        if cfg is None or msg.platform == "console":
+            return True  # the terminal is the owner
+        if msg.is_group:
+            return self._group_allowed(msg, cfg)
+        policy = getattr(cfg, "dm_policy", "pairing")
+        if policy == "disabled":
+            return False
+        if msg.sender_id in getattr(cfg, "allow_from", []) or policy == "open":
+            return True
+        if self.pairing.is_approved(msg.platform, msg.sender_id):
+            return True
+        if policy == "allowlist":
+            log.info("message from %s user %s dropped (not on the allowlist)", msg.platform,
+                     msg.sender_id, extra={"event": "policy.blocked",
+                                           "fields": {"channel": msg.platform}})
+            return False
+        code = self.pairing.request_code(msg.platform, msg.sender_id, msg.chat_id,
+                                         msg.sender_name)
+        if code is not None:
+            await channel.send(msg.chat_id, pairing_text(msg, code))
+            self.events.publish("pairing.requested", channel=msg.platform,
+                                sender=msg.sender_id, name=msg.sender_name)
+            log.info("pairing requested by %s user %s", msg.platform, msg.sender_id,
+                     extra={"event": "pairing.requested", "fields": {"channel": msg.platform}})
+        return False
+
+    def _group_allowed(self, msg: InboundMessage, cfg: Any) -> bool:
+        groups = getattr(cfg, "groups", None)
+        if groups is None or not groups.enabled:
+            return False
+        if groups.allow and msg.chat_id not in groups.allow:
+            return False
+        return msg.addressed or not groups.require_mention
+
+
+async def notify_paired(pairing: PairingStore, channels: dict[str, Channel],
+                        events: EventBus, interval: float = 1.0) -> None:
+    """Tell newly approved senders they are paired (approval happens in another process)."""
+    while True:
+        for sender in pairing.unnotified():
+            channel = channels.get(sender.platform)
+            if channel is None:
+                continue
+            try:
+                await channel.send(sender.chat_id, PAIRED)
+            except Exception as exc:  # retried on the next round
+                log.warning("could not tell %s user %s they are paired: %s", sender.platform,
+                            sender.user_id, exc, extra={"event": "pairing.notify_failed"})
+                continue
+            pairing.mark_notified(sender.platform, sender.user_id)
+            events.publish("pairing.approved", channel=sender.platform, sender=sender.user_id)
+        await asyncio.sleep(interval)
+
+
+def start_notifier(pairing: PairingStore, channels: dict[str, Channel],
+                   events: EventBus) -> asyncio.Task[None]:
+    return asyncio.create_task(notify_paired(pairing, channels, events), name="pairing-notify")
+
+
+async def stop_notifier(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
