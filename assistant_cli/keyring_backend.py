@@ -88,6 +88,10 @@ def _usable(backend: KeyringBackend) -> bool:
 
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         return False
+    # keyrings.alt's plaintext file would be a silent plaintext fallback when keyring picks
+    # it on its own; it is accepted only when the user names it explicitly.
+    if type(backend).__name__ == "PlaintextKeyring" and BACKEND_ENV not in os.environ:
+        return False
     if isinstance(backend, ChainerBackend):
         try:
             return len(backend.backends) > 0

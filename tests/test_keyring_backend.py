@@ -259,3 +259,28 @@ def test_select_backend_module_does_not_import_keyring() -> None:
         "assert 'cryptography' not in sys.modules, 'cryptography imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plaintext_backend_chosen_implicitly_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyring.backend import KeyringBackend
+
+    class PlaintextKeyring(KeyringBackend):  # stands in for keyrings.alt's plaintext file
+        priority = 0.5  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise AssertionError("must never be written")
+
+        def delete_password(self, service: str, username: str) -> None:
+            return None
+
+    keyring.set_keyring(PlaintextKeyring())
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    with pytest.raises(KeyringUnavailable):
+        select_backend(tmp_path / "secrets.enc")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    assert type(select_backend(tmp_path / "secrets.enc")).__name__ == "PlaintextKeyring"
