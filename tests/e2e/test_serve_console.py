@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pty
 import re
-import select
 import signal
 import sqlite3
 import subprocess
@@ -22,122 +19,11 @@ from assistant_cli.engine.messages import InboundMessage
 from assistant_cli.store.db import Database
 from assistant_cli.store.inbox import Inbox
 from tests.conftest import cli_command, subprocess_env
+from tests.e2e.ptyproc import PROMPT, STOP_TIMEOUT, ServeProcess
 from tests.fakes.openai_server import FakeOpenAI, HangAfter
 
 pytestmark = pytest.mark.e2e
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-READY_RE = re.compile(r"assistant-cli ready · .*gateway: http://127\.0\.0\.1:(\d+)")
-PROMPT = "you > "
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
-
-
-class ServeProcess:
-    """One `assistant-cli serve` child on a pty, with its output collected as it arrives."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        master, slave = pty.openpty()
-        try:
-            self.proc = subprocess.Popen(
-                [*cli_command(), "serve"], stdin=slave, stdout=slave, stderr=slave,
-                env=env, cwd=home, start_new_session=True, close_fds=True,
-            )
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        self.master: int | None = master
-        os.set_blocking(master, False)
-        self.raw = b""
-        self.eof = False
-        self.port: int | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def text(self) -> str:
-        """Everything printed so far, decoded, with terminal escape sequences removed."""
-        return ANSI_RE.sub("", self.raw.decode("utf-8", "replace")).replace("\r\n", "\n")
-
-    def tail(self, chars: int = 1500) -> str:
-        return self.text[-chars:]
-
-    def _pump(self, wait: float) -> None:
-        """Read whatever the child wrote within `wait` seconds."""
-        if self.master is None or self.eof:
-            time.sleep(wait)
-            return
-        ready, _, _ = select.select([self.master], [], [], wait)
-        if not ready:
-            return
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except BlockingIOError:
-                return
-            except OSError:  # EIO: every slave end is closed, the child is gone
-                self.eof = True
-                return
-            if not chunk:
-                self.eof = True
-                return
-            self.raw += chunk
-
-    def expect(self, pattern: str, timeout: float = 10.0, since: int = 0) -> re.Match[str]:
-        """Wait until `pattern` (a regex) appears in the output after offset `since`."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.text, since)
-            if match is not None:
-                return match
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (self.eof and self.proc.poll() is not None):
-                pytest.fail(
-                    f"{pattern!r} did not appear within {timeout:.1f} s "
-                    f"(exit code {self.proc.poll()}); output tail:\n{self.tail()}"
-                )
-            self._pump(min(remaining, 0.05))
-
-    def wait_ready(self) -> int:
-        """Wait for the ready line and the first prompt; returns the gateway port."""
-        match = self.expect(READY_RE.pattern, START_TIMEOUT)
-        self.expect(re.escape(PROMPT), START_TIMEOUT)
-        self.port = int(match.group(1))
-        return self.port
-
-    def type(self, line: str) -> int:
-        """Type a line at the prompt; returns the output offset to search answers from."""
-        assert self.master is not None
-        mark = len(self.text)
-        os.write(self.master, line.encode() + b"\n")
-        return mark
-
-    def terminate(self, timeout: float = STOP_TIMEOUT) -> tuple[int, float]:
-        """SIGTERM and wait; returns (exit code, seconds it took to stop)."""
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        while self.proc.poll() is None:
-            if time.monotonic() - started > timeout:
-                pytest.fail(f"serve did not stop within {timeout} s of SIGTERM; output tail:\n"
-                            f"{self.tail()}")
-            self._pump(0.05)
-        self._pump(0)
-        return self.proc.returncode, time.monotonic() - started
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group and release the pty; safe to call twice."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        if self.master is not None:
-            os.close(self.master)
-            self.master = None
 
 
 @pytest.fixture
