@@ -28,6 +28,10 @@ class ServeOptions:
     host: str | None = None
     port: int | None = None
     debug: bool = False
+    jwt_secret: str | None = None
+    allowed_origins: list[str] | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 def wanted_channels(config: Config) -> dict[str, Any]:
@@ -58,6 +62,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
     from assistant_cli.store.pairing import PairingStore
+    from assistant_cli.store.usage import HealthLog, UsageLedger
 
     try:
         paths.ensure_state_dir()
@@ -92,15 +97,17 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         stop.set()
 
     events = EventBus()
-    router = ProviderRouter(config, resolve, events)
+    router = ProviderRouter(config, resolve, events, health=HealthLog(db).hook)
     inbox = Inbox(db)
     pairing = PairingStore(db)
     policy = AccessPolicy(platforms, pairing, events)
-    runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy)
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
+                        usage=UsageLedger(db))
     gateway_cfg = config.gateway
-    if options.host is not None or options.port is not None:
-        gateway_cfg = gateway_cfg.model_copy(update={
-            k: v for k, v in (("host", options.host), ("port", options.port)) if v is not None})
+    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
+                                "tls_key") if (v := getattr(options, k)) is not None}
+    if overrides:
+        gateway_cfg = gateway_cfg.model_copy(update=overrides)
     gateway = None
     web_app = None
     if gateway_cfg.enabled:
@@ -115,16 +122,28 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         cls = registry.load(registry.CHANNELS, name, key=f"platforms.{name}")
         channels[name] = cls(section, ctx)
     engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers)
+    control = None
+    if gateway is not None:
+        from assistant_cli.gateway import control as gateway_control
+
+        control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
+                                        secrets=secrets, db=db, engine=engine, router=router,
+                                        pairing=pairing, events=events)
+        gateway_control.warn_at_start(gateway_cfg)
     for channel in channels.values():
         await channel.prepare()
     try:
         if gateway is not None:
             await gateway.start()
+        if control is not None:
+            await control.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await engine.start()
         notifier = start_notifier(pairing, channels, events)
         _announce(config, channels, gateway.url if gateway else None, paths)
+        if control is not None:
+            control.announce()
         await stop.wait()
         await stop_notifier(notifier)
         if drain_first:
@@ -133,6 +152,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     finally:
         with contextlib.suppress(Exception):
             await engine.stop()
+        if control is not None:
+            await control.stop()
         if gateway is not None:
             await gateway.stop()
         db.close()

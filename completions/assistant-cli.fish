@@ -2,11 +2,12 @@
 complete -c assistant-cli -f
 complete -c assistant-cli -n '__fish_use_subcommand' -a audit -d 'Read and verify the audit log of admin actions (pairing, secrets, prov'
 complete -c assistant-cli -n '__fish_use_subcommand' -a config -d 'Create, check and show the configuration file.'
-complete -c assistant-cli -n '__fish_use_subcommand' -a dashboard -d 'Live Textual console for a running serve. (not available yet)'
-complete -c assistant-cli -n '__fish_use_subcommand' -a doctor -d 'Find what is wrong with the setup and say how to fix it. (not availabl'
+complete -c assistant-cli -n '__fish_use_subcommand' -a dashboard -d 'Watch and steer a running serve - metrics, messages, pairing requests,'
+complete -c assistant-cli -n '__fish_use_subcommand' -a doctor -d 'Find what is wrong with the setup and say how to fix it.'
+complete -c assistant-cli -n '__fish_use_subcommand' -a gateway -d 'Tokens for the gateways WebSocket (the dashboard and other clients).'
 complete -c assistant-cli -n '__fish_use_subcommand' -a logs -d 'Show what the gateway has been doing, from the log assistant-cli serve'
 complete -c assistant-cli -n '__fish_use_subcommand' -a pairing -d 'Approve, deny and list people who asked to talk to the bot. Works whet'
-complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers. (not available yet)'
+complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers, and sign in to OAuth ones.'
 complete -c assistant-cli -n '__fish_use_subcommand' -a secrets -d 'Store, list and delete secrets (API keys, bot tokens) in the OS keyrin'
 complete -c assistant-cli -n '__fish_use_subcommand' -a serve -d 'Run the assistant - receive messages, answer them with your model, unt'
 complete -c assistant-cli -n '__fish_use_subcommand' -l config
@@ -28,8 +29,21 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_see
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from init' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l ca-file
 complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l fix
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l offline
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l timeout
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -a token -d 'Mint a signed access token for the gateway of this machines serve.'
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l sub
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l ttl
+complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l url
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l channel
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l follow
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l grep
@@ -61,15 +75,67 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l platform
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l user-id
-complete -c assistant-cli -n '__fish_seen_subcommand_from providers' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list set' -a delete -d 'Delete a secret from the keyring.'
-complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list set' -a list -d 'List stored secrets - name, backend, when set and last rotated, age. N'
-complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list set' -a set -d 'Store a secret - typed at a hidden prompt, or read from stdin when pip'
-complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list set' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a add -d 'Add a provider to config.yaml; its secrets go to the keyring.'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a list -d 'List providers - kind, model, auth, place in the failover order, last '
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a login -d 'Sign in to an OAuth provider and keep its tokens in the keyring.'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a logout -d 'Forget a providers OAuth tokens (the keyring entry is deleted).'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a models -d 'List the models a provider offers, where its API has a list (e.g. GET '
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a remove -d 'Remove a provider from config.yaml (and from the fallbacks), and the k'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a set-default -d 'Make a provider the one that answers first; the fallbacks stay as they'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a test -d 'Check a provider - its health endpoint, then a tiny completion. Shows '
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l api-key-ref
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l api-key-stdin
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l auth
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l base-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l ca
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l cert
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l default
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l fallback
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l key
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l kind
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l model
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-authorize-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-client-id
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-client-secret-ref
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-client-secret-stdin
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-device-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-flow
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-redirect-port
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-scope
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-token-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l replace
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from list' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from list' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from list' -l usage
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from login' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from login' -l no-browser
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from login' -l timeout
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from logout' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from models' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from models' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from remove' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from remove' -l keep-secrets
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from set-default' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from test' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from test' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list rotate set' -a delete -d 'Delete a secret from the keyring.'
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list rotate set' -a list -d 'List stored secrets - name, backend, when set and last rotated, age. N'
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list rotate set' -a rotate -d 'Replace a secret with a new value, tested before the old one is given '
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list rotate set' -a set -d 'Store a secret - typed at a hidden prompt, or read from stdin when pip'
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and not __fish_seen_subcommand_from delete list rotate set' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from delete' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from list' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from list' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from rotate' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from rotate' -l no-test
+complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from rotate' -l timeout
 complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_seen_subcommand_from set' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l allowed-origins
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l host
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-key

@@ -11,8 +11,12 @@ from assistant_cli import __version__
 from assistant_cli.cli import (
     audit_cmd,
     config_cmd,
+    dashboard_cmd,
+    doctor_cmd,
+    gateway_cmd,
     pairing_cmd,
     pending,
+    providers_cmd,
     secrets_cmd,
     serve_cmd,
 )
@@ -65,7 +69,11 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(pairing_cmd.app, name="pairing")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(providers_cmd.app, name="providers")
 app.command("logs")(logs)
+app.command("doctor")(doctor_cmd.doctor)
+app.command("dashboard")(dashboard_cmd.dashboard)
+app.add_typer(gateway_cmd.app, name="gateway")
 pending.register(app)
 
 

@@ -31,9 +31,23 @@ def init(
     if path.exists() and not force:
         print(f"error: {path} already exists; use --force to overwrite it", file=sys.stderr)
         raise typer.Exit(1)
+    existed = path.exists()
     atomic_write_text(path, starter_config())
     print(f"wrote {path}")
+    _audit(ctx, "config.init", str(path), overwrote=existed)
     print("next: assistant-cli secrets set openai_api_key && assistant-cli serve")
+
+
+def _audit(ctx: typer.Context, action: str, target: str, **detail: object) -> None:
+    """Record a config change; without a usable keyring the change stands, with a warning."""
+    from assistant_cli.errors import AssistantError
+    from assistant_cli.rotation import record
+    from assistant_cli.secrets import SecretStore
+
+    try:
+        record(SecretStore(cli_state(ctx).paths), action, target, "ok", **detail)
+    except AssistantError as exc:
+        print(f"warning: not recorded in the audit log: {exc.message}", file=sys.stderr)
 
 
 @app.command()

@@ -97,7 +97,8 @@ def logs(
     )
 
     log_file = cli_state(ctx).paths.log_file
-    if not log_file.exists():
+    missing = not log_file.exists()
+    if missing and not follow:
         typer.echo(
             f"No log file yet at {log_file}.\n"
             "`assistant-cli serve` writes it once it has run; start it and try again.",
@@ -113,12 +114,17 @@ def logs(
         else:
             out.print(format_record(rec), soft_wrap=True)
 
+    # Where following starts is fixed before the tail is read, so that nothing written in
+    # between (or to a file that appears only now) is missed.
+    new_records = follow_log(log_file, flt) if follow else iter(())
+    if missing:
+        # Following is often started before `serve`; the file is read once it appears.
+        typer.echo(f"waiting for {log_file} (`assistant-cli serve` creates it)...", err=True)
     try:
         for rec in tail(log_file, n, flt):
             show(rec)
-        if follow:
-            for rec in follow_log(log_file, flt):
-                show(rec)
+        for rec in new_records:
+            show(rec)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except BrokenPipeError:

@@ -7,16 +7,7 @@ import sys
 import typer
 
 # name -> (one-line help, what is missing)
-PENDING: dict[str, tuple[str, str]] = {
-    "providers": ("List, add, test and remove model providers.",
-                  "provider management commands are not built yet; edit `providers:` in "
-                  "config.yaml"),
-    "doctor": ("Find what is wrong with the setup and say how to fix it.",
-               "doctor is not built yet; `assistant-cli config validate` checks the config"),
-    "dashboard": ("Live Textual console for a running `serve`.",
-                  "the dashboard is not built yet; `assistant-cli logs --follow` shows "
-                  "activity"),
-}
+PENDING: dict[str, tuple[str, str]] = {}
 
 
 def register(app: typer.Typer) -> None:

@@ -37,9 +37,12 @@ def set_(ctx: typer.Context, name: NameArg) -> None:
     if not value:
         raise SecretError(f"no value given for {name!r}",
                           hint="type it at the prompt, or pipe it on stdin")
+    from assistant_cli.rotation import record
+
     store = SecretStore(cli_state(ctx).paths)
     existed = store.get(name) is not None
     store.set(name, value)
+    record(store, "secret.set", name, "ok", replaced=existed)
     print(f"{'updated' if existed else 'stored'} {name} in {store.backend_name}; "
           f"use it in config.yaml as keyring:{name}")
 
@@ -64,7 +67,8 @@ def list_(
         print(json.dumps([{
             "name": i.name, "backend": i.backend, "created_at": i.created_at,
             "rotated_at": i.rotated_at, "age_days": round(i.age_days(now), 1),
-            "rotation_due": i.age_days(now) >= rotation_days} for i in infos], indent=2))
+            "rotation_due": _due(i.name, i.age_days(now), rotation_days)} for i in infos],
+            indent=2))
         return
     if not infos:
         print("no secrets stored yet; add one with `assistant-cli secrets set NAME`")
@@ -76,7 +80,8 @@ def list_(
     table = Table("name", "backend", "set", "rotated", "age", "rotation")
     for i in infos:
         age = i.age_days(now)
-        due = "[red]due[/red]" if age >= rotation_days else f"in {rotation_days - age:.0f} d"
+        due = "[red]due[/red]" if _due(i.name, age, rotation_days) else (
+            f"in {rotation_days - age:.0f} d" if _rotatable(i.name) else "-")
         table.add_row(i.name, i.backend, _date(i.created_at), _date(i.rotated_at),
                       f"{age:.0f} d", due)
     console().print(table)
@@ -85,13 +90,91 @@ def list_(
 @app.command()
 def delete(ctx: typer.Context, name: NameArg) -> None:
     """Delete a secret from the keyring."""
+    from assistant_cli.rotation import record
     from assistant_cli.secrets import SecretStore
 
-    if not SecretStore(cli_state(ctx).paths).delete(name):
+    store = SecretStore(cli_state(ctx).paths)
+    deleted = store.delete(name)
+    record(store, "secret.delete", name, "ok" if deleted else "not-found")
+    if not deleted:
         print(f"error: no secret named {name!r}; `assistant-cli secrets list` shows them",
               file=sys.stderr)
         raise typer.Exit(1)
     print(f"deleted {name}")
+
+
+@app.command()
+def rotate(
+    ctx: typer.Context,
+    name: NameArg,
+    no_test: Annotated[bool, typer.Option(
+        "--no-test", help="Replace the value without testing it first.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.1,
+        help="How long each test of the new value may take.")] = 10.0,
+) -> None:
+    """Replace a secret with a new value, tested before the old one is given up.
+
+    The new value is typed at a hidden prompt (twice) or read from stdin when piped. Where
+    config.yaml uses the secret decides the test: a provider key gets one cheap model call,
+    a Telegram token getMe, a WhatsApp token the phone number lookup. If the service
+    rejects the new value, or cannot be reached, the old value is kept (exit 1).
+
+    The gateway's JWT secret (gateway_jwt_secret) needs no value: a new signing key with a
+    new key id is generated and the previous one keeps verifying tokens for
+    gateway.rotation_grace seconds.
+
+    Example: printf %s "$NEW_KEY" | assistant-cli secrets rotate openai_api_key
+    """
+    from assistant_cli.errors import ConfigError, SecretError
+    from assistant_cli.rotation import (
+        check_rotatable,
+        is_gateway_secret,
+        rotate_credential,
+        rotate_gateway_secret,
+    )
+    from assistant_cli.secrets import SecretStore
+
+    state = cli_state(ctx)
+    store = SecretStore(state.paths)
+    config, problem = None, ""
+    try:
+        config = state.load_config()
+    except ConfigError as exc:
+        problem = exc.message.splitlines()[0]
+    check_rotatable(store, name, config)
+    if is_gateway_secret(config, name):
+        done = rotate_gateway_secret(store, name, config)
+        print(f"rotated {name}: new signing key {done.kid}")
+    else:
+        if sys.stdin.isatty():
+            import getpass
+
+            value = getpass.getpass(f"new value for {name} (input hidden): ")
+            if value and getpass.getpass("again, to confirm: ") != value:
+                raise SecretError("the two values differ; nothing was changed",
+                                  hint="run the command again")
+        else:
+            value = sys.stdin.read().rstrip("\r\n")
+        done = rotate_credential(store, name, value, config, test=not no_test,
+                                 timeout=timeout, config_problem=problem)
+        print(f"rotated {name} in {store.backend_name}")
+        for line in done.tested:
+            print(f"  tested {line}")
+    for note in done.notes:
+        print(f"  note: {note}")
+    print("  restart a running `serve` so that every part of it uses the new value")
+
+
+def _rotatable(name: str) -> bool:
+    """Internal keys (the audit key, rotated-out `_previous` keys) are never due."""
+    from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS
+
+    return name not in INTERNAL_SECRETS and not name.endswith("_previous")
+
+
+def _due(name: str, age_days: float, rotation_days: int) -> bool:
+    return _rotatable(name) and age_days >= rotation_days
 
 
 def _date(ts: float) -> str:

@@ -16,12 +16,29 @@ def serve(
         "--host", help="Gateway address to bind (default gateway.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(
         "--port", help="Gateway port (default gateway.port, 8080; 0 picks a free one).")] = None,
+    jwt_secret: Annotated[str | None, typer.Option(
+        "--jwt-secret", metavar="SECRET",
+        help="Secret that signs dashboard tokens, at least 32 characters; env:NAME or "
+        "keyring:NAME read it from there (default gateway.jwt_secret, generated in the "
+        "keyring on first use).")] = None,
+    allowed_origins: Annotated[str | None, typer.Option(
+        "--allowed-origins", metavar="ORIGINS",
+        help="Comma-separated browser origins allowed to open the WebSocket, e.g. "
+        "https://ops.example; \"*\" allows any (a warning is printed).")] = None,
+    tls_cert: Annotated[str | None, typer.Option(
+        "--tls-cert", metavar="PEM", help="Certificate (chain) to serve HTTPS/WSS with.")] = None,
+    tls_key: Annotated[str | None, typer.Option(
+        "--tls-key", metavar="PEM", help="Private key of --tls-cert.")] = None,
 ) -> None:
     """Run the assistant: receive messages, answer them with your model, until Ctrl-C.
 
     With no chat platform configured it chats right here in the terminal. The first time,
     in a terminal, it walks you through choosing a provider and storing its key. Messages
     are stored before they are acknowledged, so a crash or restart loses none.
+
+    The gateway (health, metrics, webhooks, the dashboard's WebSocket) listens on
+    127.0.0.1:8080; at start it prints a URL with an access token and the matching
+    `assistant-cli dashboard` command.
     """
     import asyncio
 
@@ -53,5 +70,8 @@ def serve(
     config = validate_document(doc, paths.config_file.name)
     for warning in literal_secret_warnings(doc, paths.config_file.name):
         print(f"warning: {warning}", file=sys.stderr)
-    options = ServeOptions(host=host, port=port, debug=state.debug)
+    origins = None if allowed_origins is None else [
+        o.strip() for o in allowed_origins.split(",") if o.strip()]
+    options = ServeOptions(host=host, port=port, debug=state.debug, jwt_secret=jwt_secret,
+                           allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key)
     raise typer.Exit(asyncio.run(run(config, paths, options)))

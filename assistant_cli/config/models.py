@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -62,12 +62,48 @@ class WhatsAppConfig(Strict):
     dm_policy: DmPolicy = "pairing"
     allow_from: list[str] = Field(default_factory=list)
     template: str | None = None
+    template_language: str = "en_US"
 
 
 class PlatformsConfig(Strict):
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     telegram: TelegramConfig | None = None
     whatsapp: WhatsAppConfig | None = None
+
+
+AuthType = Literal["none", "api-key", "oauth", "mtls"]
+OAuthFlow = Literal["authorization_code", "device_code", "client_credentials"]
+
+
+class AuthConfig(Strict):
+    """How a provider proves who we are. Without this block, `api_key` means API-key auth."""
+
+    type: AuthType
+    # OAuth 2.0 (type: oauth); tokens live in the keyring, never here.
+    flow: OAuthFlow = "authorization_code"
+    authorize_url: str | None = None
+    token_url: str | None = None
+    device_authorization_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    redirect_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
+
+    @model_validator(mode="after")
+    def _oauth_endpoints(self) -> AuthConfig:
+        if self.type != "oauth":
+            return self
+        needed = {"token_url": self.token_url, "client_id": self.client_id}
+        if self.flow == "authorization_code":
+            needed["authorize_url"] = self.authorize_url
+        elif self.flow == "device_code":
+            needed["device_authorization_url"] = self.device_authorization_url
+        else:
+            needed["client_secret"] = self.client_secret
+        missing = [k for k, v in needed.items() if not v]
+        if missing:
+            raise ValueError(f"oauth flow {self.flow} needs {', '.join(missing)}")
+        return self
 
 
 class ProviderConfig(Strict):
@@ -79,6 +115,38 @@ class ProviderConfig(Strict):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
     headers: dict[str, str] = Field(default_factory=dict)
+    # --- adapter-specific keys (anthropic, openai-ws, grpc); other kinds ignore them ---
+    anthropic_version: str = "2023-06-01"  # anthropic: value of the anthropic-version header
+    input_tensor: str = "text_input"  # grpc: BYTES input tensor that carries the prompt
+    output_tensor: str = "text_output"  # grpc: BYTES output tensor that carries the answer
+    stream: bool = True  # grpc: ModelStreamInfer (true) or a single ModelInfer call
+    cumulative: bool = False  # grpc: each streamed piece repeats the whole text so far
+    # TLS files (PEM paths) for any kind: CA bundle to trust, client certificate and key.
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    # --- end of adapter-specific keys ---
+    auth: AuthConfig | None = None
+
+    @property
+    def auth_type(self) -> AuthType:
+        """The auth in effect: the `auth` block, else api-key or mtls implied by the keys set."""
+        if self.auth is not None:
+            return self.auth.type
+        if self.api_key:
+            return "api-key"
+        return "mtls" if self.cert_file else "none"
+
+    @model_validator(mode="after")
+    def _auth_has_what_it_needs(self) -> ProviderConfig:
+        kind = self.auth_type
+        if kind == "api-key" and not self.api_key:
+            raise ValueError("auth type api-key needs api_key (e.g. keyring:NAME)")
+        if kind == "mtls" and not (self.cert_file and self.key_file):
+            raise ValueError("auth type mtls needs cert_file and key_file")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("cert_file and key_file go together: set both or neither")
+        return self
 
 
 class AssistantConfig(Strict):
@@ -87,6 +155,7 @@ class AssistantConfig(Strict):
     system_prompt: str = "You are a helpful, concise assistant."
     history_length: int = Field(default=20, ge=0, le=1000)
     workers: int = Field(default=4, ge=1, le=64)
+    daily_token_cap_per_sender: int | None = Field(default=None, gt=0)
 
 
 class GatewayConfig(Strict):
@@ -94,6 +163,16 @@ class GatewayConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    jwt_secret: str = "keyring:gateway_jwt_secret"
+    token_ttl: int = Field(default=86_400, ge=60)
+    rotation_grace: int = Field(default=86_400, ge=0)
+    allowed_origins: list[str] = Field(default_factory=list)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    expose_message_text: bool = False
+    max_frame_bytes: int = Field(default=65_536, ge=1024)
+    lockout_failures: int = Field(default=10, ge=1)
+    lockout_seconds: int = Field(default=60, ge=1)
 
 
 class LoggingConfig(Strict):

@@ -60,7 +60,7 @@ class Engine:
                      extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
             return False
         self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
-                            length=len(msg.text), id=row)
+                            length=len(msg.text), id=row, text=msg.text)
         self._wake.set()
         return True
 
@@ -121,7 +121,8 @@ class Engine:
                 self.events.publish("message.out", channel=item.message.platform,
                                     sender=item.message.sender_id, outcome=outcome.name,
                                     latency_ms=outcome.latency_ms,
-                                    overhead_ms=outcome.overhead_ms)
+                                    overhead_ms=outcome.overhead_ms, id=item.id,
+                                    length=len(outcome.reply), text=outcome.reply)
                 log.info("%s message %d: %s in %.0f ms", item.message.platform, item.id,
                          outcome.name, outcome.latency_ms, extra={
                              "event": "message.done", "fields": {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from assistant_cli import __version__
 from assistant_cli.engine.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
-from assistant_cli.providers.base import ChatRequest, Finished, TextDelta
+from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
@@ -21,11 +21,16 @@ if TYPE_CHECKING:
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.usage import UsageLedger
 
 log = logging.getLogger("assistant_cli.engine")
 
 APOLOGY = "Sorry — I can't reach my language model right now. Please try again in a little while."
 UNSUPPORTED = "I can only read text messages for now — please send your question as text."
+CAPPED = ("Sorry — you've used today's allowance of {cap:,} tokens with me. It resets at "
+          "00:00 UTC; please ask again after that.")
+# The owner at the terminal is never capped: the cap protects against other senders.
+UNCAPPED_PLATFORMS = frozenset({"console"})
 HELP = (
     "Send me a message and I'll answer.\n"
     "/reset — forget this conversation\n/status — what I'm running\n/help — this text"
@@ -39,9 +44,10 @@ PolicyCheck = Callable[[InboundMessage, "Channel"], Awaitable[bool]]
 class Outcome:
     """How an inbox item ended, for logs, metrics and the inbox row."""
 
-    name: str  # answered, command, unsupported, blocked, failed
+    name: str  # answered, command, unsupported, blocked, capped, failed
     latency_ms: float
     overhead_ms: float = 0.0
+    reply: str = ""  # the answer's text, for the gateway (shown only if the owner allows)
 
 
 class TurnRunner:
@@ -55,6 +61,7 @@ class TurnRunner:
         settings: AssistantConfig,
         events: EventBus,
         policy: PolicyCheck | None = None,
+        usage: UsageLedger | None = None,
     ) -> None:
         self.inbox = inbox
         self.history = history
@@ -62,6 +69,7 @@ class TurnRunner:
         self.settings = settings
         self.events = events
         self.policy = policy
+        self.usage = usage
 
     async def run(self, item: InboxItem, channel: Channel) -> Outcome:
         started = time.monotonic()
@@ -72,7 +80,7 @@ class TurnRunner:
             if not item.reply_sent:
                 await channel.send(msg.chat_id, item.reply_text)
             self._complete(item, item.reply_text, "answered")
-            return Outcome("answered", _ms(started))
+            return Outcome("answered", _ms(started), reply=item.reply_text)
         if self.policy is not None and not await self.policy(msg, channel):
             self.inbox.finish(item.id, "blocked")
             return Outcome("blocked", _ms(started))
@@ -97,8 +105,39 @@ class TurnRunner:
                     f"messages waiting: {self.inbox.depth()}")
         return HELP
 
+    def _over_cap(self, msg: InboundMessage) -> int | None:
+        """The daily cap when this sender has reached it, else None."""
+        cap = self.settings.daily_token_cap_per_sender
+        if not cap or self.usage is None or msg.platform in UNCAPPED_PLATFORMS:
+            return None
+        return cap if self.usage.used_today(f"{msg.platform}:{msg.sender_id}") >= cap else None
+
+    def _record_usage(self, msg: InboundMessage, event: Finished, request: ChatRequest,
+                      parts: list[str]) -> None:
+        usage = event.usage or Usage(
+            sum(estimate_tokens(t.content) for t in request.turns),
+            estimate_tokens("".join(parts)), estimated=True)
+        provider = event.provider or "unknown"
+        self.events.publish("provider.usage", provider=provider, sender=msg.sender_id,
+                            channel=msg.platform, prompt_tokens=usage.prompt_tokens,
+                            completion_tokens=usage.completion_tokens,
+                            estimated=usage.estimated)
+        if self.usage is not None:
+            self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
+                              usage.completion_tokens, estimated=usage.estimated)
+
     async def _answer(self, item: InboxItem, channel: Channel, started: float) -> Outcome:
         msg = item.message
+        cap = self._over_cap(msg)
+        if cap is not None:
+            self.events.publish("usage.capped", channel=msg.platform, sender=msg.sender_id,
+                                cap=cap)
+            log.info("%s sender %s reached the daily token cap", msg.platform, msg.sender_id,
+                     extra={"event": "usage.capped", "fields": {"channel": msg.platform,
+                                                                "cap": cap}})
+            await channel.send(msg.chat_id, CAPPED.format(cap=cap))
+            self.inbox.finish(item.id, "capped")
+            return Outcome("capped", _ms(started))
         turns = [ChatTurn("system", self.settings.system_prompt)]
         turns += self.history.recent(msg.conversation, self.settings.history_length)
         turns.append(ChatTurn("user", msg.text))
@@ -120,11 +159,8 @@ class TurnRunner:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     yield event.text
-                elif isinstance(event, Finished) and event.usage is not None:
-                    self.events.publish("provider.usage", provider=event.provider,
-                                        sender=msg.sender_id,
-                                        prompt_tokens=event.usage.prompt_tokens,
-                                        completion_tokens=event.usage.completion_tokens)
+                elif isinstance(event, Finished):
+                    self._record_usage(msg, event, request, parts)
             # Recorded before the channel's final send, so a crash after this point
             # resends this text instead of asking the model again.
             self.inbox.record_reply(item.id, "".join(parts))
@@ -133,9 +169,10 @@ class TurnRunner:
             await channel.reply(msg, deltas())
         except ProviderError as exc:
             log.error("no provider could answer: %s", exc.message, extra={
-                "event": "turn.failed", "fields": {"kind": exc.kind, "channel": msg.platform}})
+                "event": "turn.failed", "fields": {"kind": exc.kind, "channel": msg.platform,
+                                                   "hint": exc.hint}})
             self.events.publish("turn.failed", channel=msg.platform, kind=exc.kind,
-                                error=exc.message)
+                                error=exc.message, hint=exc.hint)
             if not parts:
                 await channel.send(msg.chat_id, APOLOGY)
                 self.inbox.finish(item.id, "failed")
@@ -144,7 +181,8 @@ class TurnRunner:
         text = "".join(parts)
         self._complete(item, text, "answered")
         latency = _ms(started)
-        return Outcome("answered", latency, round(max(0.0, latency - model_wait * 1000), 2))
+        return Outcome("answered", latency, round(max(0.0, latency - model_wait * 1000), 2),
+                       reply=text)
 
     def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message

@@ -1,4 +1,7 @@
-"""The gateway's HTTP server inside `serve`: health, readiness and channel webhooks."""
+"""The gateway's HTTP server inside `serve`: health, readiness and channel webhooks.
+
+`control.py` adds the dashboard side (/ws, /metrics) to the same app before it starts.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ class Gateway:
     def url(self) -> str:
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -44,17 +48,24 @@ class Gateway:
         return web.json_response(report, status=200 if ok else 503)
 
     async def start(self) -> None:
+        from assistant_cli.gateway.tls import server_context
+
+        ssl_context = server_context(self.config)  # unreadable TLS files fail here, clearly
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port,
-                           reuse_address=True)
+                           reuse_address=True, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
             if exc.errno == errno.EADDRINUSE:
+                from assistant_cli.gateway.portowner import who_listens
+
+                owner = who_listens(self.config.port)
                 raise StateError(
-                    f"gateway port {self.config.port} on {self.config.host} is already in use",
+                    f"gateway port {self.config.port} on {self.config.host} is already in use"
+                    + (f" by {owner}" if owner else ""),
                     hint=f"stop what uses it (`ss -ltnp 'sport = :{self.config.port}'` shows "
                     "it), or choose another with --port / gateway.port",
                 ) from None

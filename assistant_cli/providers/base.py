@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from assistant_cli.config.models import ProviderConfig
 from assistant_cli.engine.messages import ChatTurn
+
+if TYPE_CHECKING:
+    from assistant_cli.providers.auth import ProviderAuth
 
 # Resolves a secret reference; the second argument is the config key path, for errors.
 SecretResolver = Callable[[str, str], str]
@@ -51,13 +55,37 @@ class Finished:
 StreamEvent = TextDelta | Finished
 
 
+@dataclass(frozen=True)
+class ResponseInfo:
+    """Status and headers of a service's latest answer, for `providers test`."""
+
+    status: int | None
+    latency_ms: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class Provider(ABC):
     """A model service. Subclasses are registered by kind under `assistant_cli.providers`."""
+
+    # Used by `providers add` when --base-url is not given.
+    default_base_url: ClassVar[str | None] = None
+    # Adapters set this after each request so `providers test` can show status and headers.
+    last_response: ResponseInfo | None = None
+    _auth: ProviderAuth | None = None
 
     def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver) -> None:
         self.name = name
         self.config = config
         self.resolve_secret = resolve_secret
+
+    @property
+    def auth(self) -> ProviderAuth:
+        """Headers and TLS settings for this provider's configured auth (API key, OAuth, mTLS)."""
+        if self._auth is None:
+            from assistant_cli.providers.auth import ProviderAuth
+
+            self._auth = ProviderAuth(self.name, self.config, self.resolve_secret)
+        return self._auth
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -65,6 +93,10 @@ class Provider(ABC):
 
         Raises ProviderError (classified by `kind`) on failure.
         """
+
+    async def health_check(self) -> ResponseInfo | None:
+        """Call the service's cheapest authenticated endpoint; None when there is none."""
+        return None
 
     async def aclose(self) -> None:
         """Release connections."""

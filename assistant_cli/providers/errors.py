@@ -84,10 +84,76 @@ def network_error(name: str, url: str, exc: Exception) -> ProviderError:
     """A connection failure, naming host and port so firewalls can be checked."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    tls = tls_failure(exc)
+    if tls is not None:
+        # Retrying cannot fix trust: a wrong CA bundle, or a client certificate refused.
+        return ProviderError(
+            f"{name}: the TLS handshake with {parts.hostname}:{port} failed ({tls})",
+            kind="auth", provider=name,
+            hint=f"check providers.{name}.ca_file (the CA that signed the server's "
+            "certificate) and, for mutual TLS, that the server trusts cert_file",
+        )
     what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
     return ProviderError(
         f"{name}: {what} to {parts.hostname}:{port} ({type(exc).__name__}: {exc})",
         kind="network", provider=name,
         hint="check that the service is running and that network policy or a firewall lets "
         f"{parts.hostname}:{port} through",
+    )
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """The TLS error behind a transport failure (ours or the server's alert), if any."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            # aiohttp's ClientConnectorCertificateError claims this type but wraps the real
+            # error (without verify_message) in `certificate_error`.
+            real = getattr(seen, "certificate_error", seen)
+            why = getattr(real, "verify_message", None) or getattr(real, "reason", None)
+            return f"certificate verify failed: {why or real}"
+        if isinstance(seen, ssl.SSLError):
+            return str(seen.reason or seen)
+        if "SSL" in str(seen) and "alert" in str(seen).lower():
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def classify_reported_error(
+    name: str, status: int, code: str, detail: str, *, retry_after: float | None = None,
+    when: str = "",
+) -> ProviderError:
+    """Classify a failure that arrived as data rather than as an HTTP answer.
+
+    Streams report some failures inside an open response (an SSE `error` event, a
+    WebSocket `error` message); `status` is the HTTP status the service documents for
+    that error type. It is classified exactly as that HTTP answer would be; `when`
+    (e.g. "mid-answer") replaces the "(HTTP n)" wording in the message.
+    """
+    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+    response = httpx.Response(
+        status, headers=headers, json={"error": {"code": code, "message": detail}}
+    )
+    exc = classify_http_error(name, response)
+    if when:
+        label = f"{code}: {detail}" if code and detail else (code or detail or f"status {status}")
+        exc.message = f"{name} failed {when} ({exc.kind}): {label}"
+        exc.args = (exc.message,)
+    return exc
+
+
+def stalled_error(name: str, url: str, seconds: float) -> ProviderError:
+    """No progress for `seconds` on a connection (non-HTTP transports: WebSocket, gRPC)."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return ProviderError(
+        f"{name}: timed out to {where} after {seconds:g} s without progress", kind="network",
+        provider=name,
+        hint=f"check that the service is up and answering; raise providers.{name}.timeout if it "
+        "is just slow",
     )

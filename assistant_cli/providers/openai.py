@@ -20,6 +20,7 @@ from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
     Provider,
+    ResponseInfo,
     StreamEvent,
     TextDelta,
     Usage,
@@ -33,21 +34,27 @@ log = logging.getLogger("assistant_cli.providers.openai")
 class OpenAIProvider(Provider):
     """Chat completions API as documented by OpenAI."""
 
+    default_base_url = "https://api.openai.com/v1"
     _client: httpx.AsyncClient | None = None
 
-    def headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream", **self.config.headers}
-        if self.config.api_key:
-            key = self.resolve_secret(self.config.api_key, f"providers.{self.name}.api_key")
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+    async def headers(self) -> dict[str, str]:
+        return {"Accept": "text/event-stream", **self.config.headers,
+                **await self.auth.headers()}
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout)
+            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
         return self._client
+
+    def _note(self, response: httpx.Response, started: float) -> float:
+        latency = round((time.monotonic() - started) * 1000, 1)
+        self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
+        return latency
+
+    def _refused(self, response: httpx.Response) -> ProviderError:
+        return self.auth.refused(classify_http_error(self.name, response))
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -68,24 +75,32 @@ class OpenAIProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = self.config.base_url.rstrip("/") + "/chat/completions"
-        started = time.monotonic()
-        try:
-            async with self.client.stream(
-                "POST", url, json=self.body(request), headers=self.headers()
-            ) as response:
-                log.info(
-                    "%s answered %s", self.name, response.status_code,
-                    extra={"event": "provider.response", "fields": {
-                        "provider": self.name, "status": response.status_code,
-                        "latency_ms": round((time.monotonic() - started) * 1000, 1)}},
-                )
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise classify_http_error(self.name, response)
-                async for event in self._events(response, request):
-                    yield event
-        except httpx.HTTPError as exc:
-            raise network_error(self.name, url, exc) from None
+        body = self.body(request)
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                async with self.client.stream(
+                    "POST", url, json=body, headers=await self.headers()
+                ) as response:
+                    latency = self._note(response, started)
+                    log.info(
+                        "%s answered %s", self.name, response.status_code,
+                        extra={"event": "provider.response", "fields": {
+                            "provider": self.name, "status": response.status_code,
+                            "latency_ms": latency}},
+                    )
+                    if response.status_code >= 400:
+                        await response.aread()
+                        # An OAuth token can be revoked or expire early: refresh once.
+                        if (response.status_code == 401 and attempt == 1
+                                and await self.auth.refresh_after_401()):
+                            continue
+                        raise self._refused(response)
+                    async for event in self._events(response, request):
+                        yield event
+                    return
+            except httpx.HTTPError as exc:
+                raise self.auth.annotate(network_error(self.name, url, exc)) from None
 
     async def _events(
         self, response: httpx.Response, request: ChatRequest
@@ -131,13 +146,25 @@ class OpenAIProvider(Provider):
     async def list_models(self) -> list[str]:
         """Model ids from `GET {base_url}/models`."""
         url = self.config.base_url.rstrip("/") + "/models"
+        started = time.monotonic()
         try:
-            response = await self.client.get(url, headers=self.headers())
+            response = await self.client.get(url, headers=await self.headers())
         except httpx.HTTPError as exc:
-            raise network_error(self.name, url, exc) from None
+            raise self.auth.annotate(network_error(self.name, url, exc)) from None
+        self._note(response, started)
         if response.status_code >= 400:
-            raise classify_http_error(self.name, response)
-        return sorted(m["id"] for m in response.json().get("data", []))
+            raise self._refused(response)
+        try:
+            return sorted(str(m["id"]) for m in response.json().get("data", []))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
+                                kind="bad_request", provider=self.name) from None
+
+    async def health_check(self) -> ResponseInfo:
+        """The cheapest authenticated call the API has: listing models."""
+        await self.list_models()
+        assert self.last_response is not None
+        return self.last_response
 
     async def aclose(self) -> None:
         if self._client is not None:

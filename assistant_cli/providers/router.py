@@ -1,9 +1,12 @@
 """Choosing which provider answers a turn: retries, cooldowns and failover.
 
 A turn tries the default provider, then each fallback. Retryable failures (timeouts, 408,
-429, 5xx) are retried with exponential backoff and jitter, honouring Retry-After; a
-provider that keeps failing cools down (30 s, 1 min, 5 min) and is skipped meanwhile.
-Once any text has reached the user there is no failover: the error is raised instead.
+429, 5xx) are retried with exponential backoff and jitter, honouring Retry-After up to a
+cap; auth, quota, bad-request and not-found failures are not retried. A provider that
+gives up on a turn cools down — 30 s, then 1 min, then 5 min while it keeps failing; an
+exhausted quota goes straight to the longest step — and is skipped meanwhile. Once any
+text has reached the user there is no failover: the error is raised instead. When every
+provider fails, the error names each one's reason and a `provider.exhausted` event says so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from assistant_cli.config.models import Config
@@ -30,13 +33,19 @@ from assistant_cli.providers.base import (
 log = logging.getLogger("assistant_cli.providers.router")
 
 COOLDOWNS = (30.0, 60.0, 300.0)
+# Failures that say nothing about the provider's health, only about this request.
+REQUEST_FAULTS = frozenset({"bad_request"})
+
+# Told about every outcome: (provider, None) on success, (provider, error) on failure.
+HealthHook = Callable[[str, ProviderError | None], None]
 
 
 @dataclass
 class ProviderState:
     """Health bookkeeping for one provider."""
 
-    failures: int = 0
+    failures: int = 0  # failed attempts since the last success
+    strikes: int = 0  # turns given up since the last success; picks the cooldown step
     cooldown_until: float = 0.0
     last_error: str | None = None
     last_error_kind: str | None = None
@@ -53,7 +62,12 @@ class ProviderRouter:
         *,
         max_attempts: int = 3,
         base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        max_retry_after: float = 20.0,
+        cooldowns: tuple[float, ...] = COOLDOWNS,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        health: HealthHook | None = None,
     ) -> None:
         self.order = config.provider_order()
         self.configs = config.providers
@@ -61,7 +75,12 @@ class ProviderRouter:
         self.events = events or EventBus()
         self.max_attempts = max_attempts
         self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
+        self.cooldowns = cooldowns
         self.clock = clock
+        self.sleep = sleep
+        self.health = health
         self.state = {name: ProviderState() for name in self.order}
         self._instances: dict[str, Provider] = {}
 
@@ -79,20 +98,24 @@ class ProviderRouter:
         return ready or sorted(self.order, key=lambda n: self.state[n].cooldown_until)[:1]
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Yield the answer's events; raise the last ProviderError if every provider failed."""
+        """Yield the answer's events; raise a ProviderError naming every provider's failure
+        if none could answer."""
         if not self.order:
             raise ProviderError(
                 "no provider is configured", kind="bad_request",
-                hint="add one under `providers:` in config.yaml (`assistant-cli config init`)",
+                hint="add one with `assistant-cli providers add NAME --kind openai ...`",
             )
-        last: ProviderError | None = None
-        for index, name in enumerate(self._available()):
-            if index > 0 and last is not None:
+        failures: list[ProviderError] = []
+        candidates = self._available()
+        for index, name in enumerate(candidates):
+            if failures:
+                last = failures[-1]
                 self.events.publish("provider.failover", from_=last.provider, to=name,
                                     kind=last.kind)
                 log.warning("failing over to %s after %s", name, last.kind,
                             extra={"event": "provider.failover",
                                    "fields": {"provider": name, "kind": last.kind}})
+            more = index + 1 < len(candidates)
             for attempt in range(1, self.max_attempts + 1):
                 produced = False
                 try:
@@ -106,34 +129,67 @@ class ProviderRouter:
                     return
                 except ProviderError as exc:
                     exc.provider = exc.provider or name
-                    last = exc
-                    self._failed(name, exc)
+                    final = (produced or not exc.retryable or attempt == self.max_attempts
+                             or (more and (exc.retry_after or 0) > self.max_retry_after))
+                    self._failed(name, exc, final=final)
                     if produced:
                         raise
-                    if not exc.retryable or attempt == self.max_attempts:
+                    if final:
+                        failures.append(exc)
                         break
-                    await asyncio.sleep(self._delay(attempt, exc))
-        assert last is not None
-        raise last
+                    await self.sleep(self._delay(attempt, exc))
+        raise self._exhausted(failures)
 
     def _delay(self, attempt: int, exc: ProviderError) -> float:
         if exc.retry_after is not None:
-            return exc.retry_after
-        return float(self.base_delay * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+            return min(exc.retry_after, self.max_retry_after)
+        backoff = self.base_delay * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        return float(min(backoff, self.max_delay))
 
     def _succeeded(self, name: str) -> None:
         self.state[name] = ProviderState()
+        self._tell_health(name, None)
 
-    def _failed(self, name: str, exc: ProviderError) -> None:
+    def _tell_health(self, name: str, error: ProviderError | None) -> None:
+        if self.health is None:
+            return
+        try:
+            self.health(name, error)
+        except Exception:  # bookkeeping must never cost the user an answer
+            log.exception("could not record the health of %s", name,
+                          extra={"event": "provider.health_error", "fields": {"provider": name}})
+
+    def _failed(self, name: str, exc: ProviderError, *, final: bool) -> None:
         st = self.state[name]
         st.failures += 1
         st.last_error, st.last_error_kind = exc.message, exc.kind
-        if st.failures >= self.max_attempts or not exc.retryable:
-            step = min((st.failures - 1) // self.max_attempts, len(COOLDOWNS) - 1)
-            st.cooldown_until = self.clock() + COOLDOWNS[step]
-        self.events.publish("provider.error", provider=name, kind=exc.kind, status=exc.status)
+        cooldown = None
+        if final and exc.kind not in REQUEST_FAULTS:
+            st.strikes += 1
+            step = len(self.cooldowns) - 1 if exc.kind == "quota" else st.strikes - 1
+            cooldown = max(self.cooldowns[min(step, len(self.cooldowns) - 1)],
+                           exc.retry_after or 0.0)
+            st.cooldown_until = self.clock() + cooldown
+        self.events.publish("provider.error", provider=name, kind=exc.kind, status=exc.status,
+                            cooldown_s=cooldown)
         log.warning("%s", exc.message, extra={"event": "provider.error", "fields": {
-            "provider": name, "kind": exc.kind, "status": exc.status}})
+            "provider": name, "kind": exc.kind, "status": exc.status, "cooldown_s": cooldown}})
+        self._tell_health(name, exc)
+
+    def _exhausted(self, failures: list[ProviderError]) -> ProviderError:
+        reasons = [{"provider": e.provider, "kind": e.kind, "status": e.status,
+                    "error": e.message} for e in failures]
+        self.events.publish("provider.exhausted", providers=reasons)
+        log.error("no provider could answer: %s", "; ".join(e.message for e in failures),
+                  extra={"event": "provider.exhausted", "fields": {"providers": reasons}})
+        if len(failures) == 1:
+            return failures[0]
+        first = failures[0]
+        summary = "; ".join(f"{e.provider}: {e.kind}" for e in failures)
+        err = ProviderError(
+            f"every provider failed ({summary}) — {first.message}", kind=first.kind,
+            status=first.status, provider=first.provider, hint=first.hint)
+        return err
 
     async def aclose(self) -> None:
         for provider in self._instances.values():

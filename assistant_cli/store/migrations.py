@@ -97,4 +97,43 @@ CREATE TABLE audit (
     mac TEXT NOT NULL
 )
 """,
+    # 3: delivery statuses that platforms report for our outbound messages (WhatsApp).
+    """
+CREATE TABLE delivery_status (
+    platform TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recipient_id TEXT NOT NULL,
+    status_at REAL NOT NULL,
+    error_code INTEGER,
+    error_title TEXT,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (platform, message_id, status)
+);
+CREATE INDEX delivery_status_recent ON delivery_status (platform, status, recorded_at)
+""",
+    # 4: tokens used per UTC day, provider and sender; each provider's latest health.
+    """
+CREATE TABLE usage_daily (
+    day TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    estimated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, provider, sender)
+);
+CREATE INDEX usage_daily_sender ON usage_daily (sender, day);
+CREATE TABLE provider_health (
+    provider TEXT PRIMARY KEY,
+    checked_at REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    kind TEXT,
+    status INTEGER,
+    latency_ms REAL,
+    detail TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL
+)
+""",
 ]

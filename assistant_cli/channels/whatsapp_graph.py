@@ -1,0 +1,201 @@
+"""The WhatsApp Cloud API over httpx: send text and templates, mark read, classify errors.
+
+Every call goes to `{graph_base_url}/{api_version}/...` with the bearer token. Rate limits
+(130429 throughput, 131056 pair rate, 80007 account, 4 app) and transient failures are
+retried with back-off here; everything else surfaces as a `GraphError` carrying Graph's
+error code, which the channel turns into a template, an event or a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from assistant_cli.errors import ChannelError
+
+log = logging.getLogger("assistant_cli.channels.whatsapp")
+
+WINDOW_CLOSED = 131047  # more than 24 hours since the person last wrote: templates only
+RATE_LIMITS = frozenset({4, 80007, 130429, 131056})
+TOKEN_INVALID = 190
+NO_SUCH_OBJECT = 100
+MAX_TEXT = 4096
+BACKOFF = (1.0, 2.0, 4.0, 8.0)
+MAX_RETRY_AFTER = 60.0
+DOCTOR_HINT = ("create a new access token (Meta Business Settings → System users → Generate "
+               "token, with whatsapp_business_messaging), store it with `assistant-cli secrets "
+               "set whatsapp_token` and restart serve; `assistant-cli doctor` checks the setup")
+
+
+class GraphError(ChannelError):
+    """Graph refused a request; `code` is Graph's error code (None for transport failures)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
+                 details: str = "", retry_after: float | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.details = details
+        self.retry_after = retry_after
+
+    @property
+    def auth(self) -> bool:
+        return self.code == TOKEN_INVALID or self.status == 401
+
+    @property
+    def retryable(self) -> bool:
+        """Rate limits, Graph's own 5xx and network trouble; never a refusal of the request."""
+        if self.auth:
+            return False
+        return (self.code in RATE_LIMITS or self.status == 429
+                or (self.status is not None and self.status >= 500) or self.status is None)
+
+
+def graph_error(status: int, body: Any, headers: Any = None) -> GraphError:
+    """Build a GraphError from Graph's `{"error": {...}}` body (or whatever came instead)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    err = err if isinstance(err, dict) else {}
+    code = err.get("code") if isinstance(err.get("code"), int) else None
+    message = str(err.get("message") or f"HTTP {status}")
+    data = err.get("error_data")
+    details = str(data.get("details", "")) if isinstance(data, dict) else ""
+    retry_after: float | None = None
+    raw = headers.get("Retry-After") if headers is not None else None
+    if raw:
+        try:
+            retry_after = min(float(raw), MAX_RETRY_AFTER)
+        except ValueError:
+            retry_after = None
+    text = f"WhatsApp Graph API error {code if code is not None else status}: {message}"
+    if details:
+        text += f" ({details})"
+    if code == TOKEN_INVALID or status == 401:
+        text = ("WhatsApp rejected the access token (platforms.whatsapp.access_token): "
+                f"{message}")
+        return GraphError(text, status=status, code=code, details=details, hint=DOCTOR_HINT)
+    return GraphError(text, status=status, code=code, details=details, retry_after=retry_after)
+
+
+class GraphClient:
+    """One phone number's view of the Graph API."""
+
+    def __init__(self, base_url: str, api_version: str, phone_number_id: str, token: str,
+                 *, timeout: float = 20.0, backoff: Sequence[float] = BACKOFF) -> None:
+        import httpx
+
+        self.phone_number_id = phone_number_id
+        self.backoff = tuple(backoff)
+        self.url = f"{base_url.rstrip('/')}/{api_version.strip('/')}"
+        self.http = httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def phone_number(self) -> dict[str, Any]:
+        """The number's record (display_phone_number, verified_name ...); checks the token."""
+        return await self._call("GET", f"/{self.phone_number_id}", retry=False)
+
+    async def send_text(self, to: str, body: str) -> str:
+        """Send one text (at most 4096 characters); returns its wamid."""
+        return _wamid(await self._call("POST", f"/{self.phone_number_id}/messages", {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": "text", "text": {"preview_url": False, "body": body}}))
+
+    async def send_template(self, to: str, name: str, language: str) -> str:
+        """Send an approved template (allowed outside the 24-hour window); returns its wamid."""
+        return _wamid(await self._call("POST", f"/{self.phone_number_id}/messages", {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": "template", "template": {"name": name, "language": {"code": language}}}))
+
+    async def mark_read(self, message_id: str, typing: bool = True) -> None:
+        """Blue ticks on an inbound message, plus "typing…" for up to 25 s or until we answer."""
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read",
+                                   "message_id": message_id}
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        await self._call("POST", f"/{self.phone_number_id}/messages", payload, retry=False)
+
+    async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None,
+                    *, retry: bool = True) -> dict[str, Any]:
+        waits = self.backoff if retry else ()
+        for attempt in range(len(waits) + 1):
+            try:
+                return await self._once(method, path, payload)
+            except GraphError as exc:
+                if not exc.retryable or attempt >= len(waits):
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else waits[attempt]
+                log.warning("whatsapp: %s; retrying in %.1f s", exc.message, wait, extra={
+                    "event": "whatsapp.retry",
+                    "fields": {"code": exc.code, "status": exc.status, "wait_s": wait}})
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, path: str,
+                    payload: dict[str, Any] | None) -> dict[str, Any]:
+        import httpx
+
+        started = time.monotonic()
+        try:
+            resp = await self.http.request(method, path, json=payload)
+        except httpx.HTTPError as exc:
+            _log_response(method, path, None, started, type(exc).__name__)
+            raise GraphError(f"cannot reach the WhatsApp Graph API at {self.url}: "
+                             f"{type(exc).__name__}: {exc}") from None
+        _log_response(method, path, resp.status_code, started, None)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400 or (isinstance(body, dict) and "error" in body):
+            raise graph_error(resp.status_code, body, resp.headers)
+        return body if isinstance(body, dict) else {}
+
+
+def _log_response(method: str, path: str, status: int | None, started: float,
+                  error: str | None) -> None:
+    """One `platform.response` record per Graph call: status and latency, for `logs`."""
+    latency = round((time.monotonic() - started) * 1000, 1)
+    fields: dict[str, Any] = {"channel": "whatsapp", "method": method, "path": path,
+                              "status": status, "latency_ms": latency}
+    if error:
+        fields["error"] = error
+    level = logging.INFO if status is not None and status < 400 else logging.WARNING
+    log.log(level, "whatsapp %s %s answered %s in %.0f ms", method, path,
+            status if status is not None else error, latency,
+            extra={"event": "platform.response", "fields": fields})
+
+
+def _wamid(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        return str(messages[0].get("id", ""))
+    return ""
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut text into pieces of at most `limit` characters, at a paragraph, line or word
+    break when there is one in the second half of the piece."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for sep in ("\n\n", "\n", " "):
+            at = window.rfind(sep)
+            if at >= limit // 2:
+                cut = at + len(sep)
+                break
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip() or rest[:cut])
+        rest = rest[cut:]
+    if rest.strip() or not pieces:
+        pieces.append(rest)
+    return pieces

@@ -1,0 +1,1 @@
+"""`assistant-cli doctor`: checks as data (id, title, detect, optional fix), run concurrently."""

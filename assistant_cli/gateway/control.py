@@ -1,0 +1,225 @@
+"""The gateway's control side inside `serve`: /ws, /metrics, /, the per-second metrics event,
+and the dashboard URL with its token.
+
+Built after the engine and before the gateway starts (aiohttp freezes routes at start).
+While `serve` runs, `state/gateway.json` tells local clients (`assistant-cli dashboard`
+without a URL) where the gateway listens — needed when `gateway.port` is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import getpass
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from assistant_cli.gateway.auth import Authenticator, Lockout
+from assistant_cli.gateway.hub import EventHub
+from assistant_cli.gateway.methods import Methods, Services
+from assistant_cli.gateway.websocket import Session, websocket_handler
+from assistant_cli.observability import log_events
+from assistant_cli.observability.serve_metrics import ServeMetrics
+
+if TYPE_CHECKING:
+    from assistant_cli.config.models import GatewayConfig
+    from assistant_cli.engine.events import EventBus
+    from assistant_cli.gateway.server import Gateway
+    from assistant_cli.gateway.tokens import JwtKeys
+    from assistant_cli.paths import Paths
+    from assistant_cli.providers.router import ProviderRouter
+    from assistant_cli.secrets import SecretStore
+    from assistant_cli.store.db import Database
+    from assistant_cli.store.pairing import PairingStore
+
+log = logging.getLogger("assistant_cli.gateway")
+
+STATE_FILE = "gateway.json"
+TICK_SECONDS = 1.0
+CLOSE_TOKEN_EXPIRED = 4001
+INDEX_TEXT = (
+    "assistant-cli gateway\n\n"
+    "This address is for the Textual dashboard. In a terminal, run:\n\n"
+    "    assistant-cli dashboard 'THIS-URL-WITH-ITS-?token=...'\n\n"
+    "Health: /healthz  Readiness: /readyz  Prometheus metrics: /metrics\n"
+)
+
+
+def state_file(paths: Paths) -> Path:
+    return paths.state_dir / STATE_FILE
+
+
+def local_base_url(gateway: Gateway) -> str:
+    """The gateway's URL as a client on this machine reaches it (wildcards → loopback)."""
+    host = gateway.config.host
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    host = f"[{host}]" if ":" in host else host
+    scheme = "https" if gateway.config.tls_cert else "http"
+    return f"{scheme}://{host}:{gateway.port}"
+
+
+def owner_subject() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "owner"
+
+
+class ControlPlane:
+    """Adds the control routes to a Gateway and runs what they need."""
+
+    def __init__(self, gateway: Gateway, services: Services, keys: JwtKeys,
+                 config: GatewayConfig, *, paths: Paths | None = None) -> None:
+        self.gateway = gateway
+        self.services = services
+        self.keys = keys
+        self.config = config
+        self.paths = paths
+        self.metrics = services.metrics
+        self.hub = EventHub(services.events, expose_text=config.expose_message_text)
+        self.sessions: set[Session] = set()
+        services.clients = lambda: len(self.sessions)
+        self.metrics.client_count = services.clients
+        self.auth = Authenticator(keys, list(config.allowed_origins),
+                                  Lockout(config.lockout_failures, config.lockout_seconds))
+        self.methods = Methods(services)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[Any]] = set()
+        self._log_handler: log_events.BusLogHandler | None = None
+        app = gateway.app
+        app.router.add_get("/", self._index)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/ws", functools.partial(
+            websocket_handler, auth=self.auth, methods=self.methods, hub=self.hub,
+            sessions=self.sessions, max_frame_bytes=config.max_frame_bytes))
+        app.on_shutdown.append(self._close_sessions)
+
+    # -- routes -----------------------------------------------------------------------
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(text=INDEX_TEXT)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.metrics.render(),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Call once the gateway listens."""
+        events = self.services.events
+        self.metrics.start(events)
+        self.hub.start()
+        self._log_handler = log_events.attach(events, wanted=lambda: bool(self.hub.outboxes))
+        self._tasks.append(asyncio.create_task(self._tick(), name="gateway-tick"))
+        self._write_state()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._log_handler is not None:
+            log_events.detach(self._log_handler)
+            self._log_handler = None
+        await self._close_sessions(self.gateway.app)
+        await self.hub.stop()
+        await self.metrics.stop()
+        if self.paths is not None:
+            with contextlib.suppress(OSError):
+                state_file(self.paths).unlink()
+
+    async def _close_sessions(self, app: web.Application) -> None:
+        for session in list(self.sessions):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.ws.close(code=1001, message=b"server stopping"),
+                                       1.0)
+            session.abort()
+
+    async def _tick(self) -> None:
+        """Every second: a metrics event for watching clients, and cut off stuck ones."""
+        events = self.services.events
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self.hub.outboxes:
+                events.publish("metrics", **self.metrics.snapshot())
+            now, wall = time.monotonic(), time.time()
+            for session in list(self.sessions):
+                if session.claims["exp"] < wall and not session.expiring:
+                    session.expiring = True  # the token ran out while connected
+                    task = asyncio.create_task(session.ws.close(
+                        code=CLOSE_TOKEN_EXPIRED, message=b"token expired"))
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
+                if session.stalled(now):
+                    log.warning("cut off dashboard client %s: it stopped reading",
+                                session.remote, extra={"event": "gateway.client_stalled",
+                                                       "fields": {"remote": session.remote}})
+                    session.abort()
+
+    def _write_state(self) -> None:
+        if self.paths is None:
+            return
+        path = state_file(self.paths)
+        data = {"url": local_base_url(self.gateway), "pid": os.getpid(),
+                "tls": bool(self.config.tls_cert)}
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+
+    # -- the printed URL --------------------------------------------------------------
+    def dashboard_url(self, sub: str | None = None) -> str:
+        token = self.keys.mint(sub or owner_subject(), self.config.token_ttl)
+        return f"{local_base_url(self.gateway)}/?token={token}"
+
+    def announce(self) -> None:
+        """Print the URL with a fresh token, and the dashboard command that opens it."""
+        url = self.dashboard_url()
+        hours = self.config.token_ttl / 3600
+        valid = f"{hours:g} h" if hours >= 1 else f"{self.config.token_ttl // 60} min"
+        if self.keys.ephemeral is not None:
+            print("warning: there is no keyring, so the secret that signs gateway tokens lives "
+                  "only in this process: tokens stop working when serve stops, and "
+                  "`assistant-cli dashboard` without a URL cannot mint its own. Set "
+                  "gateway.jwt_secret to env:NAME, or ASSISTANT_CLI_KEYRING_PASSWORD",
+                  file=sys.stderr, flush=True)
+        print(f"dashboard URL (token valid {valid}): {url}\n"
+              f"watch it with: assistant-cli dashboard '{url}'", file=sys.stderr, flush=True)
+
+
+def warn_at_start(config: GatewayConfig) -> None:
+    """Print (and log) the gateway settings that expose more than the owner may think."""
+    from assistant_cli.gateway.tls import startup_warnings
+
+    for warning in startup_warnings(config):
+        # Logged at info: the printed line is the warning (a stderr log handler would double it).
+        log.info("warning: %s", warning, extra={"event": "gateway.insecure"})
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
+def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: SecretStore,
+          db: Database, engine: Any, router: ProviderRouter, pairing: PairingStore,
+          events: EventBus) -> ControlPlane:
+    """Everything the control side needs, from the parts `serve` already has."""
+    from assistant_cli.gateway.tokens import JwtKeys
+    from assistant_cli.store.audit import AuditLog, key_from_store
+
+    keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
+    services = Services(
+        engine=engine, router=router, pairing=pairing, audit=AuditLog(db, key_from_store(secrets)),
+        events=events, metrics=ServeMetrics(engine.inbox.depth), log_file=paths.log_file,
+        gateway_url=lambda: local_base_url(gateway), clients=lambda: 0,
+        expose_text=config.expose_message_text, started_at=time.time())
+    return ControlPlane(gateway, services, keys, config, paths=paths)

@@ -1,0 +1,93 @@
+"""Fan-out of bus events to WebSocket clients: one bus subscription, one encoding per event.
+
+Each client has an `Outbox` of encoded frames with a fixed size; a client that does not
+keep up loses its oldest events (its `seq` shows the gap) and never slows the bus, the
+other clients, or message handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import TYPE_CHECKING
+
+from assistant_cli.gateway.protocol import encode_event_data, event_frame
+
+if TYPE_CHECKING:
+    from assistant_cli.engine.events import EventBus
+
+OUTBOX_SIZE = 512
+FLUSH_INTERVAL = 0.05
+
+
+class Outbox:
+    """One client's pending events, oldest dropped first when full."""
+
+    def __init__(self, maxsize: int = OUTBOX_SIZE) -> None:
+        self._items: deque[tuple[int, str, float, str]] = deque(maxlen=maxsize)
+        self._wake = asyncio.Event()
+        self.seq = 0
+        self.dropped = 0
+
+    def offer(self, name: str, ts: float, data_json: str) -> None:
+        self.seq += 1
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1
+        self._items.append((self.seq, name, ts, data_json))
+        self._wake.set()
+
+    async def take(self) -> list[str]:
+        """Wait for events, then (after a short gathering pause) return them all as frames."""
+        while not self._items:
+            self._wake.clear()
+            await self._wake.wait()
+        # Waking a writer per event would cost message handling a task switch per event per
+        # client; gathering for a moment costs a watching human nothing.
+        await asyncio.sleep(FLUSH_INTERVAL)
+        frames = [event_frame(name, seq, ts, data) for seq, name, ts, data in self._items]
+        self._items.clear()
+        return frames
+
+
+class EventHub:
+    """Reads the bus once and copies each forwarded event into every client's outbox."""
+
+    def __init__(self, events: EventBus, *, expose_text: bool) -> None:
+        self.events = events
+        self.expose_text = expose_text
+        self.outboxes: set[Outbox] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self) -> Outbox:
+        box = Outbox()
+        self.outboxes.add(box)
+        return box
+
+    def detach(self, box: Outbox) -> None:
+        self.outboxes.discard(box)
+
+    def start(self) -> None:
+        sub = self.events.subscribe(maxsize=10_000)
+
+        async def pump() -> None:
+            try:
+                async for event in sub:
+                    if not self.outboxes:
+                        continue
+                    data = encode_event_data(event.name, event.data, self.expose_text)
+                    if data is None:
+                        continue
+                    for box in list(self.outboxes):
+                        box.offer(event.name, event.ts, data)
+            finally:
+                sub.close()
+
+        self._task = asyncio.create_task(pump(), name="gateway-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

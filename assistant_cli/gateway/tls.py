@@ -1,0 +1,101 @@
+"""TLS for the gateway (server and dashboard contexts) and the start-up security warnings."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant_cli.config.models import GatewayConfig
+
+
+def _readable(path_text: str, key: str) -> Path:
+    path = Path(path_text).expanduser()
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: {path} does not exist",
+                          hint=f"fix the path in --{key.split('.')[-1].replace('_', '-')} / "
+                          f"{key}, or remove both TLS settings to serve plain HTTP on "
+                          "loopback") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{key}: {path} is a directory, not a PEM file",
+                          hint="point it at the PEM file itself") from None
+    except PermissionError:
+        raise ConfigError(f"{key}: cannot read {path}: permission denied",
+                          hint="make it readable by the user running serve "
+                          f"(e.g. `chmod 600 {path}` as its owner)") from None
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}",
+                          hint="check the path and its permissions") from None
+    return path
+
+
+def server_context(config: GatewayConfig) -> ssl.SSLContext | None:
+    """The TLS context for `tls_cert` + `tls_key`, None when neither is set."""
+    if not config.tls_cert and not config.tls_key:
+        return None
+    if not config.tls_cert or not config.tls_key:
+        missing = "tls_key" if config.tls_cert else "tls_cert"
+        raise ConfigError(f"gateway.{missing} is not set, but TLS needs both a certificate "
+                          "and its private key",
+                          hint="pass both --tls-cert and --tls-key (or set both in config.yaml)")
+    cert = _readable(config.tls_cert, "gateway.tls_cert")
+    key = _readable(config.tls_key, "gateway.tls_key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"gateway.tls_cert / gateway.tls_key: cannot load {cert} with {key}: "
+            f"{exc.reason or exc}",
+            hint="both must be PEM; the key must belong to the certificate (and must not "
+            "need a passphrase)") from None
+    return context
+
+
+def pinned_client_context(cert_file: str) -> ssl.SSLContext:
+    """For the local dashboard: trust exactly the certificate `serve` is configured with."""
+    cert = _readable(cert_file, "gateway.tls_cert")
+    context = ssl.create_default_context(cafile=str(cert))
+    # Pinned to that one certificate, which may be a leaf issued for another name.
+    context.check_hostname = False
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+def client_context(ca_file: str | None) -> ssl.SSLContext:
+    """For a dashboard given a URL: system CAs, plus `ca_file` when given."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=str(_readable(ca_file, "--ca-file")))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def startup_warnings(config: GatewayConfig) -> list[str]:
+    """Plain sentences about risky gateway settings, printed when `serve` starts."""
+    warnings: list[str] = []
+    if not is_loopback(config.host) and not (config.tls_cert and config.tls_key):
+        warnings.append(
+            f"the gateway listens on {config.host} without TLS: tokens and events cross the "
+            "network unencrypted. Pass --tls-cert/--tls-key, or keep it on 127.0.0.1 behind "
+            "a TLS reverse proxy (nginx)")
+    if "*" in config.allowed_origins:
+        warnings.append(
+            "allowed origins include '*': any web page the owner opens may use a leaked "
+            "token against the gateway. List the origins you use instead")
+    return warnings

@@ -1,0 +1,342 @@
+"""Anthropic Messages API over httpx with SSE streaming.
+
+`POST {base_url}/messages` (base_url `https://api.anthropic.com/v1`) with `stream: true`,
+the key in `x-api-key` (an OAuth token as `Authorization: Bearer`; both from
+`Provider.auth`) and the API version in `anthropic-version`. The answer arrives as
+named SSE events: message_start (input usage), content_block_start/_delta/_stop (text in
+`text_delta`s), message_delta (stop reason, output usage), message_stop; `ping` keeps the
+stream alive and an `error` event reports a failure after the HTTP 200 (e.g. overloaded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from assistant_cli.errors import ProviderError
+from assistant_cli.providers.base import (
+    ChatRequest,
+    Finished,
+    Provider,
+    ResponseInfo,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
+from assistant_cli.providers.errors import (
+    classify_http_error,
+    classify_reported_error,
+    network_error,
+)
+
+log = logging.getLogger("assistant_cli.providers.anthropic")
+
+# The API insists on max_tokens; this is used when neither the turn nor config sets one.
+DEFAULT_MAX_TOKENS = 1024
+
+# HTTP status Anthropic documents for each error type, for errors reported mid-stream.
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+# GET /models answers at most this many a page (the API's maximum); more pages are followed.
+MODELS_PAGE = 1000
+MAX_MODEL_PAGES = 10
+
+# The rest of the project speaks OpenAI's finish reasons.
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
+
+def _quota_error(name: str, status: int | None, detail: str) -> ProviderError:
+    return ProviderError(
+        f"{name}: the account has no credit left ({detail})", kind="quota", status=status,
+        provider=name,
+        hint="add credit under Plans & Billing in the Anthropic console, or add a fallback "
+        "provider",
+    )
+
+
+def _is_out_of_credit(error_type: str, detail: str) -> bool:
+    # Anthropic answers an empty balance with a plain 400 invalid_request_error whose
+    # message is the only tell; retrying or failing over to the same account won't help.
+    return error_type == "billing_error" or "credit balance" in detail.lower()
+
+
+def classify_anthropic_error(name: str, response: httpx.Response) -> ProviderError:
+    """Map an Anthropic HTTP error answer to a classified ProviderError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    err = body.get("error") if isinstance(body, dict) else None
+    error_type = str(err.get("type") or "") if isinstance(err, dict) else ""
+    detail = str(err.get("message") or "") if isinstance(err, dict) else ""
+    status = response.status_code
+    if _is_out_of_credit(error_type, detail):
+        return _quota_error(name, status, detail)
+    if status == 403:
+        return ProviderError(
+            f"{name}: the API key may not use this model or feature (HTTP 403 "
+            f"{error_type or 'permission_error'}): {detail}", kind="auth", status=status,
+            provider=name,
+            hint="check the key's workspace and permissions in the Anthropic console, or "
+            f"pick another model in providers.{name}.model",
+        )
+    exc = classify_http_error(name, response)
+    if exc.kind == "bad_request" and exc.hint is None:
+        exc.hint = (f"the API refused the request as sent; check providers.{name} (model, "
+                    "max_tokens, temperature) and the message above")
+    return exc
+
+
+def stream_error(name: str, payload: dict[str, Any]) -> ProviderError:
+    """The ProviderError for an SSE `error` event received after the HTTP 200."""
+    err = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    assert isinstance(err, dict)
+    error_type = str(err.get("type") or "api_error")
+    detail = str(err.get("message") or "")
+    if _is_out_of_credit(error_type, detail):
+        return _quota_error(name, None, detail)
+    return classify_reported_error(
+        name, ERROR_STATUS.get(error_type, 500), error_type, detail, when="mid-answer"
+    )
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) for each server-sent event, joining multi-line data."""
+    event = ""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+        elif line.startswith(":"):
+            continue  # comment / keep-alive
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+    if data:
+        yield event or "message", "\n".join(data)
+
+
+class AnthropicProvider(Provider):
+    """Messages API as documented by Anthropic."""
+
+    default_base_url = "https://api.anthropic.com/v1"
+    _client: httpx.AsyncClient | None = None
+
+    async def headers(self) -> dict[str, str]:
+        return {
+            "Accept": "text/event-stream",
+            "anthropic-version": self.config.anthropic_version,
+            **self.config.headers,
+            **await self.auth.headers(key_header="x-api-key", key_prefix=""),
+        }
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
+            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
+        return self._client
+
+    def _note(self, response: httpx.Response, started: float) -> float:
+        latency = round((time.monotonic() - started) * 1000, 1)
+        self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
+        return latency
+
+    def _refused(self, response: httpx.Response) -> ProviderError:
+        return self.auth.refused(classify_anthropic_error(self.name, response))
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        system = "\n\n".join(t.content for t in request.turns if t.role == "system")
+        messages: list[dict[str, Any]] = []
+        for turn in request.turns:
+            if turn.role == "system":
+                continue
+            role = "assistant" if turn.role == "assistant" else "user"
+            if not messages and role == "assistant":
+                continue  # the conversation must open with the user; trimmed history may not
+            if messages and messages[-1]["role"] == role:
+                # Roles must alternate; two in a row (e.g. an unanswered question) merge.
+                messages[-1]["content"] += "\n\n" + turn.content
+            else:
+                messages.append({"role": role, "content": turn.content})
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "max_tokens": request.max_tokens or self.config.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": messages,
+            "stream": True,
+        }
+        if system:
+            body["system"] = system
+        temperature = request.temperature if request.temperature is not None else (
+            self.config.temperature
+        )
+        if temperature is not None:
+            body["temperature"] = min(temperature, 1.0)  # Anthropic's range is 0-1
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        url = self.config.base_url.rstrip("/") + "/messages"
+        body = self.body(request)
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                async with self.client.stream(
+                    "POST", url, json=body, headers=await self.headers()
+                ) as response:
+                    latency = self._note(response, started)
+                    log.info(
+                        "%s answered %s", self.name, response.status_code,
+                        extra={"event": "provider.response", "fields": {
+                            "provider": self.name, "status": response.status_code,
+                            "request_id": response.headers.get("request-id"),
+                            "latency_ms": latency}},
+                    )
+                    if response.status_code >= 400:
+                        await response.aread()
+                        # An OAuth token can be revoked or expire early: refresh once.
+                        if (response.status_code == 401 and attempt == 1
+                                and await self.auth.refresh_after_401()):
+                            continue
+                        raise self._refused(response)
+                    async for event in self._events(response, request):
+                        yield event
+                    return
+            except httpx.HTTPError as exc:
+                raise self.auth.annotate(network_error(self.name, url, exc)) from None
+
+    async def _events(
+        self, response: httpx.Response, request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        stop: str | None = None
+        model: str | None = None
+        produced: list[str] = []
+        async for _name, data in sse_events(response):
+            try:
+                payload = json.loads(data)
+            except json.JSONDecodeError:
+                raise ProviderError(
+                    f"{self.name} sent a malformed stream event", kind="bad_request",
+                    provider=self.name,
+                ) from None
+            kind = payload.get("type") if isinstance(payload, dict) else None
+            if kind == "message_start":
+                message = payload.get("message") or {}
+                model = message.get("model") or model
+                usage = message.get("usage") or {}
+                input_tokens = _input_tokens(usage)
+                output_tokens = usage.get("output_tokens", output_tokens)
+            elif kind in ("content_block_start", "content_block_delta"):
+                block = payload.get("content_block") or payload.get("delta") or {}
+                # Only text reaches the user; thinking and tool-use blocks are skipped.
+                if block.get("type") in ("text", "text_delta") and block.get("text"):
+                    produced.append(block["text"])
+                    yield TextDelta(block["text"])
+            elif kind == "message_delta":
+                stop = (payload.get("delta") or {}).get("stop_reason") or stop
+                usage = payload.get("usage") or {}
+                output_tokens = usage.get("output_tokens", output_tokens)
+                input_tokens = _input_tokens(usage) or input_tokens
+            elif kind == "message_stop":
+                break
+            elif kind == "error":
+                raise stream_error(self.name, payload)
+            # ping, content_block_stop and event types added later need nothing from us.
+        else:
+            raise ProviderError(
+                f"{self.name}: the answer stream ended before message_stop (connection cut?)",
+                kind="network", provider=self.name,
+                hint="retry; if it keeps happening, check proxies between here and the API",
+            )
+        if input_tokens is None or output_tokens is None:
+            prompt = sum(estimate_tokens(t.content) for t in request.turns)
+            usage_out = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
+        else:
+            usage_out = Usage(int(input_tokens), int(output_tokens))
+        yield Finished(STOP_REASONS.get(stop or "", stop), usage_out, model)
+
+    async def list_models(self) -> list[str]:
+        """Model ids from `GET {base_url}/models`, following `has_more` pages."""
+        ids: list[str] = []
+        after: str | None = None
+        for _ in range(MAX_MODEL_PAGES):
+            page, after = await self._models_page(MODELS_PAGE, after)
+            ids += page
+            if after is None:
+                break
+        return sorted(ids)
+
+    async def _models_page(self, limit: int, after: str | None
+                           ) -> tuple[list[str], str | None]:
+        """(model ids, the id to continue after when there are more)."""
+        url = self.config.base_url.rstrip("/") + "/models"
+        params: dict[str, str | int] = {"limit": limit}
+        if after:
+            params["after_id"] = after
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                response = await self.client.get(url, params=params,
+                                                  headers=await self.headers())
+            except httpx.HTTPError as exc:
+                raise self.auth.annotate(network_error(self.name, url, exc)) from None
+            self._note(response, started)
+            if response.status_code == 401 and attempt == 1 and (
+                    await self.auth.refresh_after_401()):
+                continue
+            break
+        if response.status_code >= 400:
+            raise self._refused(response)
+        try:
+            body = response.json()
+            ids = [str(m["id"]) for m in body.get("data", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
+                                kind="bad_request", provider=self.name) from None
+        more = body.get("has_more") is True and body.get("last_id")
+        return ids, str(more) if more else None
+
+    async def health_check(self) -> ResponseInfo:
+        """The cheapest authenticated call the API has: one page of one model."""
+        await self._models_page(1, None)
+        assert self.last_response is not None
+        return self.last_response
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _input_tokens(usage: dict[str, Any]) -> int | None:
+    """Prompt tokens, counting cached ones (which Anthropic reports apart)."""
+    if "input_tokens" not in usage:
+        return None
+    return int(usage["input_tokens"]) + sum(
+        int(usage.get(k) or 0)
+        for k in ("cache_creation_input_tokens", "cache_read_input_tokens")
+    )

@@ -1,0 +1,320 @@
+"""OpenAI Responses API over a WebSocket (kind `openai-ws`), with aiohttp's client.
+
+Each turn opens `wss://.../responses` (the scheme derived from base_url's http/https) with
+`Authorization: Bearer` (API key or OAuth token) and the provider's TLS context, both from
+`Provider.auth`, sends one `response.create` event whose fields mirror the body of
+`POST /v1/responses` (no `stream` field: streaming is implicit on a socket), and reads
+`response.created`, `response.output_text.delta` ... `response.completed` (with usage) or
+`response.failed` / `error`. The socket is closed after the turn: the full history goes
+with every request (`store: false`), so a kept-open socket would save only a handshake.
+The health check is `GET {base_url}/models` over plain HTTP(S).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from assistant_cli.errors import ProviderError
+from assistant_cli.providers.base import (
+    ChatRequest,
+    Finished,
+    Provider,
+    ResponseInfo,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
+from assistant_cli.providers.errors import (
+    classify_http_error,
+    classify_reported_error,
+    network_error,
+    stalled_error,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logging.getLogger("assistant_cli.providers.openai_ws")
+
+# HTTP status for error codes the Responses API reports inside the stream without one.
+CODE_STATUS = {
+    "invalid_api_key": 401,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "model_not_found": 404,
+    "server_error": 500,
+    "server_is_overloaded": 503,
+    "websocket_connection_limit_reached": 429,
+}
+INCOMPLETE_REASONS = {"max_output_tokens": "length"}
+
+
+def ws_url(base_url: str) -> str:
+    """`{base_url}/responses` with http(s) turned into ws(s); ws(s) URLs pass through."""
+    url = base_url.rstrip("/") + "/responses"
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if url.startswith(http):
+            return ws + url[len(http):]
+    return url
+
+
+def reported_error(name: str, status: int | None, err: dict[str, Any]) -> ProviderError:
+    """Classify an `error` event or a failed response's `error` object."""
+    code = str(err.get("code") or err.get("type") or "")
+    detail = str(err.get("message") or "")
+    if status is None:
+        status = CODE_STATUS.get(code, 500 if "server" in code else 400)
+    return classify_reported_error(name, status, code, detail, when="mid-answer")
+
+
+class OpenAIWebSocketProvider(Provider):
+    """Responses API in WebSocket mode, as documented by OpenAI."""
+
+    default_base_url = "https://api.openai.com/v1"
+    _session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return ws_url(self.config.base_url)
+
+    async def headers(self) -> dict[str, str]:
+        return {**self.config.headers, **await self.auth.headers()}
+
+    @property
+    def ssl_option(self) -> Any:
+        """aiohttp's `ssl` argument: our context, or True for the system's defaults."""
+        return self.auth.ssl_context() or True
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        instructions = "\n\n".join(t.content for t in request.turns if t.role == "system")
+        body: dict[str, Any] = {
+            "type": "response.create",
+            "model": self.config.model,
+            "store": False,
+            "input": [
+                {"type": "message", "role": t.role, "content": t.content}
+                for t in request.turns if t.role != "system"
+            ],
+        }
+        if instructions:
+            body["instructions"] = instructions
+        max_tokens = request.max_tokens or self.config.max_tokens
+        if max_tokens:
+            body["max_output_tokens"] = max_tokens
+        temperature = request.temperature if request.temperature is not None else (
+            self.config.temperature
+        )
+        if temperature is not None:
+            body["temperature"] = temperature
+        return body
+
+    def session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=min(10.0, self.config.timeout), sock_read=self.config.timeout
+            )
+            # Every HTTP answer (the upgrade's 101 or refusal, GET /models) becomes
+            # last_response, headers included, for `providers test`.
+            trace = aiohttp.TraceConfig()
+            trace.on_request_start.append(self._on_request_start)
+            trace.on_request_end.append(self._on_request_end)
+            self._session = aiohttp.ClientSession(timeout=timeout, trace_configs=[trace])
+        return self._session
+
+    async def _on_request_start(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
+        ctx.started = time.monotonic()
+
+    async def _on_request_end(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:
+        latency = round((time.monotonic() - ctx.started) * 1000, 1)
+        response = params.response
+        self.last_response = ResponseInfo(response.status, latency, dict(response.headers))
+
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse[bool]:
+        import aiohttp
+
+        try:
+            return await self._handshake()
+        except aiohttp.WSServerHandshakeError as exc:
+            # An OAuth token can be revoked or expire early: refresh once.
+            if exc.status != 401 or not await self.auth.refresh_after_401():
+                raise self._refused(exc) from None
+        try:
+            return await self._handshake()
+        except aiohttp.WSServerHandshakeError as exc:
+            raise self._refused(exc) from None
+
+    async def _handshake(self) -> aiohttp.ClientWebSocketResponse[bool]:
+        """Open the socket; a refused upgrade is left to the caller as WSServerHandshakeError."""
+        import aiohttp
+
+        started = time.monotonic()
+        try:
+            ws = await asyncio.wait_for(
+                self.session().ws_connect(
+                    self.url, headers=await self.headers(), ssl=self.ssl_option,
+                    autoping=True, max_msg_size=16 * 1024 * 1024,
+                ),
+                timeout=self.config.timeout,
+            )
+        except aiohttp.WSServerHandshakeError:
+            raise
+        except asyncio.TimeoutError:
+            raise stalled_error(self.name, self.url, self.config.timeout) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise self.auth.annotate(network_error(self.name, self._http_url, exc)) from None
+        log.info("%s accepted the WebSocket", self.name, extra={
+            "event": "provider.response", "fields": {
+                "provider": self.name, "status": 101,
+                "latency_ms": round((time.monotonic() - started) * 1000, 1)}})
+        return ws
+
+    def _refused(self, exc: aiohttp.WSServerHandshakeError) -> ProviderError:
+        # The upgrade was refused with a plain HTTP answer (401, 429, 503 ...); aiohttp
+        # keeps its status and headers but not its body.
+        response = httpx.Response(exc.status, headers=_retry_header(exc.headers or {}))
+        return self.auth.refused(classify_http_error(self.name, response))
+
+    @property
+    def _http_url(self) -> str:
+        # network_error names host and port, and knows the default ports of http(s).
+        return self.url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        import aiohttp
+
+        ws = await self._connect()
+        try:
+            await ws.send_str(json.dumps(self.body(request)))
+            async for event in self._events(ws, request):
+                yield event
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise network_error(self.name, self._http_url, exc) from None
+        finally:
+            await ws.close()
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> dict[str, Any]:
+        """The next JSON event; a close, a stall or garbage becomes a ProviderError."""
+        import aiohttp
+
+        while True:
+            try:
+                msg = await asyncio.wait_for(ws.receive(), timeout=self.config.timeout)
+            except asyncio.TimeoutError:
+                raise stalled_error(self.name, self.url, self.config.timeout) from None
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                try:
+                    payload = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    payload = None
+                if not isinstance(payload, dict):
+                    raise ProviderError(
+                        f"{self.name} sent a malformed event", kind="bad_request",
+                        provider=self.name,
+                    )
+                return payload
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                            aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                code = ws.close_code
+                raise ProviderError(
+                    f"{self.name}: the WebSocket closed before the answer was complete "
+                    f"(close code {code})", kind="network", provider=self.name,
+                    hint="retry; if it keeps happening, check proxies between here and "
+                    "the service",
+                )
+            # Binary frames are not part of this protocol; pings are answered by aiohttp.
+
+    async def _events(
+        self, ws: aiohttp.ClientWebSocketResponse[bool], request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
+        produced: list[str] = []
+        while True:
+            event = await self._receive(ws)
+            kind = event.get("type")
+            if kind == "response.output_text.delta":
+                delta = str(event.get("delta") or "")
+                if delta:
+                    produced.append(delta)
+                    yield TextDelta(delta)
+            elif kind in ("response.completed", "response.incomplete"):
+                response = event.get("response") or {}
+                reason = (response.get("incomplete_details") or {}).get("reason")
+                finish = INCOMPLETE_REASONS.get(reason, reason) if reason else "stop"
+                usage = response.get("usage") or {}
+                if "input_tokens" in usage and "output_tokens" in usage:
+                    out = Usage(int(usage["input_tokens"]), int(usage["output_tokens"]))
+                else:
+                    prompt = sum(estimate_tokens(t.content) for t in request.turns)
+                    out = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
+                yield Finished(finish, out, response.get("model"))
+                return
+            elif kind == "response.failed":
+                response = event.get("response") or {}
+                raise reported_error(self.name, None, response.get("error") or {})
+            elif kind == "error":
+                # Documented as {"type": "error", "status": 400, "error": {code, message}};
+                # the HTTP streaming variant puts code/message at the top level.
+                raw = event.get("error")
+                err: dict[str, Any] = raw if isinstance(raw, dict) else event
+                status = event.get("status")
+                raise reported_error(
+                    self.name, status if isinstance(status, int) else None, err
+                )
+            # response.created, output_item/content_part events and the *.done events
+            # repeat what the deltas already said.
+
+    async def list_models(self) -> list[str]:
+        """Model ids from `GET {base_url}/models` over plain HTTP(S)."""
+        import aiohttp
+
+        url = self.config.base_url.rstrip("/") + "/models"
+        if url.startswith("ws"):
+            url = "http" + url[2:]
+        for attempt in (1, 2):
+            try:
+                async with self.session().get(
+                    url, headers=await self.headers(), ssl=self.ssl_option
+                ) as resp:
+                    body = await resp.read()
+                    response = httpx.Response(resp.status, content=body,
+                                              headers=_retry_header(resp.headers))
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise self.auth.annotate(network_error(self.name, url, exc)) from None
+            if response.status_code == 401 and attempt == 1 and (
+                    await self.auth.refresh_after_401()):
+                continue
+            break
+        if response.status_code >= 400:
+            raise self.auth.refused(classify_http_error(self.name, response))
+        try:
+            return sorted(str(m["id"]) for m in response.json().get("data", []))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
+                                kind="bad_request", provider=self.name) from None
+
+    async def health_check(self) -> ResponseInfo:
+        """Listing models over HTTP: authenticated, cheap, and no socket to open."""
+        await self.list_models()
+        assert self.last_response is not None
+        return self.last_response
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _retry_header(headers: Any) -> dict[str, str]:
+    """Only what classification reads; aiohttp has already decoded any body encoding."""
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    return {"retry-after": str(value)} if value else {}

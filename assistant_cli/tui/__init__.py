@@ -1,0 +1,1 @@
+"""The Textual dashboard (`assistant-cli dashboard`): a live console for a running `serve`."""

@@ -1,0 +1,91 @@
+"""Turning gateway events and readings into the short lines and figures the dashboard shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+LEVEL_STYLES = {"DEBUG": "dim", "INFO": "green", "WARNING": "yellow", "ERROR": "bold red",
+                "CRITICAL": "bold red"}
+
+
+def clock_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else "--:--:--"
+
+
+def duration(seconds: float) -> str:
+    """3d04h, 2h05m, 4m07s, 12s."""
+    s = max(0, int(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def megabytes(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1_048_576:.0f} MB"
+
+
+def feed_line(name: str, data: dict[str, Any], ts: float) -> Text | None:
+    """One line of the message feed for an event, or None for events it does not show."""
+    who = f"{data.get('channel', '?')} {data.get('sender', '')}".strip()
+    line = Text(clock_time(ts) + " ", style="dim")
+    if name == "message.in":
+        line.append("← ", style="cyan")
+        line.append(f"{who}  {data.get('length', 0)} chars")
+        if data.get("text"):
+            line.append(f"  {data['text']}", style="italic")
+    elif name == "message.out":
+        outcome = str(data.get("outcome", "?"))
+        line.append("→ ", style="green" if outcome != "failed" else "red")
+        line.append(f"{who}  {outcome} in {float(data.get('latency_ms') or 0):.0f} ms")
+        if data.get("text"):
+            line.append(f"  {data['text']}", style="italic")
+    elif name in ("message.error", "turn.failed"):
+        line.append("✗ ", style="bold red")
+        line.append(f"{data.get('channel', '?')}: {data.get('error') or data.get('kind')}")
+    elif name == "pairing.requested":
+        line.append("? ", style="bold yellow")
+        extra = f" ({data['name']})" if data.get("name") else ""
+        line.append(f"pairing requested by {who}{extra} — Pairing tab (2), then a")
+    elif name == "pairing.approved":
+        line.append("✓ ", style="bold green")
+        line.append(f"{who} is paired")
+    elif name == "pairing.denied":
+        line.append("✗ ", style="yellow")
+        line.append(f"pairing denied: {who}")
+    elif name == "provider.error":
+        line.append("! ", style="bold red")
+        status = f" ({data['status']})" if data.get("status") else ""
+        line.append(f"provider {data.get('provider')}: {data.get('kind')}{status}")
+    elif name == "provider.failover":
+        line.append("! ", style="bold yellow")
+        line.append(f"failover {data.get('from_')} → {data.get('to')} ({data.get('kind')})")
+    elif name == "provider.exhausted":
+        line.append("✗ ", style="bold red")
+        kinds = ", ".join(f"{p.get('provider')}: {p.get('kind')}"
+                          for p in data.get("providers") or [] if isinstance(p, dict))
+        line.append(f"no provider could answer ({kinds})")
+    else:
+        return None
+    return line
+
+
+def log_line(rec: dict[str, Any]) -> Text:
+    """A log record (from `logs.tail` or a `log` event) as one coloured line."""
+    ts = str(rec.get("ts", ""))
+    level = str(rec.get("level", "INFO"))
+    text = Text()
+    try:
+        text.append(datetime.fromisoformat(ts).astimezone().strftime("%H:%M:%S "), style="dim")
+    except ValueError:
+        text.append("--:--:-- ", style="dim")
+    text.append(f"{level[:4]:<4} ", style=LEVEL_STYLES.get(level, ""))
+    text.append(f"{rec.get('event', '')} ", style="cyan")
+    text.append(str(rec.get("msg", "")))
+    return text

@@ -1,0 +1,136 @@
+"""Token usage per provider and sender per day, estimates, the per-sender daily cap, and
+`providers list --usage`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant_cli.engine.turn import CAPPED
+from assistant_cli.paths import resolve
+from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
+from assistant_cli.providers.openai import OpenAIProvider
+from assistant_cli.store.db import Database
+from assistant_cli.store.usage import UsageLedger, utc_day
+from tests.clirun import cli
+from tests.fakes.openai_server import FakeOpenAI
+from tests.provider_support import TurnHarness, config, drain
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+async def test_usage_is_recorded_per_provider_and_sender_from_the_apis_counts(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    h = TurnHarness(tmp_path, config({"main": fake.base_url}))
+    await h.say("one two three", sender="alice")
+    await h.say("four", sender="bob")
+    await h.say("five six", sender="alice")
+    by_sender = {r.key: r for r in h.usage.totals("sender")}
+    assert set(by_sender) == {"test:alice", "test:bob"}
+    assert by_sender["test:alice"].requests == 2 and by_sender["test:alice"].estimated == 0
+    (by_provider,) = h.usage.totals("provider")
+    assert by_provider.key == "main" and by_provider.requests == 3
+    # The fake counts a word a token: "echo: one two three" is four tokens out.
+    usage_events = [e.data for e in drain(h.sub) if e.name == "provider.usage"]
+    assert usage_events[0]["completion_tokens"] == 4 and not usage_events[0]["estimated"]
+    assert by_provider.completion_tokens == sum(e["completion_tokens"] for e in usage_events)
+    assert by_provider.prompt_tokens == sum(e["prompt_tokens"] for e in usage_events)
+    await h.close()
+
+
+class NoUsageProvider(OpenAIProvider):
+    """A server that never reports usage: the request does not ask for it."""
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        body = super().body(request)
+        body.pop("stream_options")
+        return body
+
+
+class SilentProvider(OpenAIProvider):
+    """An adapter whose Finished carries no usage at all."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        yield TextDelta("twelve chars")
+        yield Finished("stop", None)
+
+
+@pytest.mark.parametrize("cls", [NoUsageProvider, SilentProvider])
+async def test_usage_is_estimated_when_the_service_reports_none(
+    tmp_path: Path, fake: FakeOpenAI, cls: type[OpenAIProvider]
+) -> None:
+    h = TurnHarness(tmp_path, config({"main": fake.base_url}))
+    h.router._instances["main"] = cls("main", h.router.configs["main"], lambda r, k: "sk-test-key")
+    await h.say("a question of some length")
+    (row,) = h.usage.totals("provider")
+    assert row.estimated == 1 and row.prompt_tokens > 0 and row.completion_tokens > 0
+    await h.close()
+
+
+async def test_a_sender_over_the_daily_cap_gets_a_polite_refusal_and_no_model_call(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    cfg = config({"main": fake.base_url},
+                 extra="  daily_token_cap_per_sender: 10\n")
+    h = TurnHarness(tmp_path, cfg)
+    first = await h.say("this question uses more than ten tokens in and out", sender="alice")
+    assert first.name == "answered"
+    outcome = await h.say("and another", sender="alice")
+    assert outcome.name == "capped"
+    assert h.channel.sent == [CAPPED.format(cap=10)] and "00:00 UTC" in h.channel.sent[0]
+    assert len(fake.requests) == 1
+    assert any(e.name == "usage.capped" for e in drain(h.sub))
+    # Someone else still gets answers, and so does the owner at the terminal.
+    assert (await h.say("hi", sender="bob")).name == "answered"
+    assert (await h.say("hi", sender="alice")).name == "capped"
+    assert (await h.say("hi", sender="owner", platform="console")).name == "answered"
+    await h.close()
+
+
+async def test_the_cap_resets_on_the_next_utc_day(tmp_path: Path, fake: FakeOpenAI) -> None:
+    cfg = config({"main": fake.base_url}, extra="  daily_token_cap_per_sender: 10\n")
+    h = TurnHarness(tmp_path, cfg)
+    await h.say("this question uses more than ten tokens in and out")
+    assert (await h.say("again")).name == "capped"
+    h.usage.clock = lambda: time.time() + 86400
+    assert (await h.say("tomorrow")).name == "answered"
+    await h.close()
+
+
+def test_providers_list_usage_shows_tokens_per_provider_and_sender(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (isolated_home / "config.yaml").write_text(
+        "providers:\n  main: {base_url: 'http://127.0.0.1:9/v1', model: m}\n"
+        "  spare: {base_url: 'http://127.0.0.1:9/v1', model: m}\n"
+        "assistant:\n  fallbacks: [spare]\n  daily_token_cap_per_sender: 5000\n")
+    ledger = UsageLedger(Database(resolve().database))
+    ledger.record("main", "telegram:1", 100, 20)
+    ledger.record("main", "telegram:2", 50, 5, estimated=True)
+    ledger.record("spare", "telegram:1", 7, 3)
+    old = UsageLedger(ledger.db, clock=lambda: time.time() - 5 * 86400)
+    old.record("main", "telegram:1", 1000, 1000)
+    code, out, err = cli(capsys, "providers", "list", "--usage", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    main = next(p for p in data["providers"] if p["name"] == "main")
+    assert main["usage"]["today"] == {"requests": 2, "tokens_in": 150, "tokens_out": 25,
+                                      "estimated": 1}
+    assert main["usage"]["30d"]["tokens_in"] == 1150
+    assert {s["sender"]: s["tokens_in"] for s in data["senders_today"]} == {
+        "telegram:1": 107, "telegram:2": 50}
+    code, out, _ = cli(capsys, "providers", "list", "--usage")
+    assert code == 0
+    assert "today in/out" in out and "~150 / ~25" in out and "telegram:1" in out
+    assert "daily cap per sender: 5,000" in out
+    assert utc_day(0) == "1970-01-01"
