@@ -153,3 +153,12 @@ def test_cli_process_and_serve_can_write_concurrently(tmp_path: Path) -> None:
     with b.transaction() as conn:
         conn.execute("INSERT INTO kv (key, value) VALUES ('y', '2')")
     assert a.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 2
+
+
+def test_non_durable_transaction_restores_full_sync_even_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.transaction(durable=False):
+        raise RuntimeError("boom")
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with db.transaction(durable=False) as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2

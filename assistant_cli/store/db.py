@@ -3,7 +3,9 @@
 One database in WAL mode is the single source of truth shared by `serve` and the short
 CLI commands. Writes use `BEGIN IMMEDIATE` so concurrent writers queue on the busy timeout
 instead of failing half-way; `synchronous=FULL` makes a committed row survive power loss,
-not just a crash, because platforms are acknowledged only after the commit.
+not just a crash, because platforms are acknowledged only after the commit. Bookkeeping
+on the hot path (claims, replies, usage) opts out with `durable=False`: it still survives a
+process crash (WAL), and power loss can at worst make a message be answered again.
 """
 
 from __future__ import annotations
@@ -73,8 +75,13 @@ class Database:
                 conn.execute(f"PRAGMA user_version={version}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on success, rolled back on any exception."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any exception.
+
+        `durable=False` skips the fsync at commit (see the module docstring for when).
+        """
+        if not durable:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -83,6 +90,9 @@ class Database:
             raise
         else:
             self.conn.execute("COMMIT")
+        finally:
+            if not durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
 
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

@@ -47,7 +47,7 @@ class Inbox:
 
     def claim(self) -> InboxItem | None:
         """Claim the oldest queued message whose conversation has nothing in flight."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             row = conn.execute(
                 "SELECT * FROM inbox AS q WHERE q.status = 'queued' AND NOT EXISTS ("
                 " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
@@ -73,7 +73,7 @@ class Inbox:
 
     def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             conn.execute(
                 "INSERT INTO replies (inbox_id, text, state, created_at)"
                 " VALUES (?, ?, 'generated', ?)"
@@ -95,7 +95,7 @@ class Inbox:
         so that a crash leaves either everything or nothing.
         """
         now = time.time()
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             if also is not None:
                 also(conn)
             if sent:
@@ -111,7 +111,7 @@ class Inbox:
 
     def release(self, inbox_id: int, error: str) -> bool:
         """Give a claimed message back after a failure; True if it will be tried again."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
             retry = row is not None and row["attempts"] < self.max_attempts
             conn.execute(

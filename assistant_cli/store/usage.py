@@ -60,7 +60,7 @@ class UsageLedger:
 
     def record(self, provider: str, sender: str, prompt_tokens: int, completion_tokens: int,
                *, estimated: bool = False) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             conn.execute(
                 "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
                 " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
@@ -110,7 +110,7 @@ class HealthLog:
         if ok and previous and previous[0] and now - previous[1] < HEALTH_WRITE_INTERVAL:
             return  # a steady stream of successes needs no write per turn
         self._written[provider] = (ok, now)
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             conn.execute(
                 "INSERT INTO provider_health (provider, checked_at, ok, kind, status,"
                 " latency_ms, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
