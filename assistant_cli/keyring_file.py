@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from keyring.errors import PasswordDeleteError
 
 from assistant_cli.errors import SecretError
 from assistant_cli.keyring_backend import PASSWORD_ENV
+from assistant_cli.paths import atomic_write
 
 FORMAT_VERSION = 1
 SALT_BYTES = 16
@@ -114,8 +113,9 @@ class EncryptedFileKeyring(KeyringBackend):
             return None, {}
         except OSError as exc:
             raise SecretError(
-                f"cannot read the secrets file {self.path}: {exc.strerror or exc}"
-            ) from exc
+                f"cannot read the secrets file {self.path}: {exc.strerror or exc}",
+                hint=self._fix_location(),
+            ) from None
         try:
             header = json.loads(raw)
             if not isinstance(header, dict):
@@ -154,11 +154,16 @@ class EncryptedFileKeyring(KeyringBackend):
             "ct": _b64encode(ct),
         }
         try:
-            _atomic_write(self.path, json.dumps(document).encode("ascii") + b"\n")
+            atomic_write(self.path, json.dumps(document).encode("ascii") + b"\n")
         except OSError as exc:
             raise SecretError(
-                f"cannot write the secrets file {self.path}: {exc.strerror or exc}"
-            ) from exc
+                f"cannot write the secrets file {self.path}: {exc.strerror or exc}",
+                hint=self._fix_location(),
+            ) from None
+
+    def _fix_location(self) -> str:
+        return (f"make {self.path.parent} a writable directory (move aside a file in its "
+                "place), or set ASSISTANT_CLI_HOME to another directory")
 
 
 def _parse_entries(data: Any) -> Entries:
@@ -172,38 +177,3 @@ def _parse_entries(data: Any) -> Entries:
             raise ValueError(f"entries for {service!r} are not a string mapping")
         entries[service] = dict(users)
     return entries
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never a mix."""
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # The temp file must be in the same directory for os.replace to be an atomic rename.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            # mkstemp already uses 0600, but an odd umask could narrow it to unreadable;
-            # os.chmod because os.fchmod is missing on Windows before Python 3.13.
-            os.chmod(tmp_name, 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory for this.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

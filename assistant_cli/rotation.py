@@ -19,6 +19,7 @@ from assistant_cli.errors import SecretError
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config
     from assistant_cli.doctor.base import Result
+    from assistant_cli.paths import Paths
     from assistant_cli.secrets import SecretStore
 
 Loc = tuple[str, ...]
@@ -42,6 +43,19 @@ def record(store: SecretStore, action: str, target: str, outcome: str, **detail:
     AuditLog(store.db, key_from_store(store)).append(action, target, outcome, **detail)
 
 
+def try_record(paths: Paths, action: str, target: str, outcome: str,
+               **detail: Any) -> str | None:
+    """record() for changes that stand without a usable keyring: None, or why it failed."""
+    from assistant_cli.errors import AssistantError
+    from assistant_cli.secrets import SecretStore
+
+    try:
+        record(SecretStore(paths), action, target, outcome, **detail)
+    except AssistantError as exc:
+        return f"not recorded in the audit log: {exc.message}"
+    return None
+
+
 def users(config: Config, name: str) -> list[Loc]:
     """Config keys whose value is `keyring:NAME`."""
     from assistant_cli.doctor.secret_checks import references
@@ -57,7 +71,7 @@ def is_gateway_secret(config: Config | None, name: str) -> bool:
 
 def check_rotatable(store: SecretStore, name: str, config: Config | None) -> None:
     """Refuse names that must not or cannot be rotated, before any value is read."""
-    from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS
+    from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS, OAUTH_PREFIX, rotate_command
     from assistant_cli.secrets import check_name
 
     check_name(name)
@@ -65,6 +79,9 @@ def check_rotatable(store: SecretStore, name: str, config: Config | None) -> Non
         raise SecretError(f"{name} signs the audit log; rotating it would make every existing "
                           "entry unverifiable", hint="it is not a credential and needs no "
                           "rotation")
+    if name.startswith(OAUTH_PREFIX):
+        raise SecretError(f"{name} holds OAuth tokens, which come from signing in, not from "
+                          "a typed value", hint=f"run `{rotate_command(name)}`")
     if not is_gateway_secret(config, name) and store.get(name) is None:
         raise SecretError(f"no secret named {name!r} to rotate",
                           hint=f"`assistant-cli secrets list` shows them; store a first value "

@@ -92,6 +92,7 @@ class SecretStore:
 
         if not value:
             raise SecretError(f"refusing to store an empty value for {name!r}")
+        db = self.db  # an unusable state directory fails here, before the keyring changes
         try:
             self.backend.set_password(SERVICE, check_name(name), value)
         except SecretError:
@@ -99,7 +100,7 @@ class SecretStore:
         except Exception as exc:
             raise SecretError(f"cannot write secret {name!r} to the keyring: {exc}") from None
         now = time.time()
-        with self.db.transaction() as conn:
+        with db.transaction() as conn:
             conn.execute(
                 "INSERT INTO secrets_meta (name, backend, created_at, rotated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
@@ -112,13 +113,14 @@ class SecretStore:
         from assistant_cli.keyring_backend import SERVICE
 
         existed = True
+        db = self.db  # as in set(): fail before the keyring changes
         try:
             self.backend.delete_password(SERVICE, check_name(name))
         except SecretError:
             raise
         except Exception:
             existed = False
-        with self.db.transaction() as conn:
+        with db.transaction() as conn:
             gone = conn.execute("DELETE FROM secrets_meta WHERE name = ?", (name,)).rowcount
         return existed or bool(gone)
 

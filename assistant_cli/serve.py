@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from assistant_cli.errors import StateError
 from assistant_cli.locks import acquire_lock
 from assistant_cli.paths import Paths
 
@@ -64,11 +63,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.pairing import PairingStore
     from assistant_cli.store.usage import HealthLog, UsageLedger
 
-    try:
-        paths.ensure_state_dir()
-    except OSError as exc:
-        raise StateError(f"cannot create the state directory {paths.state_dir}: {exc.strerror}",
-                         hint="make it writable, or set ASSISTANT_CLI_HOME") from None
+    paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     platforms = wanted_channels(config)
     console_active = "console" in platforms
@@ -89,11 +84,20 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    signalled = asyncio.Event()
     drain_first = False
 
     def request_stop() -> None:
         nonlocal drain_first
         drain_first = True
+        stop.set()
+
+    def on_signal() -> None:
+        # The first SIGINT/SIGTERM stops intake and lets answers finish; a second one
+        # cuts the grace period short (the work goes back to the queue, not lost).
+        if signalled.is_set():
+            engine.hurry()
+        signalled.set()
         stop.set()
 
     events = EventBus()
@@ -138,16 +142,22 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         if control is not None:
             await control.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await engine.start()
         notifier = start_notifier(pairing, channels, events)
         _announce(config, channels, gateway.url if gateway else None, paths)
         if control is not None:
             control.announce()
         await stop.wait()
-        await stop_notifier(notifier)
         if drain_first:
-            await engine.drain(timeout=engine.grace)
+            # Input ended (e.g. piped questions): answer all of them; a signal ends the wait.
+            await engine.drain(until=signalled)
+        if engine.in_flight:
+            # On a line of its own: in the terminal an answer may be half-printed.
+            print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
+                  f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
+                  "messages are answered at the next start", file=sys.stderr, flush=True)
+        await stop_notifier(notifier)
         log.info("shutting down", extra={"event": "serve.stopping"})
     finally:
         with contextlib.suppress(Exception):

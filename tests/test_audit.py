@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant_cli.cli.app import app
+from assistant_cli.errors import UsageError
 from assistant_cli.paths import resolve
 from assistant_cli.secrets import SecretStore
 from assistant_cli.store.audit import AuditLog, key_from_store
@@ -69,3 +70,72 @@ def test_cli_verify_exits_1_and_names_the_entry(audit: AuditLog) -> None:
     audit.db.execute("UPDATE audit SET target = 'telegram:9' WHERE id = 3")
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1 and "entry 3 was altered" in result.output
+
+
+def test_every_pairing_command_is_audited_with_the_os_user_refusals_too(
+        isolated_home: Path) -> None:
+    from assistant_cli.store.audit import os_actor
+    from assistant_cli.store.pairing import PairingStore
+
+    paths = resolve()
+    db = Database(paths.database)
+    PairingStore(db).request_code("telegram", "123456789", "123456789", "Alice")
+    runner = CliRunner()
+    who = ["--platform", "telegram", "--user-id", "123456789"]
+    assert runner.invoke(app, ["pairing", "deny", *who]).exit_code == 0
+    assert runner.invoke(app, ["pairing", "deny", *who]).exit_code == 1  # nothing pending now
+    assert runner.invoke(app, ["pairing", "allow", *who]).exit_code == 0
+    assert runner.invoke(app, ["pairing", "revoke", *who]).exit_code == 0
+    log = AuditLog(db, key_from_store(SecretStore(paths, db)))
+    assert [(e.action, e.outcome) for e in log.entries()] == [
+        ("pairing.deny", "ok"), ("pairing.deny", "refused"), ("pairing.allow", "ok"),
+        ("pairing.revoke", "ok")]
+    assert {e.actor for e in log.entries()} == {os_actor()}
+    assert "no pending pairing request" in log.entries()[1].detail["reason"]
+
+
+def test_urls_in_details_lose_their_credentials(audit: AuditLog) -> None:
+    entry_id = audit.append("providers.add", "p", "ok",
+                            base_url="https://user:s3cret@llm.example/v1?key=s3cret#frag",
+                            plain="https://llm.example/v1", urls=["http://a:s3cret@h/"])
+    (entry,) = [e for e in audit.entries() if e.id == entry_id]
+    assert "s3cret" not in str(entry.detail)
+    assert entry.detail["base_url"] == "https://llm.example/v1?(removed)"
+    assert entry.detail["plain"] == "https://llm.example/v1"
+    assert audit.verify()[0]
+
+
+def test_list_since_takes_durations_and_local_iso_times(
+        audit: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import json
+    import time
+
+    from assistant_cli.store import audit as audit_module
+
+    now = time.time()
+    for age, target in [(7200, "two-hours-ago"), (60, "a-minute-ago")]:
+        with monkeypatch.context() as m:
+            m.setattr(audit_module.time, "time", lambda age=age: now - age)
+            audit.append("secret.set", target, "ok")
+    audit.db.execute("DELETE FROM audit WHERE action = 'pairing.allow'")  # list doesn't verify
+    runner = CliRunner()
+
+    def targets(since: str) -> list[str]:
+        out = runner.invoke(app, ["audit", "list", "--since", since, "--json"])
+        assert out.exit_code == 0, out.output
+        return [json.loads(line)["target"] for line in out.stdout.splitlines()]
+
+    assert targets("10m") == ["a-minute-ago"]
+    assert targets("3h") == ["two-hours-ago", "a-minute-ago"]
+    # A time as `audit list` prints it (local, no offset), in a zone that is not UTC.
+    try:
+        with monkeypatch.context() as m:
+            m.setenv("TZ", "Etc/GMT-5")
+            time.tzset()
+            local = dt.datetime.fromtimestamp(now - 3600).strftime("%Y-%m-%d %H:%M:%S")
+            assert targets(local) == ["a-minute-ago"]
+    finally:
+        time.tzset()
+    bad = runner.invoke(app, ["audit", "list", "--since", "yesterday"])
+    assert isinstance(bad.exception, UsageError) and "10m" in str(bad.exception)

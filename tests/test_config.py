@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from assistant_cli.config.loader import (
+    atomic_write_text,
     literal_secret_warnings,
     load_config,
     parse_document,
@@ -45,8 +46,16 @@ def test_unknown_key_suggests_the_closest_known_key() -> None:
 
 def test_unknown_key_inside_a_named_provider_is_reported_with_suggestion() -> None:
     msg = _error("providers:\n  p:\n    base_url: http://x\n    modle: m\n")
-    assert "config.yaml:4: providers.p.modle: unknown key; did you mean 'model'?" in msg
-    assert "providers.p.model: required key is missing" in msg
+    assert msg.startswith("config.yaml:4: providers.p.modle: unknown key; did you mean "
+                          "'model'?")
+    # The missing `model` is the typo's consequence, not a second thing to fix.
+    assert "required key is missing" not in msg
+
+
+def test_missing_key_without_a_likely_typo_is_reported() -> None:
+    msg = _error("providers:\n  p:\n    base_url: http://x\n    colour: m\n")
+    assert "providers.p.colour: unknown key" in msg
+    assert "config.yaml:2: providers.p.model: required key is missing" in msg
 
 
 def test_malformed_yaml_names_the_line() -> None:
@@ -95,6 +104,18 @@ def test_literal_secret_is_accepted_with_a_warning() -> None:
     assert warnings[0].startswith("config.yaml:5: providers.o.api_key: literal secret")
     refs = "providers:\n  o:\n    base_url: http://x\n    model: m\n    api_key: env:K\n"
     assert literal_secret_warnings(parse_document(refs, "c"), "c") == []
+
+
+def test_masking_hides_credential_headers_url_passwords_and_token_shapes() -> None:
+    data = {"providers": {"o": {
+        "base_url": "https://me:pa55word@host.example/v1?key=abcdef123",
+        "headers": {"Authorization": "Bearer abc", "X-Api-Key": "k1", "X-Title": "bot"},
+        "model": "m", "system": "uses sk-abcdefghijklmnopqrstu inside"}}}
+    out = masked(data)["providers"]["o"]
+    assert out["base_url"] == "https://me:***@host.example/v1?key=***"
+    assert out["headers"] == {"Authorization": "***", "X-Api-Key": "***", "X-Title": "bot"}
+    assert "sk-abcdefghijklmnopqrstu" not in out["system"]
+    assert out["model"] == "m"
 
 
 def test_masking_hides_literals_but_shows_references() -> None:
@@ -160,3 +181,31 @@ def test_config_example_documents_every_key_and_validates() -> None:
     assert literal_secret_warnings(doc, path.name) == []
     missing = _key_paths(Config) - _doc_paths(doc.data)
     assert not missing, f"config.example.yaml does not document: {sorted(missing)}"
+
+
+def test_failed_config_write_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant_cli.paths
+
+    path = tmp_path / "config.yaml"
+    path.write_text("version: 1\n")
+
+    def disk_full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(assistant_cli.paths.os, "replace", disk_full)
+    with pytest.raises(ConfigError) as info:
+        atomic_write_text(path, "providers: {}\n" * 1000)
+    assert f"cannot write {path}: No space left on device" in info.value.message
+    assert path.read_text() == "version: 1\n"
+    assert [p.name for p in path.parent.glob(".config.yaml*")] == []  # no temp file left
+
+
+def test_config_write_replaces_the_file_with_private_mode(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    atomic_write_text(path, "version: 1\n")
+    assert path.read_text() == "version: 1\n"
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TabbedContent
 
 from assistant_cli.engine.policy import PAIRED
 from assistant_cli.tui import app as app_module
@@ -104,6 +104,12 @@ async def test_wrong_code_from_the_dashboard_says_so_and_pairs_nobody(
             await until(pilot, lambda: app.state == "connected", "connection")
             h.channel.feed("hi", sender="300")
             await until(pilot, lambda: app.pending, "the pairing request")
+            # From another tab, d only shows the queue: nobody is denied unseen.
+            await pilot.press("d")
+            assert app.query_one(TabbedContent).active == "pairing"
+            assert "press d again" in app.last_action
+            await pilot.pause(0.3)
+            assert h.pairing.pending() and not h.db.execute("SELECT 1 FROM audit").fetchall()
             await pilot.press("a")
             await until(pilot, lambda: isinstance(app.screen, CodePrompt), "the code prompt")
             await pilot.press(*"WRONGCODE234", "enter")
@@ -127,7 +133,7 @@ async def test_unreachable_gateway_and_refused_token_are_said_plainly(
         await until(pilot, lambda: app.state == "unreachable", "unreachable")
         banner = text_of(app.query_one("#banner", Static))
         assert "gateway unreachable" in banner and "is `assistant-cli serve` running?" in banner
-        assert "retrying in" in banner
+        assert "(connection refused)" in banner and "retrying in" in banner
         await pilot.press("q")
 
     async with live_gateway(tmp_path, fake) as h:
@@ -138,6 +144,23 @@ async def test_unreachable_gateway_and_refused_token_are_said_plainly(
             banner = text_of(app.query_one("#banner", Static))
             assert "the token has expired" in banner
             assert "assistant-cli gateway token --url" in banner
+            await pilot.press("q")
+
+
+async def test_a_self_minted_token_that_is_refused_points_at_the_printed_url(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    from assistant_cli.gateway.tokens import SigningKey, key_id, mint
+
+    other = "o" * 40  # what this machine's config names, while serve got --jwt-secret
+    async with live_gateway(tmp_path, fake) as h:
+        app = DashboardApp(Target(h.base_url, lambda: mint(SigningKey(key_id(other), other),
+                                                           "me", 60), refreshable=True))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.state == "unauthorized", "refusal")
+            banner = text_of(app.query_one("#banner", Static))
+            assert "--jwt-secret" in banner and "pass the URL it printed" in banner
+            assert "run `assistant-cli dashboard`" not in banner  # what they just did
             await pilot.press("q")
 
 
@@ -248,6 +271,18 @@ async def test_main_screen_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
         assert svg == snapshot.read_text(encoding="utf-8"), (
             "the dashboard's main screen changed; if intended, regenerate with "
             "UPDATE_SNAPSHOTS=1 and review the new tests/snapshots/dashboard_main.svg")
+
+
+async def test_uptime_is_not_shown_while_disconnected() -> None:
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient,
+                       clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status, "the status")
+        assert "up 1h02m" in text_of(app.query_one("#header", Static))
+        app._on_state("unreachable", "gateway unreachable")
+        header = text_of(app.query_one("#header", Static))
+        assert "up -" in header and "○ unreachable" in header
+        await pilot.press("q")
 
 
 async def test_bursts_of_events_refetch_at_most_once_a_second() -> None:

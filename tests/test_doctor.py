@@ -241,6 +241,14 @@ def test_secret_older_than_the_rotation_period_is_a_warning_naming_the_command()
 
 
 @pytest.mark.usefixtures("healthy")
+def test_old_oauth_tokens_are_renewed_by_signing_in_again() -> None:
+    SecretStore(resolve()).set("oauth.corp", '{"access_token": "a"}')
+    _age(resolve().database, "oauth.corp", 120)
+    r = result("secrets.rotation")
+    assert r.status == "warn" and r.fix == "assistant-cli providers login corp"
+
+
+@pytest.mark.usefixtures("healthy")
 def test_rotation_period_comes_from_the_config() -> None:
     _age(resolve().database, "main_key", 10)
     assert result("secrets.rotation").status == "ok"
@@ -437,3 +445,40 @@ def test_broken_config_in_a_subprocess_exits_2_quickly_without_traceback(
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "config.valid" in proc.stdout
     assert time.monotonic() - started < 20
+
+
+def test_dead_keyring_missing_database_and_unreachable_network_in_a_subprocess(
+        isolated_home: Path) -> None:
+    """The real CLI: each problem is a failed check with a fix; no crash, hang or stray log."""
+    import subprocess
+
+    from tests.conftest import cli_command, subprocess_env
+    from tests.doctor_support import free_port
+
+    port = free_port()
+    write_config(f"""
+        version: 1
+        providers:
+          main:
+            base_url: http://127.0.0.1:{port}/v1
+            model: m
+            api_key: env:MAIN_KEY
+        platforms:
+          telegram:
+            api_token: env:TG_TOKEN
+            base_url: http://127.0.0.1:{port}/bot
+        """)
+    env = subprocess_env(isolated_home, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+                         MAIN_KEY="sk-main-key-123", TG_TOKEN="123456:" + "A" * 35)
+    started = time.monotonic()
+    proc = subprocess.run([*cli_command(), "doctor", "--json", "--timeout", "2"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 20
+    assert proc.returncode == 2 and proc.stderr == "", proc.stderr
+    found = {c["id"]: c for c in json.loads(proc.stdout)["checks"]}
+    for check_id, words in [("secrets.keyring", "ASSISTANT_CLI_KEYRING_PASSWORD"),
+                            ("state.database", "assistant-cli serve"),
+                            ("providers.main", f"127.0.0.1:{port}"),
+                            ("telegram.token", f"127.0.0.1:{port}")]:
+        assert found[check_id]["status"] == "fail", found[check_id]
+        assert words in found[check_id]["fix"], found[check_id]

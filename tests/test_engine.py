@@ -139,7 +139,7 @@ async def test_commands_are_answered_without_a_model(tmp_path: Path, fake: FakeO
     await engine.stop()
     assert len(fake.requests) == 1
     texts = [t for _, t in channel.sent]
-    assert texts[0].startswith("Done — I forgot this conversation (1 exchanges)")
+    assert texts[0].startswith("Done — I forgot this conversation (1 exchange)")
     assert "/reset" in texts[1]
     assert "providers: fake" in texts[2]
     assert History(db).count("test:c1") == 0
@@ -195,6 +195,67 @@ async def test_stop_returns_unfinished_work_to_the_queue(tmp_path: Path, fake: F
     assert await engine2.drain(5)
     await engine2.stop()
     assert channel2.replies == [("c1", "echo: hello")]
+
+
+async def test_hurry_cuts_the_grace_period_short_and_keeps_the_work(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import Hang
+
+    fake.enqueue(Hang())
+    db = Database(tmp_path / "s.db")
+    engine = build(db, config_for(fake.base_url), RecordingChannel())
+    engine.grace = 30.0
+    await engine.start()
+    engine.submit(m("1", "hello"))
+    assert await asyncio.to_thread(fake.wait_for_requests, 1, 5)
+    assert engine.in_flight == 1
+    stopping = asyncio.create_task(engine.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done(), "stop() must wait for the in-flight turn"
+    engine.hurry()
+    await asyncio.wait_for(stopping, timeout=5)
+    assert Inbox(db).counts().queued == 1
+
+
+async def test_message_of_a_channel_not_running_stays_queued_untouched(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    db = Database(tmp_path / "s.db")
+    inbox = Inbox(db)
+    inbox.add(InboundMessage(platform="telegram", external_id="t1", chat_id="9",
+                             sender_id="9", text="from a run with telegram"))
+    channel = RecordingChannel()
+    engine = build(db, config_for(fake.base_url), channel)
+    await engine.start()
+    engine.submit(m("1", "hello"))
+    assert await engine.drain(5)  # done without waiting for the telegram message
+    await engine.stop()
+    assert channel.replies == [("c1", "echo: hello")]
+    row = db.execute("SELECT status, attempts FROM inbox WHERE platform = 'telegram'").fetchone()
+    assert tuple(row) == ("queued", 0)
+    assert fake.user_messages() == ["hello"]
+
+
+async def test_drain_waits_without_a_deadline_until_told_to_stop(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import Hang
+
+    fake.enqueue(Hang())
+    db = Database(tmp_path / "s.db")
+    engine = build(db, config_for(fake.base_url), RecordingChannel())
+    await engine.start()
+    engine.submit(m("1", "hello"))
+    stop_waiting = asyncio.Event()
+    draining = asyncio.create_task(engine.drain(until=stop_waiting))
+    assert await asyncio.to_thread(fake.wait_for_requests, 1, 5)
+    await asyncio.sleep(0.2)
+    assert not draining.done()
+    stop_waiting.set()
+    assert await asyncio.wait_for(draining, timeout=2) is False
+    engine.hurry()
+    await engine.stop()
 
 
 async def test_stored_reply_is_resent_without_asking_the_model(

@@ -283,6 +283,17 @@ async def test_webhook_lifecycle(tg: FakeTelegram) -> None:
         assert await bot.get_updates() == ()
 
 
+async def test_pop_updates_hands_over_the_queue_for_a_webhook_post(tg: FakeTelegram) -> None:
+    first = tg.push_message(CHAT, "one")
+    second = tg.push_message(CHAT, "two")
+    taken = tg.pop_updates()
+    assert [(u["update_id"], u["message"]["text"]) for u in taken] == [
+        (first, "one"), (second, "two")]
+    assert tg.pending_updates() == 0 and tg.pop_updates() == []
+    taken[0]["message"]["text"] = "changed"  # a copy: the fake's own records are untouched
+    assert tg.messages(CHAT, include_user=True)[0]["text"] == "one"
+
+
 async def test_set_webhook_interrupts_long_poll(tg: FakeTelegram) -> None:
     async with make_bot(tg) as poller, make_bot(tg) as admin:
         poll = asyncio.create_task(poller.get_updates(timeout=5))

@@ -14,6 +14,7 @@ from assistant_cli.cli.app import app
 from assistant_cli.config.models import GatewayConfig
 from assistant_cli.errors import StateError, UsageError
 from assistant_cli.gateway.local import (
+    client_url,
     local_base_url,
     local_keys,
     parse_duration,
@@ -105,3 +106,10 @@ async def test_dashboard_without_a_url_finds_the_local_serve_and_mints_its_token
             assert target.base_url == h.base_url and target.refreshable
             claims = h.control.keys.verify(target.token())
             assert claims["sub"].endswith("@dashboard") and claims["exp"] - claims["iat"] == 3600
+
+
+def test_wildcard_addresses_are_reached_through_loopback() -> None:
+    assert client_url("0.0.0.0", 8080, False) == "http://127.0.0.1:8080"
+    assert client_url("::", 8443, True) == "https://[::1]:8443"
+    assert client_url("192.0.2.7", 80, False) == "http://192.0.2.7:80"
+    assert client_url("fe80::1", 80, False) == "http://[fe80::1]:80"

@@ -139,3 +139,35 @@ async def test_tls_gateway_still_speaks_the_protocol(tmp_path: Path, fake: FakeO
     # Plain-HTTP harness for contrast: the same helper connects without TLS.
     async with live_gateway(tmp_path / "plain", fake) as h, connected(h) as client:
         assert (await client.call("ping"))["ok"]
+
+
+def test_a_file_that_is_not_pem_is_named_instead_of_openssls_pem_lib(tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for config, key_name, what in (
+        (GatewayConfig(tls_cert=str(junk), tls_key=str(key)), "gateway.tls_cert", "certificate"),
+        (GatewayConfig(tls_cert=str(cert), tls_key=str(junk)), "gateway.tls_key", "private key"),
+        (GatewayConfig(tls_cert=str(key), tls_key=str(cert)), "gateway.tls_cert", "certificate"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            server_context(config)
+        assert info.value.message.startswith(f"{key_name}: ")
+        assert f"is not a PEM {what}" in info.value.message and "PEM lib" not in str(info.value)
+
+
+def test_dashboard_ca_file_errors_name_the_option_and_its_fix(tmp_path: Path) -> None:
+    from assistant_cli.gateway.tls import client_context
+
+    with pytest.raises(ConfigError) as info:
+        client_context(str(tmp_path / "nope.pem"))
+    assert info.value.message.startswith("--ca-file: ")
+    hint = info.value.hint or ""
+    assert "----" not in hint and "serve plain HTTP" not in hint and "certificate" in hint
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(ConfigError) as info:
+        client_context(str(junk))
+    assert "--ca-file" in info.value.message and "no PEM certificate" in info.value.message
+    cert, _ = make_cert(tmp_path)
+    assert client_context(str(cert)).verify_mode == ssl.CERT_REQUIRED

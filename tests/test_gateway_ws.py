@@ -279,3 +279,59 @@ async def test_a_flooding_client_is_rate_limited_then_disconnected(
         assert client.ws.close_code == 1008
         codes = {r["error"]["code"] for r in client.responses.values() if not r["ok"]}
         assert codes == {"rate_limited"}
+
+
+async def test_own_origin_counts_only_on_a_loopback_address_not_a_rebound_name(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    async with live_gateway(tmp_path, fake) as h, aiohttp.ClientSession() as session:
+        port = h.gateway.port
+        # A page on evil.example whose DNS now points at 127.0.0.1: Host and Origin agree.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await session.ws_connect(h.ws_url, headers={
+                "Authorization": f"Bearer {h.token()}", "Host": f"evil.example:{port}",
+                "Origin": f"http://evil.example:{port}"})
+        assert info.value.status == 403
+        ws = await session.ws_connect(h.ws_url, headers={
+            "Authorization": f"Bearer {h.token()}", "Host": f"localhost:{port}",
+            "Origin": f"http://localhost:{port}"})
+        await ws.close()
+
+
+async def test_readyz_is_503_when_the_check_itself_fails(tmp_path: Path, fake: FakeOpenAI) -> None:
+    async with live_gateway(tmp_path, fake) as h, aiohttp.ClientSession() as session:
+        def broken() -> dict[str, object]:
+            raise OSError("disk I/O error in /home/someone/state.db")
+
+        h.gateway.ready_check = broken
+        async with session.get(h.base_url + "/readyz") as resp:
+            assert resp.status == 503
+            assert await resp.json() == {"ready": False, "error": "OSError"}
+
+
+async def test_a_send_stuck_behind_a_finished_one_still_counts_as_stalled(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from assistant_cli.gateway import websocket
+
+    monkeypatch.setattr(websocket, "SEND_TIMEOUT", 0.05)
+    release = asyncio.Event()
+    calls = 0
+
+    async def send_str(text: str) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()  # the client stopped reading: this one never gets out
+
+    session = websocket.Session(SimpleNamespace(send_str=send_str), None, {}, None,  # type: ignore[arg-type]
+                                None, "?")  # type: ignore[arg-type]
+    stuck = asyncio.create_task(session.send("event"))
+    await asyncio.sleep(0)
+    await session.send("answer")  # completes; must not hide the stuck one
+    await wait_until(lambda: session.stalled(time.monotonic()), timeout=2, what="stalled")
+    release.set()
+    await stuck
+    assert not session.stalled(time.monotonic() + 60)

@@ -251,8 +251,9 @@ NOW = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
         ("2h", NOW - timedelta(hours=2)),
         ("1d", NOW - timedelta(days=1)),
         ("1W", NOW - timedelta(weeks=1)),
-        ("2024-05-01", datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        ("2024-05-01T08:30", datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)),
+        # Without an offset: local time, as `logs` and `audit list` print it.
+        ("2024-05-01", datetime(2024, 5, 1).astimezone()),
+        ("2024-05-01T08:30", datetime(2024, 5, 1, 8, 30).astimezone()),
         ("2024-05-01T08:30:00Z", datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)),
         ("2024-05-01T10:30:00+02:00", datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)),
     ],
@@ -261,7 +262,8 @@ def test_parse_since_forms(text: str, expected: datetime) -> None:
     assert parse_since(text, now=NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["", "ten minutes", "10y", "2024-13-01", "-5m"])
+@pytest.mark.parametrize("text", ["", "ten minutes", "10y", "2024-13-01", "-5m",
+                                  "99999999d"])
 def test_parse_since_errors_name_input_and_forms(text: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_since(text, now=NOW)
@@ -373,12 +375,20 @@ def test_format_record() -> None:
     }
     rec = parse_line(json.dumps(line))
     assert rec is not None
-    text = format_record(rec)
-    local = rec.ts.astimezone().strftime("%H:%M:%S")
-    assert text.plain.startswith(f"{local}.250 WARNING provider.retry slow down")
+    local = rec.ts.astimezone()
+    text = format_record(rec, today=local.date())
+    assert text.plain.startswith(f"{local:%H:%M:%S}.250 WARNING provider.retry slow down")
     assert 'status=429 note="two words"' in text.plain
     assert text.plain.endswith("\nTraceback...")
     assert any(span.style == "yellow" for span in text.spans)
+
+
+def test_records_from_another_day_show_their_date() -> None:
+    rec = parse_line(json.dumps({"ts": "2024-05-01T12:00:00.250Z", "msg": "m"}))
+    assert rec is not None
+    local = rec.ts.astimezone()
+    text = format_record(rec, today=local.date() + timedelta(days=1))
+    assert text.plain.startswith(f"{local:%Y-%m-%d %H:%M:%S}.250 INFO")
 
 
 # --- the CLI command ------------------------------------------------------------------------
@@ -414,7 +424,8 @@ def test_cli_shows_filters_and_json(home: Path) -> None:
     app = make_app()
     result = CliRunner().invoke(app, ["logs", "-n", "3"])
     assert result.exit_code == 0, result.output
-    assert [line.split()[4] for line in result.stdout.splitlines()] == ["9", "10", "11"]
+    shown = [line.split("record ")[1].split()[0] for line in result.stdout.splitlines()]
+    assert shown == ["9", "10", "11"]
     result = CliRunner().invoke(app, ["logs", "--json", "--level", "ERROR", "--grep", "record 1"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["i"] for line in result.stdout.splitlines()] == [10]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,8 +152,11 @@ def test_providers_add_with_mtls_then_test_succeeds(
 
 
 @pytest.mark.parametrize(("client", "key", "said"), [
-    ("client-expired", None, "expired on"),
-    ("client", "other.key", "does not match the certificate"),
+    ("client-expired", None, "client-expired.pem: certificate 1 (CN=client-expired) expired on"),
+    ("client", "other.key", "the private key {dir}/other.key does not match the certificate "
+                            "CN=client"),
+    ("client-reversed", "client.key", "client-reversed.pem: the chain is out of order"),
+    ("not-a-cert", "client.key", "{dir}/not-a-cert.pem holds no PEM certificate"),
 ])
 def test_providers_add_refuses_bad_certificates_and_leaves_config_alone(
     pki: Pki, isolated_home: Path, capsys: pytest.CaptureFixture[str], client: str,
@@ -162,8 +166,46 @@ def test_providers_add_refuses_bad_certificates_and_leaves_config_alone(
     config.write_text("# mine\nassistant:\n  history_length: 3\n")
     before = config.read_bytes()
     code, _, err = cli(capsys, *add_args("https://127.0.0.1:1/v1", pki, client, key))
-    assert code == 2 and said in err and "fix:" in err
+    assert code == 2 and said.format(dir=pki.dir) in err and "fix:" in err
     assert config.read_bytes() == before
+
+
+def test_providers_add_refuses_an_unreadable_key_naming_flag_and_file(
+    pki: Pki, isolated_home: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Permission bits do not stop root, so the refusal is what the OS would say to others.
+    real_open = Path.open
+
+    def guarded(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "client.key":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded)
+    config = isolated_home / "config.yaml"
+    config.write_text("# mine\n")
+    code, _, err = cli(capsys, *add_args("https://127.0.0.1:1/v1", pki))
+    assert code == 2
+    assert f"--key: cannot read {pki.path('client.key')}: Permission denied" in err
+    assert "chmod 600" in err
+    assert config.read_bytes() == b"# mine\n"
+
+
+def test_providers_add_checks_a_ca_bundle_given_without_a_client_certificate(
+    pki: Pki, isolated_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = isolated_home / "config.yaml"
+    config.write_text("# mine\n")
+    args = ["providers", "add", "corp", "--kind", "openai", "--model", "m", "--base-url",
+            "https://127.0.0.1:1/v1", "--auth", "none"]
+    code, _, err = cli(capsys, *args, "--ca", pki.path("not-a-cert.pem"))
+    assert code == 2 and "not-a-cert.pem holds no PEM certificate (expected the CA bundle)" \
+        in err and "fix:" in err
+    assert config.read_bytes() == b"# mine\n"
+    code, _, err = cli(capsys, *args, "--ca", pki.path("root.pem"))
+    assert code == 0, err
+    assert f"ca_file: {pki.path('root.pem')}" in config.read_text()
 
 
 def test_providers_add_warns_about_a_soon_expiring_certificate(

@@ -193,6 +193,19 @@ async def test_a_401_refreshes_the_token_once_and_the_request_succeeds(
     assert len(api.requests) == 2  # the refused one and the retry
 
 
+async def test_a_401_on_the_health_check_refreshes_the_token_once_too(
+    oauth: FakeOAuthServer,
+) -> None:
+    with OAuthProtectedOpenAI(oauth) as api:
+        await signed_in(oauth)
+        oauth.expire_access_tokens()
+        p = provider(api, oauth)
+        info = await p.health_check()
+        await p.aclose()
+    assert info.status == 200
+    assert oauth.grant_types() == ["authorization_code", "refresh_token"]
+
+
 async def test_revoked_refresh_token_tells_the_user_to_log_in_again(
     oauth: FakeOAuthServer,
 ) -> None:
@@ -266,13 +279,17 @@ def test_login_command_with_a_forged_callback_fails_and_stores_nothing(
     from assistant_cli.secrets import SecretStore
 
     write_config(isolated_home, oauth)
+    before = (isolated_home / "config.yaml").read_bytes()
     oauth.tamper_state = True
     browser = Browser()
     monkeypatch.setattr("webbrowser.open", lambda url, new=0: browser.open(url))
     code, _, err = cli(capsys, "providers", "login", "corp", "--timeout", "5")
     assert code == 1
     assert "error: corp: the OAuth callback's state does not match" in err
+    assert "fix: run `assistant-cli providers login corp` again" in err
     assert SecretStore(resolve()).get(secret_name("corp")) is None
+    assert (isolated_home / "config.yaml").read_bytes() == before
+    assert oauth.token_requests == []  # the code was never exchanged
     assert audit_actions() == [("providers.login", "failed")]
 
 

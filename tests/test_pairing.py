@@ -78,6 +78,20 @@ def test_code_expires_after_an_hour(db: Database) -> None:
     assert store.request_code("telegram", "42", "42") is not None
 
 
+def test_a_denied_sender_gets_no_new_code_for_an_hour(db: Database) -> None:
+    clock = Clock()
+    store = PairingStore(db, clock=clock)
+    assert store.request_code("telegram", "42", "42") is not None
+    clock.t += 3000  # denied late in the code's hour: the hour counts from the denial
+    store.deny("telegram", "42", "os:owner")
+    assert store.pending() == []
+    assert store.request_code("telegram", "42", "42") is None
+    clock.t += 3500
+    assert store.request_code("telegram", "42", "42") is None
+    clock.t += 101
+    assert store.request_code("telegram", "42", "42") is not None
+
+
 def test_at_most_three_pending_per_platform_oldest_dropped(db: Database) -> None:
     clock = Clock()
     store = PairingStore(db, clock=clock)
@@ -142,14 +156,25 @@ async def test_approved_sender_passes_and_allowlist_blocks_strangers(db: Databas
     assert not await policy_for(db, "disabled")(dm("42"), channel)
 
 
-async def test_groups_are_off_by_default_and_mention_gated_when_on(db: Database) -> None:
-    group = {"is_group": True}
+async def test_ids_written_without_quotes_in_config_still_match(db: Database) -> None:
+    # YAML reads 123456789 as a number; Telegram ids arrive as text.
+    strict = policy_for(db, "allowlist", allow_from="[123456789]",
+                        groups="{enabled: true, allow: [-1001234567890]}")
     channel = RecordingChannel()
-    assert not await policy_for(db, "open")(dm("5", addressed=True, **group), channel)
+    assert await strict(dm("123456789"), channel)
+    assert await strict(InboundMessage(
+        platform="telegram", external_id="g", chat_id="-1001234567890", sender_id="5",
+        text="@bot hi", is_group=True, addressed=True), channel)
+    assert not await strict(dm("987654321"), channel)
+
+
+async def test_groups_are_off_by_default_and_mention_gated_when_on(db: Database) -> None:
+    channel = RecordingChannel()
+    assert not await policy_for(db, "open")(dm("5", addressed=True, is_group=True), channel)
     on = policy_for(db, "pairing", groups="{enabled: true, allow: ['5']}")
-    assert await on(dm("5", addressed=True, **group), channel)
-    assert not await on(dm("5", text="b", addressed=False, **group), channel)
-    assert not await on(dm("6", addressed=True, **group), channel)
+    assert await on(dm("5", addressed=True, is_group=True), channel)
+    assert not await on(dm("5", text="b", addressed=False, is_group=True), channel)
+    assert not await on(dm("6", addressed=True, is_group=True), channel)
     assert channel.sent == []
 
 
@@ -177,17 +202,46 @@ def test_cli_approve_flow_with_audit_entries(isolated_home: Path) -> None:
     assert audit.verify()[0]
 
 
+CODE = ["--code", "ABCD-EFGH-JKLM"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (["--platform", "signal", "--user-id", "1"], "unknown platform 'signal'"),
-    (["--platform", "telegram", "--user-id", "12ab"], "malformed telegram user id"),
+    (["deny", "--platform", "signal", "--user-id", "1"], "unknown platform 'signal'"),
+    (["deny", "--platform", "telegram", "--user-id", "12ab"], "malformed telegram user id"),
+    (["approve", "--platform", "signal", "--user-id", "123456789", *CODE],
+     "unknown platform 'signal'"),
+    (["approve", "--platform", "telegram", "--user-id", "-123456789", *CODE],
+     "malformed telegram user id '-123456789'"),
+    (["approve", "--platform", "telegram", "--user-id", "123456789", "--code", "ABCD"],
+     "malformed pairing code 'ABCD'"),
+    (["approve", "--platform", "telegram", "--user-id", "123456789", "--code", "ABCDEFGHIJKL"],
+     "never contain 0, O, 1 or I"),
+    (["allow", "--platform", "telegram", "--user-id", "@alice"], "malformed telegram user id"),
+    (["revoke", "--platform", "whatsapp", "--user-id", "+1 555"], "malformed whatsapp user id"),
+    (["list", "--platform", "irc"], "unknown platform 'irc'"),
 ])
-def test_cli_bad_platform_or_user_id_exits_2(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_cli_bad_platform_user_id_or_code_exits_2_changing_nothing(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], isolated_home: Path
 ) -> None:
+    db = Database(resolve().database)
+    store = PairingStore(db)
+    assert store.request_code("telegram", "123456789", "123456789") is not None
     with pytest.raises(SystemExit) as info:
-        run(["pairing", "deny", *args])
+        run(["pairing", *args])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+    [request] = store.pending()
+    assert request.failed_attempts == 0  # a typo is not a guess
+    assert store.senders() == []
+
+
+def test_list_shows_names_literally_even_when_they_look_like_markup(isolated_home: Path) -> None:
+    store = PairingStore(Database(resolve().database))
+    store.request_code("telegram", "111111111", "111111111", "[bold]Eve[/bold]")
+    store.allow("telegram", "222222222", "os:owner", display_name="[red]Mal")
+    listed = runner.invoke(app, ["pairing", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert "[bold]Eve[/bold]" in listed.output and "[red]Mal" in listed.output
 
 
 def test_allow_adds_a_sender_without_code(isolated_home: Path) -> None:

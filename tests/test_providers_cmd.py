@@ -104,7 +104,26 @@ def test_add_stores_the_key_in_the_keyring_and_keeps_every_comment(
      "must be a reference like keyring:NAME"),
     (["--kind", "openai", "--model", "m", "--auth", "oauth"], "missing --oauth-token-url"),
     (["--kind", "openai", "--model", "m", "--cert", "/nonexistent.pem", "--key", "/x.key"],
-     "no such file: /nonexistent.pem"),
+     "--cert: no such file: /nonexistent.pem"),
+    (["--kind", "openai", "--model", "m", "--cert", "/", "--key", "/x.key"],
+     "--cert: / is not a file"),
+    (["--kind", "openai", "--model", "m", "--auth", "none", "--cert", "/c.pem", "--key",
+      "/c.key"], "--auth none contradicts --cert/--key"),
+    (["--kind", "openai", "--model", "m", "--base-url", "https://api.exa mple.com/v1"],
+     "'https://api.exa mple.com/v1': it contains spaces"),
+    (["--kind", "openai", "--model", "m", "--base-url", "https://h/v1?key=1"],
+     "'https://h/v1?key=1': it has a query string"),
+    (["--kind", "openai", "--model", "m", "--base-url", "https://h!x/v1"],
+     "'h!x' is not a host name"),
+    (["--kind", "openai", "--model", "m", "--base-url", "https://me:pw@h/v1"],
+     "'https://me:pw@h/v1' carries a user name or password"),
+    (["--kind", "openai", "--model", "m", "--base-url", "grpc://h:8001"],
+     "kind 'openai' takes http/https:// addresses, not grpc://"),
+    (["--kind", "grpc", "--model", "m", "--base-url", "grpc://h:8001/v2"],
+     "--base-url 'grpc://h:8001/v2' is not an address kind 'grpc' can use"),
+    (["--kind", "openai", "--model", "m", "--auth", "oauth", "--oauth-flow",
+      "client_credentials", "--oauth-token-url", "ftp://id/token"],
+     "--oauth-token-url: malformed URL 'ftp://id/token'"),
 ])
 def test_bad_input_is_a_clear_error_and_leaves_config_untouched(
     config_file: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str,
@@ -112,7 +131,22 @@ def test_bad_input_is_a_clear_error_and_leaves_config_untouched(
     code, _, err = cli(capsys, "providers", "add", "new", *args)
     assert code == 2, err
     assert said in err and "fix:" in err
-    assert config_file.read_text() == MINE
+    assert config_file.read_bytes() == MINE.encode()
+    assert audit() == []
+
+
+@pytest.mark.parametrize("command", [
+    ["remove"], ["set-default"], ["test"], ["test", "--json"], ["models"], ["login"],
+    ["logout"]])
+def test_a_provider_name_that_does_not_exist_is_named_with_the_fix_and_changes_nothing(
+    config_file: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+) -> None:
+    code, out, err = cli(capsys, "providers", command[0], "loacl", *command[1:])
+    assert code == 2 and out == ""
+    assert "error: no provider named 'loacl'; did you mean 'local'? (providers: local, " \
+        "paid)" in err
+    assert "fix: `assistant-cli providers list` shows them" in err
+    assert config_file.read_bytes() == MINE.encode()
     assert audit() == []
 
 

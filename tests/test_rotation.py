@@ -156,7 +156,9 @@ def test_audit_key_unknown_names_and_unchanged_values_are_refused() -> None:
     write_config("version: 1\n")
     store = SecretStore(resolve())
     store.set("thing", "value-1")
+    store.set("oauth.corp", '{"access_token": "a"}')
     cases = [(["audit_hmac_key"], "", "unverifiable"),
+             (["oauth.corp"], "x", "providers login corp"),
              (["nope"], "x", "no secret named 'nope'"),
              (["thing"], "value-1", "same as the current one")]
     for args, value, words in cases:
@@ -202,3 +204,23 @@ def test_secrets_list_never_marks_internal_keys_due() -> None:
     out = runner.invoke(app, ["secrets", "list", "--json"])
     due = {row["name"]: row["rotation_due"] for row in json.loads(out.output)}
     assert due == {"api": True, "audit_hmac_key": False}
+
+
+def test_the_first_run_wizard_audits_the_stored_key_and_the_new_config(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.prompt import Confirm, IntPrompt, Prompt
+
+    from assistant_cli.cli.setup_wizard import first_run
+
+    answers = iter(["http://127.0.0.1:9/v1", "fake-model", "sk-wizard-key-123"])
+    monkeypatch.setattr(IntPrompt, "ask", classmethod(lambda cls, *a, **k: 4))  # custom
+    monkeypatch.setattr(Prompt, "ask", classmethod(lambda cls, *a, **k: next(answers)))
+    monkeypatch.setattr(Confirm, "ask", classmethod(lambda cls, *a, **k: True))
+    first_run(resolve())
+    entries = audit_entries()
+    assert [(e.action, e.target, e.outcome) for e in entries] == [
+        ("secret.set", "custom_api_key", "ok"),
+        ("config.init", str(resolve().config_file), "ok")]
+    assert all(e.actor.startswith("os:") and e.detail["via"] == "setup wizard"
+               for e in entries)
+    assert "sk-wizard-key-123" not in str([e.detail for e in entries])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keyring
 import keyring.backends.fail
 import pytest
 
-from assistant_cli.errors import KeyringUnavailable, SecretError
+from assistant_cli.errors import KeyringUnavailable, SecretError, StateError
 from assistant_cli.paths import resolve
 from assistant_cli.secrets import SecretStore
 from tests.memkeyring import MemoryKeyring
@@ -75,3 +77,13 @@ def test_encrypted_file_backend_is_used_when_its_password_is_set(
     assert resolve().secrets_file.exists()
     assert b"y-value" not in resolve().secrets_file.read_bytes()
     assert SecretStore(resolve()).get("x") == "y-value"
+
+
+def test_unusable_state_directory_fails_before_the_keyring_changes(
+    memory_keyring: MemoryKeyring, isolated_home: Path
+) -> None:
+    (isolated_home / "state").write_text("a file where the state directory belongs")
+    store = SecretStore(resolve())
+    with pytest.raises(StateError, match="is a file"):
+        store.set("openai_api_key", "sk-new")
+    assert keyring.get_password("assistant-cli", "openai_api_key") is None

@@ -48,8 +48,17 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_unwritable_state_directory_gives_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StateError, match="state directory"):
+    with pytest.raises(StateError) as caught:
         Database(blocker / "sub" / "state.db")
+    # The message names the file in the way, not just the directory that could not be made.
+    assert f"{blocker} is a file" in caught.value.message
+    assert "ASSISTANT_CLI_HOME" in (caught.value.hint or "")
+
+
+def test_state_database_path_that_is_a_directory_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "state.db").mkdir()
+    with pytest.raises(StateError, match="is a directory"):
+        Database(tmp_path / "state.db")
 
 
 def test_duplicate_platform_message_is_stored_once(db: Database) -> None:

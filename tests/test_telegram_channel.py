@@ -209,6 +209,23 @@ async def test_a_conflict_is_reported_and_polling_recovers(
     assert [r for r in caplog.records if getattr(r, "event", "") == "telegram.conflict"]
 
 
+async def test_after_a_conflict_a_short_poll_shows_recovery_within_seconds(
+    tg: FakeTelegram,
+) -> None:
+    channel, sink = make_channel(tg), Sink(tg)
+    channel.config = channel.config.model_copy(update={"poll_timeout": 20})
+    tg.fail_next("getUpdates", 409)
+    started = time.monotonic()
+    await channel.start(sink)
+    try:
+        await until(lambda: len(tg.calls("getUpdates")) >= 3)  # refused, short, long again
+        assert channel.ready and channel.last_error is None
+        assert time.monotonic() - started < 5  # not a whole 20 s poll_timeout
+    finally:
+        await channel.stop()
+    assert [c["timeout"] for c in tg.calls("getUpdates")][:3] == [20, 1, 20]
+
+
 async def test_a_second_poller_with_the_same_token_is_refused(tg: FakeTelegram) -> None:
     first, second = make_channel(tg), make_channel(tg)
     await first.start(Sink(tg))

@@ -13,8 +13,10 @@ from typing import Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.errors import AssistantError
 
 PROMPT = "you > "
+HEADER = "[bold magenta]assistant >[/bold magenta] "
 
 
 class ConsoleChannel(Channel):
@@ -37,6 +39,8 @@ class ConsoleChannel(Channel):
         self._lock = asyncio.Lock()
         self._thread: threading.Thread | None = None
         self._started = time.time()
+        self._line_open = False  # an answer's header is printed and its line not ended
+        self._why: str | None = None  # why the last answer failed, shown after the apology
 
     async def start(self, sink: InboundSink) -> None:
         self._loop = asyncio.get_running_loop()
@@ -85,23 +89,46 @@ class ConsoleChannel(Channel):
     async def reply(self, msg: InboundMessage, deltas: AsyncIterator[str]) -> None:
         async with self._lock:
             self._header(msg)
-            async for text in deltas:
-                self.out.print(text, end="", style="cyan", markup=False)
-                self.out.file.flush()
+            try:
+                async for text in deltas:
+                    self.out.print(text, end="", style="cyan", markup=False)
+                    self.out.file.flush()
+            except AssistantError as exc:
+                # The turn runner follows up with a short apology through send(): it goes
+                # on this line, and the reason (which only the owner here may see) after it.
+                self._why = str(exc)
+                raise
+            except asyncio.CancelledError:
+                self.out.print("[dim] (interrupted; answered again at the next start)[/dim]")
+                self._line_open = False
+                raise
             self.out.print()
+            self._line_open = False
             self._prompt()
 
     async def send(self, chat_id: str, text: str) -> None:
         async with self._lock:
-            self.out.print("[bold magenta]assistant >[/bold magenta] ", end="")
+            if not self._line_open:
+                self.out.print(HEADER, end="")
             self.out.print(text, style="cyan", markup=False)
+            self._line_open = False
+            self._show_why()
             self._prompt()
 
     def _header(self, msg: InboundMessage) -> None:
+        if self._line_open:
+            self.out.print()  # a reply that failed half-way is being tried again
+            self._show_why()
         if msg.received_at < self._started:
             # Answering a message left over from a previous run: say which one.
             self.out.print(f"[dim](your earlier message: {msg.text[:60]!r})[/dim]")
-        self.out.print("[bold magenta]assistant >[/bold magenta] ", end="")
+        self.out.print(HEADER, end="")
+        self._line_open = True
+
+    def _show_why(self) -> None:
+        if self._why is not None:
+            self.out.print(f"  {self._why}", style="dim", markup=False)
+            self._why = None
 
 
 def _os_user() -> str:

@@ -44,6 +44,9 @@ class TelegramChannel(Channel):
         self.interval = 1.0  # seconds between interim updates of a streaming answer
         self.backoff_base = 1.0
         self.backoff_max = 30.0
+        # After trouble, a short long-poll: its clean return is what shows we recovered, so
+        # /readyz and status don't stay red for a whole poll_timeout once a conflict is over.
+        self.recovery_poll = 1
         self.use_drafts = True  # turned off when the Bot API has no sendMessageDraft
         self._token: str | None = None
         self._bot: Bot | None = None
@@ -128,11 +131,6 @@ class TelegramChannel(Channel):
         if self._active == 0:
             await self._close_bot()
 
-    async def remove_webhook(self) -> None:
-        """Tell Telegram to stop calling our webhook (queued updates are kept)."""
-        async with self._lease() as bot:
-            await bot.delete_webhook()
-
     def _resolve_token(self) -> str:
         if self._token is None:
             self._token = self.ctx.resolve_secret(self.config.api_token, TOKEN_KEY)
@@ -166,9 +164,11 @@ class TelegramChannel(Channel):
     async def _poll(self, bot: Bot) -> None:
         failures = 0
         while True:
+            timeout = self.config.poll_timeout
+            if failures:
+                timeout = min(timeout, self.recovery_poll)
             try:
-                updates = await bot.get_updates(offset=self._offset,
-                                                timeout=self.config.poll_timeout,
+                updates = await bot.get_updates(offset=self._offset, timeout=timeout,
                                                 allowed_updates=ALLOWED_UPDATES)
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))

@@ -157,6 +157,12 @@ class WhatsAppChannel(Channel):
             log.warning("whatsapp webhook for phone number id %s ignored (this serve answers "
                         "for %s)", other, self.phone_number_id,
                         extra={"event": "whatsapp.foreign_number", "fields": {"id": other}})
+        for error in batch.errors:
+            log.warning("WhatsApp reported error %s: %s", error.code, error.title,
+                        extra={"event": "whatsapp.webhook_error",
+                               "fields": {"code": error.code}})
+            self.ctx.events.publish("whatsapp.webhook_error", code=error.code,
+                                    error=error.title)
         if not batch.messages and not batch.statuses:
             return 200
         sink, deliveries = self._sink, self.deliveries
@@ -165,13 +171,13 @@ class WhatsAppChannel(Channel):
         try:
             for msg in batch.messages:
                 sink.submit(msg)
-            for status in batch.statuses:
-                if deliveries.record(status):
-                    self._on_status(status)
+            new = deliveries.record_many(batch.statuses) if batch.statuses else []
         except Exception:
             log.exception("could not store a whatsapp webhook; Meta will redeliver it",
                           extra={"event": "whatsapp.store_failed"})
             return 500
+        for status in new:
+            self._on_status(status)
         return 200
 
     def _on_status(self, status: DeliveryStatus) -> None:

@@ -2,8 +2,11 @@
 
 A payload is `{"object": "whatsapp_business_account", "entry": [{"changes": [{"field":
 "messages", "value": {...}}]}]}`; one value carries the receiving number's metadata and
-any number of `messages` and `statuses`. Parsing is tolerant: one odd item is skipped and
-counted, never a reason to refuse (and so make Meta redeliver) the whole payload.
+any number of `messages`, `statuses` and `errors` (problems Meta reports that belong to no
+single message). A sender is their `from` (wa_id, the number in digits) or, when they hide
+the number behind a username, their `from_user_id` (a business-scoped user id such as
+"US.13491208655302741918"). Parsing is tolerant: one odd item is skipped and counted,
+never a reason to refuse (and so make Meta redeliver) the whole payload.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ SKIPPED_TYPES = frozenset({"reaction", "system", "ephemeral", "request_welcome"}
 CAPTIONED = ("image", "video", "document")
 
 
+@dataclass(frozen=True)
+class WebhookError:
+    """One entry of a value's `errors`: Meta reporting a problem with the account or app."""
+
+    code: int | None
+    title: str
+
+
 class PayloadError(ValueError):
     """The JSON is not a WhatsApp Business Account webhook at all."""
 
@@ -34,6 +45,7 @@ class WebhookBatch:
 
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[DeliveryStatus] = field(default_factory=list)
+    errors: list[WebhookError] = field(default_factory=list)
     foreign: set[str] = field(default_factory=set)  # other phone_number_ids, ignored
     skipped: int = 0  # reactions, system notices, malformed items
 
@@ -66,8 +78,9 @@ def _read_value(value: dict[str, Any], phone_number_id: str, batch: WebhookBatch
     names: dict[str, str] = {}
     for contact in _items(value.get("contacts")):
         profile = contact.get("profile")
-        if isinstance(profile, dict) and contact.get("wa_id"):
-            names[str(contact["wa_id"])] = str(profile.get("name") or "")
+        who = contact.get("wa_id") or contact.get("user_id")
+        if isinstance(profile, dict) and who:
+            names[str(who)] = str(profile.get("name") or "")
     for item in _items(value.get("messages")):
         msg = _message(item, names, phone_number_id)
         if msg is None:
@@ -80,6 +93,9 @@ def _read_value(value: dict[str, Any], phone_number_id: str, batch: WebhookBatch
             batch.skipped += 1
         else:
             batch.statuses.append(status)
+    for item in _items(value.get("errors")):
+        code, title = _error(item)
+        batch.errors.append(WebhookError(code, title))
 
 
 def _items(value: Any) -> list[dict[str, Any]]:
@@ -88,7 +104,8 @@ def _items(value: Any) -> list[dict[str, Any]]:
 
 def _message(item: dict[str, Any], names: dict[str, str],
              phone_number_id: str) -> InboundMessage | None:
-    wamid, sender, kind = item.get("id"), item.get("from"), item.get("type")
+    wamid, kind = item.get("id"), item.get("type")
+    sender = item.get("from") or item.get("from_user_id")
     if not isinstance(wamid, str) or not wamid or not isinstance(sender, str) or not sender:
         log.warning("whatsapp message without id or sender skipped",
                     extra={"event": "whatsapp.malformed_message"})
@@ -139,13 +156,20 @@ def _status(item: dict[str, Any]) -> DeliveryStatus | None:
     title: str | None = None
     errors = _items(item.get("errors"))
     if errors:
-        raw = errors[0].get("code")
-        code = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-        data = errors[0].get("error_data")
-        details = data.get("details") if isinstance(data, dict) else None
-        title = str(errors[0].get("title") or errors[0].get("message") or "")
-        if details:
-            title = f"{title}: {details}" if title else str(details)
+        code, title = _error(errors[0])
+    recipient = item.get("recipient_id") or item.get("recipient_user_id") or ""
     return DeliveryStatus(platform="whatsapp", message_id=message_id, status=status,
-                          recipient_id=str(item.get("recipient_id", "")), status_at=stamp,
+                          recipient_id=str(recipient), status_at=stamp,
                           error_code=code, error_title=title)
+
+
+def _error(item: dict[str, Any]) -> tuple[int | None, str]:
+    """Code and "title: details" of one error object."""
+    raw = item.get("code")
+    code = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    data = item.get("error_data")
+    details = data.get("details") if isinstance(data, dict) else None
+    title = str(item.get("title") or item.get("message") or "")
+    if details:
+        title = f"{title}: {details}" if title else str(details)
+    return code, title

@@ -26,7 +26,8 @@ def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
 def list_(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(
-        "--since", help="Only entries newer than this: 10m, 2h, 7d or an ISO time.")] = None,
+        "--since", help="Only entries newer than this: 10m, 2h, 7d or an ISO time "
+        "(local if no offset).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """List audit entries: time, actor, action, target, outcome."""

@@ -40,14 +40,11 @@ def init(
 
 def _audit(ctx: typer.Context, action: str, target: str, **detail: object) -> None:
     """Record a config change; without a usable keyring the change stands, with a warning."""
-    from assistant_cli.errors import AssistantError
-    from assistant_cli.rotation import record
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.rotation import try_record
 
-    try:
-        record(SecretStore(cli_state(ctx).paths), action, target, "ok", **detail)
-    except AssistantError as exc:
-        print(f"warning: not recorded in the audit log: {exc.message}", file=sys.stderr)
+    problem = try_record(cli_state(ctx).paths, action, target, "ok", **detail)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
 
 
 @app.command()

@@ -64,13 +64,15 @@ def doctor(
     import time
 
     from assistant_cli.cli.common import cli_state, console
-    from assistant_cli.doctor.base import DoctorContext
+    from assistant_cli.doctor.base import DoctorContext, quiet_logging
     from assistant_cli.doctor.report import as_json, print_table
     from assistant_cli.doctor.runner import exit_code, run
 
     only_ids, skip_ids = _selectors(only, "--only"), _selectors(skip, "--skip")
     started = time.monotonic()
-    dctx = DoctorContext(cli_state(ctx).paths, offline=offline, timeout=timeout)
+    state = cli_state(ctx)
+    quiet_logging(state.debug)
+    dctx = DoctorContext(state.paths, offline=offline, timeout=timeout)
     outcomes = run(dctx, only=only_ids, skip=skip_ids, fix=fix)
     seconds = time.monotonic() - started
     if not outcomes:

@@ -39,7 +39,7 @@ def logs(
         typer.Option(
             "--since",
             metavar="WHEN",
-            help="Only records newer than this: 10m, 2h, 1d ... or an ISO time (UTC if no offset).",
+            help="Only records newer than this: 10m, 2h, 1d or an ISO time (local if no offset).",
         ),
     ] = None,
     grep: Annotated[

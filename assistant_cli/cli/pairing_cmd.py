@@ -20,8 +20,10 @@ app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
 )
 
-# Telegram user ids are positive integers; WhatsApp ids (wa_id) are phone numbers in digits.
-USER_ID_PATTERNS = {"telegram": r"[1-9]\d{0,15}", "whatsapp": r"[1-9]\d{5,19}"}
+# Telegram user ids are positive integers; WhatsApp ids (wa_id) are phone numbers in digits,
+# or business-scoped user ids ("US.13491208655302741918") for people who hide their number.
+USER_ID_PATTERNS = {"telegram": r"[1-9]\d{0,15}",
+                    "whatsapp": r"[1-9]\d{5,19}|[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}"}
 
 Platform = Annotated[str, typer.Option("--platform", help="telegram or whatsapp.")]
 UserId = Annotated[str, typer.Option("--user-id", help="The sender's id, as the bot showed it.")]
@@ -36,11 +38,25 @@ def _check(platform: str, user_id: str) -> tuple[str, str]:
                          hint=f"use one of: {', '.join(USER_ID_PATTERNS)}")
     user_id = user_id.strip()
     if not re.fullmatch(USER_ID_PATTERNS[platform], user_id):
-        what = "a positive number" if platform == "telegram" else "the number in digits only"
+        what = ("a positive number" if platform == "telegram" else
+                "the number in digits only, or an id like US.13491208655302741918")
         raise UsageError(f"malformed {platform} user id {user_id!r}: expected {what}",
                          hint="copy the user id from the bot's pairing message or "
                          "`assistant-cli pairing list`")
     return platform, user_id
+
+
+def _check_code(code: str) -> str:
+    """A code that cannot be right is a typo: said so, without using up one of the tries."""
+    from assistant_cli.errors import UsageError
+    from assistant_cli.store.pairing import ALPHABET, CODE_LENGTH, normalize
+
+    plain = normalize(code)
+    if len(plain) != CODE_LENGTH or not set(plain) <= set(ALPHABET):
+        raise UsageError(f"malformed pairing code {code!r}: expected {CODE_LENGTH} letters and "
+                         "digits like ABCD-EFGH-JKLM (codes never contain 0, O, 1 or I)",
+                         hint="copy the code exactly as the bot sent it")
+    return plain
 
 
 def _open(ctx: typer.Context) -> tuple[PairingStore, AuditLog]:
@@ -73,6 +89,7 @@ def approve(
     from assistant_cli.store.audit import os_actor
 
     platform, user_id = _check(platform, user_id)
+    code = _check_code(code)
     store, audit = _open(ctx)
     actor = os_actor()
     try:
@@ -89,11 +106,16 @@ def approve(
 @app.command()
 def deny(ctx: typer.Context, platform: Platform, user_id: UserId) -> None:
     """Refuse a pending request; they get no reply, and can ask again after an hour."""
+    from assistant_cli.errors import PairingError
     from assistant_cli.store.audit import os_actor
 
     platform, user_id = _check(platform, user_id)
     store, audit = _open(ctx)
-    store.deny(platform, user_id, os_actor())
+    try:
+        store.deny(platform, user_id, os_actor())
+    except PairingError as exc:
+        audit.append("pairing.deny", f"{platform}:{user_id}", "refused", reason=exc.message)
+        raise
     audit.append("pairing.deny", f"{platform}:{user_id}", "ok")
     print(f"denied the request from {platform} user {user_id}")
 
@@ -159,6 +181,7 @@ def list_(
                           "via": s.via} for s in senders]}
         print(json.dumps(out, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from assistant_cli.cli.common import console
@@ -171,11 +194,12 @@ def list_(
                   title="Pairing")
     for r in pending:
         state = "[red]locked[/red]" if r.status == "locked" else "[yellow]pending[/yellow]"
-        table.add_row(r.platform, r.user_id, r.display_name, state, _ago(now - r.created_at),
-                      f"in {_ago(r.expires_at - now)}")
+        # Names come from strangers' profiles: shown literally, never read as markup.
+        table.add_row(r.platform, r.user_id, escape(r.display_name), state,
+                      _ago(now - r.created_at), f"in {_ago(r.expires_at - now)}")
     for s in senders:
-        table.add_row(s.platform, s.user_id, s.display_name, "[green]approved[/green]",
-                      _ago(now - s.approved_at), f"{s.approved_by} ({s.via})")
+        table.add_row(s.platform, s.user_id, escape(s.display_name), "[green]approved[/green]",
+                      _ago(now - s.approved_at), escape(f"{s.approved_by} ({s.via})"))
     out_console.print(table)
 
 

@@ -8,17 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from assistant_cli.cli.common import cli_state
+from assistant_cli.cli.providers_input import WEB, check_url, tls_files
+from assistant_cli.cli.providers_input import usage_error as _usage
 from assistant_cli.cli.providers_support import check_name, known_kinds, open_session
 
-URL_SCHEMES = ("http", "https", "ws", "wss", "grpc", "grpcs")
 AUTH_TYPES = ("none", "api-key", "oauth", "mtls")
 FLOWS = ("authorization_code", "device_code", "client_credentials")
-
-
-def _usage(message: str, hint: str) -> Exception:
-    from assistant_cli.errors import UsageError
-
-    return UsageError(message, hint=hint)
 
 
 def _ask(label: str, default: str | None = None, *, secret: bool = False) -> str | None:
@@ -41,21 +36,6 @@ def _need(value: str | None, label: str, flag: str, default: str | None = None,
     if not value:
         raise _usage(f"missing {flag}", hint=f"pass {flag} (or run in a terminal to be asked)")
     return value
-
-
-def check_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a malformed port
-    except ValueError as exc:
-        raise _usage(f"malformed URL {url!r}: {exc}",
-                     hint="give a full URL like https://api.example.com/v1") from None
-    if parts.scheme not in URL_SCHEMES or not parts.hostname:
-        raise _usage(f"malformed URL {url!r}: expected {'/'.join(URL_SCHEMES)}://host[:port]"
-                     "[/path]", hint="give a full URL like https://api.example.com/v1")
-    return url
 
 
 def _kind(kind: str | None) -> str:
@@ -84,19 +64,6 @@ def _ref(ref: str, flag: str) -> str:
         raise _usage(f"{flag} must be a reference like keyring:NAME or env:NAME, got {ref!r}",
                      hint="store the value with `assistant-cli secrets set NAME` first")
     return ref
-
-
-def _files(cert: str | None, key: str | None, ca: str | None) -> dict[str, str]:
-    from pathlib import Path
-
-    out = {}
-    for field, value in (("ca_file", ca), ("cert_file", cert), ("key_file", key)):
-        if value:
-            path = Path(value).expanduser()
-            if not path.is_file():
-                raise _usage(f"no such file: {value}", hint="check the path")
-            out[field] = str(path.resolve())
-    return out
 
 
 def add(
@@ -169,7 +136,12 @@ def add(
     kind = _kind(kind)
     cls = registry.load(registry.PROVIDERS, kind, key="--kind")
     base_url = check_url(_need(base_url, "base URL", "--base-url",
-                               getattr(cls, "default_base_url", None)))
+                               getattr(cls, "default_base_url", None)),
+                         schemes=getattr(cls, "url_schemes", None), kind=kind)
+    problem = cls.base_url_problem(base_url) if hasattr(cls, "base_url_problem") else None
+    if problem:
+        raise _usage(f"--base-url {base_url!r} is not an address kind {kind!r} can use",
+                     hint=problem)
     model = _need(model, "model", "--model")
     auth = auth or ("mtls" if cert or key else "oauth" if oauth_token_url or oauth_client_id
                     else "api-key" if api_key_stdin or api_key_ref else None)
@@ -195,13 +167,21 @@ def add(
                              "keyring:NAME")
             to_store.append((f"{name}_api_key", value))
             block["api_key"] = f"keyring:{name}_api_key"
-    tls = _files(cert, key, ca)
+    if auth == "none" and (cert or key):
+        raise _usage("--auth none contradicts --cert/--key (a client certificate is a "
+                     "credential)", hint="leave out --auth none for mutual TLS, or leave out "
+                     "--cert and --key")
+    tls = tls_files(cert, key, ca)
     if auth == "mtls" or cert or key:
         from assistant_cli.providers.mtls import TlsFiles, validate_client_files
 
         report = validate_client_files(TlsFiles(tls.get("ca_file"), tls.get("cert_file"),
                                                 tls.get("key_file")))
         warnings += report.warnings
+    elif "ca_file" in tls:
+        from assistant_cli.providers.mtls import validate_ca_file
+
+        warnings += validate_ca_file(tls["ca_file"])
     block.update(tls)
     if auth == "oauth":
         block["auth"] = _oauth_block(name, oauth_flow, oauth_authorize_url, oauth_token_url,
@@ -243,14 +223,17 @@ def _oauth_block(name: str, flow: str, authorize_url: str | None, token_url: str
                  to_store: list[tuple[str, str]]) -> dict[str, Any]:
     if flow not in FLOWS:
         raise _usage(f"unknown OAuth flow {flow!r}", hint=f"use one of: {', '.join(FLOWS)}")
-    token_url = check_url(_need(token_url, "token URL", "--oauth-token-url"))
+    token_url = check_url(_need(token_url, "token URL", "--oauth-token-url"),
+                          "--oauth-token-url", WEB, query=True)
     block: dict[str, Any] = {"type": "oauth", "flow": flow}
     if flow == "authorization_code":
         block["authorize_url"] = check_url(_need(authorize_url, "authorization URL",
-                                                 "--oauth-authorize-url"))
+                                                 "--oauth-authorize-url"),
+                                           "--oauth-authorize-url", WEB, query=True)
     if flow == "device_code":
         block["device_authorization_url"] = check_url(
-            _need(device_url, "device authorization URL", "--oauth-device-url"))
+            _need(device_url, "device authorization URL", "--oauth-device-url"),
+            "--oauth-device-url", WEB, query=True)
     block["token_url"] = token_url
     block["client_id"] = _need(client_id, "client id", "--oauth-client-id")
     if secret_ref:

@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
 )
 
-NameArg = Annotated[str, typer.Argument(help="Secret name, e.g. openai_api_key.")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Secret name, e.g. openai_api_key.")]
 
 
 @app.command("set")
@@ -126,6 +126,7 @@ def rotate(
 
     Example: printf %s "$NEW_KEY" | assistant-cli secrets rotate openai_api_key
     """
+    from assistant_cli.doctor.base import quiet_logging
     from assistant_cli.errors import ConfigError, SecretError
     from assistant_cli.rotation import (
         check_rotatable,
@@ -136,6 +137,7 @@ def rotate(
     from assistant_cli.secrets import SecretStore
 
     state = cli_state(ctx)
+    quiet_logging(state.debug)
     store = SecretStore(state.paths)
     config, problem = None, ""
     try:

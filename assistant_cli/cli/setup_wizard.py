@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant_cli.paths import Paths
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,30 @@ CHOICES = (
 
 
 def first_run(paths: Paths) -> None:
-    """Ask in the terminal, store the key in the keyring, write the config."""
+    """Ask in the terminal, store the key in the keyring, write the config.
+
+    Ctrl-C or Ctrl-D at any question cancels cleanly: nothing is written, exit 130.
+    """
     from rich.console import Console
+
+    out = Console(highlight=False)
+    try:
+        _ask_and_write(paths, out)
+    except (KeyboardInterrupt, EOFError):
+        out.print(f"\nSetup cancelled; {paths.config_file} was not written. Run "
+                  "`assistant-cli serve` again to restart it, or `assistant-cli config init` "
+                  "to write a starter config.")
+        raise SystemExit(130) from None
+
+
+def _ask_and_write(paths: Paths, out: Console) -> None:
     from rich.prompt import Confirm, IntPrompt, Prompt
 
     from assistant_cli.config.loader import atomic_write_text
     from assistant_cli.config.template import starter_config
+    from assistant_cli.rotation import record, try_record
     from assistant_cli.secrets import SecretStore
 
-    out = Console(highlight=False)
     out.print(f"[bold]Welcome to assistant-cli.[/bold] No config at {paths.config_file} yet; "
               "let's make one.\n")
     for i, c in enumerate(CHOICES, 1):
@@ -49,11 +68,19 @@ def first_run(paths: Paths) -> None:
     ref = None
     if needs_key:
         secret_name = f"{pick.name}_api_key"
-        key = Prompt.ask("API key (input hidden)", password=True, console=out)
         store = SecretStore(paths)
+        # Fails here, with the options, before the user types a key there is no place for.
+        store.backend  # noqa: B018
+        key = Prompt.ask("API key (input hidden)", password=True, console=out)
         store.set(secret_name, key.strip())
+        record(store, "secret.set", secret_name, "ok", via="setup wizard")
         out.print(f"Stored the key in {store.backend_name} as [bold]{secret_name}[/bold].")
         ref = f"keyring:{secret_name}"
     atomic_write_text(paths.config_file, starter_config(pick.name, base_url or "", model or "",
                                                         ref))
+    # Without a keyring (a provider that needs no key) the config stands, with a warning.
+    problem = try_record(paths, "config.init", str(paths.config_file), "ok",
+                         via="setup wizard", provider=pick.name)
+    if problem:
+        out.print(f"warning: {problem}", markup=False)
     out.print(f"Wrote {paths.config_file}. Starting…\n")

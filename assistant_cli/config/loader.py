@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,15 +105,32 @@ def _describe(err: dict[str, Any], loc: Loc) -> str:
     return msg
 
 
+def _without_consequences(errors: list[Any]) -> list[Any]:
+    """Drop "required key is missing" when a misspelt sibling key is the likely cause.
+
+    `modle: x` reports both the unknown `modle` and the missing `model`; the typo is the
+    one thing to fix, so only it is shown (with its did-you-mean).
+    """
+    typos: set[Loc] = set()
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and loc:
+            for match in difflib.get_close_matches(str(loc[-1]), _fields_at(loc[:-1]), n=1):
+                typos.add((*loc[:-1], match))
+    return [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"]) in typos)]
+
+
 def validate_document(doc: Document, filename: str) -> Config:
     """Validate parsed data; the first problems become one ConfigError."""
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"{filename}:1: expected a mapping of settings at the top level")
+        raise ConfigError(f"{filename}:1: expected a mapping of settings at the top level, "
+                          f"got {type(doc.data).__name__}",
+                          hint="start from `assistant-cli config init` or config.example.yaml")
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors()[:5]:
+        for err in _without_consequences(exc.errors())[:5]:
             loc: Loc = tuple(err["loc"])
             line = doc.line_of(loc)
             where = f"{filename}:{line}" if line else filename
@@ -181,8 +196,12 @@ def read_document(path: Path) -> Document:
             hint="run `assistant-cli config init` (or `assistant-cli serve` in a terminal "
             "for a guided setup), or pass --config PATH",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start})", hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}",
+                          hint="point --config at a readable YAML file") from None
     return parse_document(text, path.name)
 
 
@@ -193,15 +212,13 @@ def load_config(path: Path) -> Config:
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so that readers see the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    from assistant_cli.paths import atomic_write
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, text.encode("utf-8"), mode)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint=f"make {path.parent} a writable directory, or pass --config PATH "
+            "(or set ASSISTANT_CLI_HOME) to write somewhere else",
+        ) from None

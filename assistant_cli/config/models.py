@@ -7,9 +7,9 @@ warning (see loader.literal_secret_warnings).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -25,9 +25,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _id_text(value: object) -> object:
+    # Chat and user ids are compared as text; YAML reads an unquoted id as a number.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# User or chat ids on a platform, written quoted or not: [123456789] or ["123456789"].
+IdList = list[Annotated[str, BeforeValidator(_id_text)]]
+IdText = Annotated[str, BeforeValidator(_id_text)]  # one such id, or a phone number
+
+
 class GroupsConfig(Strict):
     enabled: bool = False
-    allow: list[str] = Field(default_factory=list)
+    allow: IdList = Field(default_factory=list)
     require_mention: bool = True
 
 
@@ -44,23 +54,23 @@ class TelegramConfig(Strict):
     webhook_secret: str | None = None
     base_url: str = "https://api.telegram.org/bot"
     dm_policy: DmPolicy = "pairing"
-    allow_from: list[str] = Field(default_factory=list)
+    allow_from: IdList = Field(default_factory=list)
     groups: GroupsConfig = Field(default_factory=GroupsConfig)
     poll_timeout: int = Field(default=30, ge=0, le=50)
 
 
 class WhatsAppConfig(Strict):
     enabled: bool = True
-    business_id: str
-    phone_number: str
-    phone_number_id: str | None = None
+    business_id: IdText
+    phone_number: IdText
+    phone_number_id: IdText | None = None
     access_token: str | None = None
     app_secret: str | None = None
     verify_token: str | None = None
     graph_base_url: str = "https://graph.facebook.com"
     api_version: str = "v21.0"
     dm_policy: DmPolicy = "pairing"
-    allow_from: list[str] = Field(default_factory=list)
+    allow_from: IdList = Field(default_factory=list)
     template: str | None = None
     template_language: str = "en_US"
 

@@ -101,6 +101,29 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await future
 
 
+def quiet_logging(debug: bool = False) -> None:
+    """Keep the clients' own log records (e.g. a failed getMe) out of the report.
+
+    The probes already say what they found; without a handler, Python would print their
+    warnings bare on stderr. With --debug they are shown, formatted, on stderr instead.
+    """
+    import logging
+    import sys
+
+    logger = logging.getLogger("assistant_cli")
+    if logger.handlers:
+        return  # someone (a test, serve) already decided where records go
+    if not debug:
+        logger.addHandler(logging.NullHandler())
+        return
+    from assistant_cli.observability.logs import ConsoleFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ConsoleFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 class DoctorContext:
     """Everything checks share: paths, options, and the config and keyring loaded once."""
 

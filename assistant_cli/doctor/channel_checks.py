@@ -160,7 +160,7 @@ async def whatsapp_probe(cfg: WhatsAppConfig, token: str, timeout: float) -> Res
     """The phone number record: proves the access token and the phone number id together."""
     import importlib
 
-    await in_thread(importlib.import_module, "httpx")  # slow to import; not on the loop
+    await in_thread(importlib.import_module, "aiohttp")  # slow to import; not on the loop
     from assistant_cli.channels.whatsapp_graph import NO_SUCH_OBJECT, GraphClient, GraphError
 
     client = GraphClient(cfg.graph_base_url, cfg.api_version, str(cfg.phone_number_id), token,

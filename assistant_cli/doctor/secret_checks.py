@@ -18,6 +18,16 @@ Loc = tuple[str, ...]
 INTERNAL_SECRETS = frozenset({"audit_hmac_key"})
 
 
+OAUTH_PREFIX = "oauth."  # a provider's OAuth tokens (providers/oauth_tokens.py)
+
+
+def rotate_command(name: str) -> str:
+    """How to rotate a stored secret: OAuth tokens come from signing in again."""
+    if name.startswith(OAUTH_PREFIX):
+        return f"assistant-cli providers login {name[len(OAUTH_PREFIX):]}"
+    return f"assistant-cli secrets rotate {name}"
+
+
 def references(config: Config, *, used_only: bool) -> list[tuple[Loc, str]]:
     """(config key path, reference) of every `keyring:`/`env:` secret value in the config.
 
@@ -191,7 +201,7 @@ async def check_rotation(ctx: DoctorContext) -> Result:
     ages = {n: round((now - ts) / 86400, 1) for n, ts in rows}
     if due:
         return warn(f"older than {period} days: {', '.join(due)}; all: {', '.join(parts)}",
-                    "; ".join(f"assistant-cli secrets rotate {n}" for n in due),
+                    "; ".join(rotate_command(n) for n in due),
                     due=due, age_days=ages)
     return ok(f"none older than {period} days: {', '.join(parts)}", age_days=ages)
 

@@ -47,6 +47,7 @@ class Engine:
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0
         self.intake_open = False
@@ -86,17 +87,38 @@ class Engine:
         self._stopping.set()
         self._wake.set()
         if self._tasks:
-            _done, pending = await asyncio.wait(self._tasks, timeout=self.grace)
+            all_done = asyncio.ensure_future(asyncio.wait(self._tasks))
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            await asyncio.wait({all_done, hurried}, timeout=self.grace,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()
+            hurried.cancel()
+            pending = [task for task in self._tasks if not task.done()]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.runner.router.aclose()
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until nothing is queued or in flight (used when input ends)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.inbox.depth() == 0 and self._busy == 0:
+    def hurry(self) -> None:
+        """End the grace period now (a second Ctrl-C): unfinished turns go back to the queue."""
+        self._hurry.set()
+
+    @property
+    def in_flight(self) -> int:
+        """How many messages are being answered right now."""
+        return self._busy
+
+    async def drain(self, timeout: float | None = None,
+                    until: asyncio.Event | None = None) -> bool:
+        """Wait until nothing this run can answer is queued or in flight (input ended).
+
+        False when `timeout` passed, `until` was set or hurry() was called first. Messages
+        of channels not running here are not waited for: no worker here would take them.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self._hurry.is_set() or (until is not None and until.is_set())) and (
+                deadline is None or time.monotonic() < deadline):
+            if self._busy == 0 and self.inbox.depth(platforms=self.channels) == 0:
                 return True
             await asyncio.sleep(0.05)
         return False
@@ -105,16 +127,12 @@ class Engine:
     async def _work(self, index: int) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            item = self.inbox.claim()
+            item = self.inbox.claim(platforms=self.channels)
             if item is None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 continue
-            channel = self.channels.get(item.message.platform)
-            if channel is None:
-                # Its channel is not configured in this run: leave it for a run that has it.
-                self.inbox.release(item.id, f"channel {item.message.platform} not running")
-                continue
+            channel = self.channels[item.message.platform]  # claim() took only these
             self._busy += 1
             try:
                 outcome = await self.runner.run(item, channel)

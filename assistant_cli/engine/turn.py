@@ -98,7 +98,9 @@ class TurnRunner:
     def _command(self, command: str, msg: InboundMessage) -> str:
         if command == "/reset":
             removed = self.history.clear(msg.conversation)
-            return f"Done — I forgot this conversation ({removed // 2} exchanges)."
+            exchanges = removed // 2
+            plural = "" if exchanges == 1 else "s"
+            return f"Done — I forgot this conversation ({exchanges} exchange{plural})."
         if command == "/status":
             order = " → ".join(self.router.order) or "none"
             return (f"assistant-cli {__version__}\nproviders: {order}\n"

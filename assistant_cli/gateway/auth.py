@@ -95,13 +95,27 @@ def token_from(request: web.Request) -> str | None:
 
 
 def origin_allowed(origin: str | None, request: web.Request, allowed: list[str]) -> bool:
-    """No Origin (not a browser), `*`, listed, or the gateway's own origin."""
+    """No Origin (not a browser), `*`, listed, or the gateway's own loopback origin.
+
+    The own origin counts only on a loopback address: a page on a rebound DNS name
+    (evil.example resolving to 127.0.0.1) sends a matching Host and Origin, so a name
+    proves nothing.
+    """
+    from urllib.parse import urlsplit
+
+    from assistant_cli.gateway.tls import is_loopback
+
     if origin is None:
         return True
     origin = origin.rstrip("/").lower()
     if "*" in allowed or origin in {o.rstrip("/").lower() for o in allowed}:
         return True
-    return origin == f"{request.scheme}://{request.host}".lower()
+    own = f"{request.scheme}://{request.host}".lower()
+    try:
+        hostname = urlsplit(own).hostname or ""
+    except ValueError:
+        return False
+    return origin == own and is_loopback(hostname)
 
 
 class Authenticator:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from assistant_cli.gateway.auth import Authenticator, Lockout
 from assistant_cli.gateway.hub import EventHub
+from assistant_cli.gateway.local import client_url
 from assistant_cli.gateway.methods import Methods, Services
 from assistant_cli.gateway.websocket import Session, websocket_handler
 from assistant_cli.observability import log_events
@@ -59,14 +60,7 @@ def state_file(paths: Paths) -> Path:
 
 def local_base_url(gateway: Gateway) -> str:
     """The gateway's URL as a client on this machine reaches it (wildcards → loopback)."""
-    host = gateway.config.host
-    if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    host = f"[{host}]" if ":" in host else host
-    scheme = "https" if gateway.config.tls_cert else "http"
-    return f"{scheme}://{host}:{gateway.port}"
+    return client_url(gateway.config.host, gateway.port, bool(gateway.config.tls_cert))
 
 
 def owner_subject() -> str:

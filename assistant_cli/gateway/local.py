@@ -38,6 +38,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def client_url(host: str, port: int | None, tls: bool) -> str:
+    """The URL a client on this machine uses for a gateway bound to `host` (a wildcard
+    address is reached through loopback)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
 def local_base_url(paths: Paths, config: GatewayConfig) -> str:
     """Where this machine's `serve` listens: its state file if it runs, else the config."""
     from assistant_cli.gateway.control import state_file
@@ -52,9 +60,7 @@ def local_base_url(paths: Paths, config: GatewayConfig) -> str:
         raise StateError("`serve` is not running here, and gateway.port is 0 (a random port), "
                          "so there is no address to connect to",
                          hint="start `assistant-cli serve`, or pass the URL it printed")
-    host = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"{'https' if config.tls_cert else 'http'}://{host}:{config.port}"
+    return client_url(config.host, config.port, bool(config.tls_cert))
 
 
 def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:

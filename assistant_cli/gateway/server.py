@@ -43,7 +43,12 @@ class Gateway:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        report = self.ready_check()
+        try:
+            report = self.ready_check()
+        except Exception as exc:  # e.g. the state database cannot be read: not ready
+            log.warning("readiness check failed: %s", exc, extra={"event": "gateway.not_ready"})
+            # Unauthenticated endpoint: the class says enough; the details are in the log.
+            return web.json_response({"ready": False, "error": type(exc).__name__}, status=503)
         ok = bool(report.get("ready"))
         return web.json_response(report, status=200 if ok else 503)
 

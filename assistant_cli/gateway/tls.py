@@ -13,16 +13,18 @@ if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
 
 
-def _readable(path_text: str, key: str) -> Path:
+SERVER_MISSING_HINT = ("fix the path in --{option} / {key}, or remove both TLS settings to "
+                       "serve plain HTTP on loopback")
+
+
+def _read_pem(path_text: str, key: str, missing_hint: str) -> tuple[Path, bytes]:
+    """The file's path and bytes, or a ConfigError naming `key` and the file."""
     path = Path(path_text).expanduser()
     try:
         with path.open("rb") as fh:
-            fh.read(1)
+            data = fh.read(1_000_000)
     except FileNotFoundError:
-        raise ConfigError(f"{key}: {path} does not exist",
-                          hint=f"fix the path in --{key.split('.')[-1].replace('_', '-')} / "
-                          f"{key}, or remove both TLS settings to serve plain HTTP on "
-                          "loopback") from None
+        raise ConfigError(f"{key}: {path} does not exist", hint=missing_hint) from None
     except IsADirectoryError:
         raise ConfigError(f"{key}: {path} is a directory, not a PEM file",
                           hint="point it at the PEM file itself") from None
@@ -33,6 +35,16 @@ def _readable(path_text: str, key: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}",
                           hint="check the path and its permissions") from None
+    return path, data
+
+
+def _server_file(path_text: str, key: str, marker: bytes, what: str) -> Path:
+    option = key.split(".")[-1].replace("_", "-")
+    path, data = _read_pem(path_text, key, SERVER_MISSING_HINT.format(option=option, key=key))
+    if marker not in data:
+        # Said here because OpenSSL's own complaint ("PEM lib") names neither file.
+        raise ConfigError(f"{key}: {path} is not a PEM {what}",
+                          hint=f"point --{option} / {key} at the PEM {what} file")
     return path
 
 
@@ -45,8 +57,9 @@ def server_context(config: GatewayConfig) -> ssl.SSLContext | None:
         raise ConfigError(f"gateway.{missing} is not set, but TLS needs both a certificate "
                           "and its private key",
                           hint="pass both --tls-cert and --tls-key (or set both in config.yaml)")
-    cert = _readable(config.tls_cert, "gateway.tls_cert")
-    key = _readable(config.tls_key, "gateway.tls_key")
+    cert = _server_file(config.tls_cert, "gateway.tls_cert", b"-----BEGIN CERTIFICATE",
+                        "certificate")
+    key = _server_file(config.tls_key, "gateway.tls_key", b"PRIVATE KEY-----", "private key")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -60,10 +73,19 @@ def server_context(config: GatewayConfig) -> ssl.SSLContext | None:
     return context
 
 
+def _trusting(cafile: str, key: str, missing_hint: str) -> ssl.SSLContext:
+    path, _ = _read_pem(cafile, key, missing_hint)
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{key}: {path} holds no PEM certificate ({exc.reason or exc})",
+                          hint=f"point {key} at a PEM certificate file") from None
+
+
 def pinned_client_context(cert_file: str) -> ssl.SSLContext:
     """For the local dashboard: trust exactly the certificate `serve` is configured with."""
-    cert = _readable(cert_file, "gateway.tls_cert")
-    context = ssl.create_default_context(cafile=str(cert))
+    context = _trusting(cert_file, "gateway.tls_cert",
+                        "fix gateway.tls_cert in config.yaml (the dashboard trusts that file)")
     # Pinned to that one certificate, which may be a leaf issued for another name.
     context.check_hostname = False
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -74,7 +96,8 @@ def client_context(ca_file: str | None) -> ssl.SSLContext:
     """For a dashboard given a URL: system CAs, plus `ca_file` when given."""
     if ca_file is None:
         return ssl.create_default_context()
-    return ssl.create_default_context(cafile=str(_readable(ca_file, "--ca-file")))
+    return _trusting(ca_file, "--ca-file",
+                     "pass the PEM certificate the gateway serves (or the CA that issued it)")
 
 
 def is_loopback(host: str) -> bool:

@@ -85,18 +85,24 @@ class Session:
         self.outbox = outbox
         self.remote = remote
         self.send_started: float | None = None
+        self.sending = 0
         self.rate = RateLimit()
         self.refused = 0  # frames refused in a row by the rate limit
         self.expiring = False
 
     async def send(self, text: str) -> None:
         # Sends normally finish without waiting; only a client that stopped reading makes
-        # one wait, and the watchdog (`stalled`) cuts such a client off.
-        self.send_started = time.monotonic()
+        # one wait, and the watchdog (`stalled`) cuts such a client off. Events and answers
+        # are sent by two tasks, so the clock measures time without progress: it restarts
+        # whenever a send completes and stops when none is waiting.
+        self.sending += 1
+        if self.send_started is None:
+            self.send_started = time.monotonic()
         try:
             await self.ws.send_str(text)
         finally:
-            self.send_started = None
+            self.sending -= 1
+            self.send_started = time.monotonic() if self.sending else None
 
     def stalled(self, now: float) -> bool:
         return self.send_started is not None and now - self.send_started > SEND_TIMEOUT

@@ -15,6 +15,9 @@ from io import TextIOWrapper
 from pathlib import Path
 from typing import Any
 
+from assistant_cli.errors import StateError
+from assistant_cli.paths import ensure_dir
+
 ROOT_LOGGER = "assistant_cli"
 MASK = "***"
 RESERVED_KEYS = ("ts", "level", "logger", "event", "msg")
@@ -230,12 +233,19 @@ def setup_logging(
 
     teardown_logging()
     log_file = Path(log_file)
-    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(log_file.parent)
 
     logger = logging.getLogger(ROOT_LOGGER)
-    file_handler = PrivateRotatingFileHandler(
-        log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-    )
+    try:
+        file_handler = PrivateRotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+    except OSError as exc:
+        raise StateError(
+            f"cannot open the log file {log_file}: {exc.strerror or exc}",
+            hint=f"make sure {log_file} is a writable file (move aside whatever is there), "
+            "or set ASSISTANT_CLI_HOME to another directory",
+        ) from None
     file_handler.setLevel(file_level)
     file_handler.setFormatter(JsonFormatter())
     setattr(file_handler, _OWNED_ATTR, True)

@@ -81,12 +81,20 @@ def parse_line(line: str) -> LogRecord | None:
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """Turn `10m`-style durations or ISO dates/times (naive means UTC) into an aware datetime."""
+    """Turn `10m`-style durations or ISO dates/times into an aware datetime.
+
+    A time without an offset is local time, like the times `logs` and `audit list` print,
+    so that a time copied from their output selects what it shows.
+    """
     now = now if now is not None else datetime.now(timezone.utc)
     match = _DURATION.match(text)
     if match:
         amount, unit = int(match.group(1)), match.group(2).lower()
-        return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        except OverflowError:
+            raise UsageError(f"--since {text!r} reaches back before the year 1",
+                             hint=f"use {_SINCE_FORMS}") from None
     stripped = text.strip()
     iso = stripped[:-1] + "+00:00" if stripped[-1:] in ("Z", "z") else stripped
     try:
@@ -99,7 +107,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
                 f"--since {text!r} is neither a duration nor an ISO date/time",
                 hint=f"use {_SINCE_FORMS}",
             ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()
 
 
 def level_number(name: str) -> int:
@@ -297,14 +305,20 @@ def _show(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def format_record(rec: LogRecord) -> Text:
-    """A coloured one-liner: local HH:MM:SS.mmm, level, event, message, dimmed key=value."""
+def format_record(rec: LogRecord, today: date | None = None) -> Text:
+    """A coloured one-liner: local time, level, event, message, dimmed key=value.
+
+    The time is HH:MM:SS.mmm, preceded by the date for records from another day than
+    `today` (local), so that `--since 2d` output says which day each line is from.
+    """
     text = Text()
     if rec.ts == UNKNOWN_TS:
         text.append("--:--:--.---", style="dim")
     else:
         local = rec.ts.astimezone()
-        text.append(local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}", style="dim")
+        day = "" if local.date() == (today or date.today()) else local.strftime("%Y-%m-%d ")
+        text.append(day + local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}",
+                    style="dim")
     text.append(" ")
     text.append(f"{rec.level:<7}", style=_LEVEL_STYLES.get(rec.level, ""))
     text.append(" ")

@@ -40,7 +40,7 @@ class ServeMetrics:
                                     "Messages stored in the inbox, by channel.", ["channel"])
         self.handled = reg.counter(
             "assistant_messages", "Messages handled, by channel and outcome (answered, "
-            "command, unsupported, blocked, failed, error).", ["channel", "outcome"])
+            "command, unsupported, blocked, capped, failed, error).", ["channel", "outcome"])
         self.latency = reg.histogram(
             "assistant_message_latency_seconds",
             "Time from claiming a message to finishing it, model time included.", ["channel"])

@@ -11,8 +11,6 @@ stream alive and an `error` event reports a failure after the HTTP 200 (e.g. ove
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,20 +20,14 @@ from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
-    Provider,
     ResponseInfo,
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_tokens,
+    estimated_usage,
 )
-from assistant_cli.providers.errors import (
-    classify_http_error,
-    classify_reported_error,
-    network_error,
-)
-
-log = logging.getLogger("assistant_cli.providers.anthropic")
+from assistant_cli.providers.errors import classify_http_error, classify_reported_error
+from assistant_cli.providers.http import HttpProvider
 
 # The API insists on max_tokens; this is used when neither the turn nor config sets one.
 DEFAULT_MAX_TOKENS = 1024
@@ -139,11 +131,11 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]
         yield event or "message", "\n".join(data)
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(HttpProvider):
     """Messages API as documented by Anthropic."""
 
     default_base_url = "https://api.anthropic.com/v1"
-    _client: httpx.AsyncClient | None = None
+    request_id_header = "request-id"
 
     async def headers(self) -> dict[str, str]:
         return {
@@ -153,20 +145,8 @@ class AnthropicProvider(Provider):
             **await self.auth.headers(key_header="x-api-key", key_prefix=""),
         }
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
-        return self._client
-
-    def _note(self, response: httpx.Response, started: float) -> float:
-        latency = round((time.monotonic() - started) * 1000, 1)
-        self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
-        return latency
-
-    def _refused(self, response: httpx.Response) -> ProviderError:
-        return self.auth.refused(classify_anthropic_error(self.name, response))
+    def classify(self, response: httpx.Response) -> ProviderError:
+        return classify_anthropic_error(self.name, response)
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(t.content for t in request.turns if t.role == "system")
@@ -184,48 +164,21 @@ class AnthropicProvider(Provider):
                 messages.append({"role": role, "content": turn.content})
         body: dict[str, Any] = {
             "model": self.config.model,
-            "max_tokens": request.max_tokens or self.config.max_tokens or DEFAULT_MAX_TOKENS,
+            "max_tokens": self.max_tokens_for(request) or DEFAULT_MAX_TOKENS,
             "messages": messages,
             "stream": True,
         }
         if system:
             body["system"] = system
-        temperature = request.temperature if request.temperature is not None else (
-            self.config.temperature
-        )
+        temperature = self.temperature_for(request)
         if temperature is not None:
             body["temperature"] = min(temperature, 1.0)  # Anthropic's range is 0-1
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = self.config.base_url.rstrip("/") + "/messages"
-        body = self.body(request)
-        for attempt in (1, 2):
-            started = time.monotonic()
-            try:
-                async with self.client.stream(
-                    "POST", url, json=body, headers=await self.headers()
-                ) as response:
-                    latency = self._note(response, started)
-                    log.info(
-                        "%s answered %s", self.name, response.status_code,
-                        extra={"event": "provider.response", "fields": {
-                            "provider": self.name, "status": response.status_code,
-                            "request_id": response.headers.get("request-id"),
-                            "latency_ms": latency}},
-                    )
-                    if response.status_code >= 400:
-                        await response.aread()
-                        # An OAuth token can be revoked or expire early: refresh once.
-                        if (response.status_code == 401 and attempt == 1
-                                and await self.auth.refresh_after_401()):
-                            continue
-                        raise self._refused(response)
-                    async for event in self._events(response, request):
-                        yield event
-                    return
-            except httpx.HTTPError as exc:
-                raise self.auth.annotate(network_error(self.name, url, exc)) from None
+        async with self.post_stream(self.endpoint("messages"), self.body(request)) as response:
+            async for event in self._events(response, request):
+                yield event
 
     async def _events(
         self, response: httpx.Response, request: ChatRequest
@@ -273,8 +226,7 @@ class AnthropicProvider(Provider):
                 hint="retry; if it keeps happening, check proxies between here and the API",
             )
         if input_tokens is None or output_tokens is None:
-            prompt = sum(estimate_tokens(t.content) for t in request.turns)
-            usage_out = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
+            usage_out = estimated_usage(request, produced)
         else:
             usage_out = Usage(int(input_tokens), int(output_tokens))
         yield Finished(STOP_REASONS.get(stop or "", stop), usage_out, model)
@@ -293,30 +245,11 @@ class AnthropicProvider(Provider):
     async def _models_page(self, limit: int, after: str | None
                            ) -> tuple[list[str], str | None]:
         """(model ids, the id to continue after when there are more)."""
-        url = self.config.base_url.rstrip("/") + "/models"
+        url = self.endpoint("models")
         params: dict[str, str | int] = {"limit": limit}
         if after:
             params["after_id"] = after
-        for attempt in (1, 2):
-            started = time.monotonic()
-            try:
-                response = await self.client.get(url, params=params,
-                                                  headers=await self.headers())
-            except httpx.HTTPError as exc:
-                raise self.auth.annotate(network_error(self.name, url, exc)) from None
-            self._note(response, started)
-            if response.status_code == 401 and attempt == 1 and (
-                    await self.auth.refresh_after_401()):
-                continue
-            break
-        if response.status_code >= 400:
-            raise self._refused(response)
-        try:
-            body = response.json()
-            ids = [str(m["id"]) for m in body.get("data", [])]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
-                                kind="bad_request", provider=self.name) from None
+        ids, body = self.model_page(url, await self.get(url, params))
         more = body.get("has_more") is True and body.get("last_id")
         return ids, str(more) if more else None
 
@@ -325,11 +258,6 @@ class AnthropicProvider(Provider):
         await self._models_page(1, None)
         assert self.last_response is not None
         return self.last_response
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 def _input_tokens(usage: dict[str, Any]) -> int | None:

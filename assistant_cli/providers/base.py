@@ -69,6 +69,8 @@ class Provider(ABC):
 
     # Used by `providers add` when --base-url is not given.
     default_base_url: ClassVar[str | None] = None
+    # URL schemes `providers add` accepts in base_url; None: any it knows.
+    url_schemes: ClassVar[tuple[str, ...] | None] = None
     # Adapters set this after each request so `providers test` can show status and headers.
     last_response: ResponseInfo | None = None
     _auth: ProviderAuth | None = None
@@ -77,6 +79,12 @@ class Provider(ABC):
         self.name = name
         self.config = config
         self.resolve_secret = resolve_secret
+
+    @classmethod
+    def base_url_problem(cls, url: str) -> str | None:
+        """None when `url` (well-formed, of an accepted scheme) will do for this kind;
+        otherwise how to write it instead, which `providers add` shows as the fix."""
+        return None
 
     @property
     def auth(self) -> ProviderAuth:
@@ -94,6 +102,15 @@ class Provider(ABC):
         Raises ProviderError (classified by `kind`) on failure.
         """
 
+    def max_tokens_for(self, request: ChatRequest) -> int | None:
+        """The turn's answer-length cap, else the configured one."""
+        return request.max_tokens or self.config.max_tokens
+
+    def temperature_for(self, request: ChatRequest) -> float | None:
+        """The turn's temperature, else the configured one (0 counts as set)."""
+        return request.temperature if request.temperature is not None else (
+            self.config.temperature)
+
     async def health_check(self) -> ResponseInfo | None:
         """Call the service's cheapest authenticated endpoint; None when there is none."""
         return None
@@ -106,3 +123,9 @@ class Provider(ABC):
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token) for services that send none."""
     return max(1, (len(text) + 3) // 4)
+
+
+def estimated_usage(request: ChatRequest, produced: list[str]) -> Usage:
+    """Usage guessed from the prompt and the answer's pieces, marked as estimated."""
+    prompt = sum(estimate_tokens(t.content) for t in request.turns)
+    return Usage(prompt, estimate_tokens("".join(produced)), estimated=True)

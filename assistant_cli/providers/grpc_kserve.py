@@ -31,7 +31,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from assistant_cli.config.models import ProviderConfig
@@ -44,8 +44,7 @@ from assistant_cli.providers.base import (
     SecretResolver,
     StreamEvent,
     TextDelta,
-    Usage,
-    estimate_tokens,
+    estimated_usage,
 )
 from assistant_cli.providers.errors import stalled_error
 
@@ -136,6 +135,16 @@ def split_bytes_tensor(raw: bytes) -> list[bytes]:
 class KServeGrpcProvider(Provider):
     """Open Inference Protocol v2 over gRPC, streaming through ModelStreamInfer."""
 
+    url_schemes: ClassVar[tuple[str, ...] | None] = ("grpc", "grpcs", "http", "https")
+
+    @classmethod
+    def base_url_problem(cls, url: str) -> str | None:
+        try:
+            parse_target("", url)
+        except ProviderError as exc:
+            return exc.hint
+        return None
+
     def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver) -> None:
         super().__init__(name, config, resolve_secret)
         self.grpc, self.pb, self.pb_grpc = load_grpc(name)
@@ -210,12 +219,10 @@ class KServeGrpcProvider(Provider):
         )
         if streaming:
             add("stream", "BOOL").bool_contents.append(True)
-        max_tokens = request.max_tokens or self.config.max_tokens
+        max_tokens = self.max_tokens_for(request)
         if max_tokens:
             add("max_tokens", "INT32").int_contents.append(max_tokens)
-        temperature = request.temperature if request.temperature is not None else (
-            self.config.temperature
-        )
+        temperature = self.temperature_for(request)
         if temperature is not None:
             add("temperature", "FP32").fp32_contents.append(temperature)
         req.outputs.add(name=self.config.output_tensor)
@@ -304,9 +311,7 @@ class KServeGrpcProvider(Provider):
             "provider": self.name, "status": "OK",
             "latency_ms": round((time.monotonic() - started) * 1000, 1)}})
         # The protocol has no usage fields, so token counts are estimates.
-        prompt = sum(estimate_tokens(t.content) for t in request.turns)
-        usage = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
-        yield Finished("stop", usage, model)
+        yield Finished("stop", estimated_usage(request, produced), model)
 
     async def _single(self, request: ChatRequest) -> AsyncIterator[tuple[str, str | None]]:
         started = time.monotonic()

@@ -3,7 +3,7 @@
 `validate_client_files` runs at `providers add` (and in `doctor`), so that a wrong key, a
 chain in the wrong order or an expired certificate is refused before it is written to the
 config instead of surfacing later as an opaque handshake failure. `ssl_context` is what
-the REST adapters hand to httpx; WebSocket and gRPC adapters use `TlsFiles` directly.
+the HTTP and WebSocket adapters use; gRPC takes the files' bytes (`TlsFiles.read_bytes`).
 """
 
 from __future__ import annotations
@@ -117,6 +117,19 @@ def _spki(key: object) -> bytes:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _ca_bundle(ca_file: str, now: dt.datetime) -> tuple[list[x509.Certificate], list[str]]:
+    """The bundle's certificates (UsageError when it holds none) and a warning for each
+    expired one."""
+    bundle = _load_certs(ca_file, "CA bundle")
+    return bundle, [f"{ca_file}: CA {_subject(ca)} expired on {ca.not_valid_after_utc:%Y-%m-%d}"
+                    for ca in bundle if ca.not_valid_after_utc < now]
+
+
+def validate_ca_file(ca_file: str, now: dt.datetime | None = None) -> list[str]:
+    """Check a CA bundle given without a client certificate; its warnings, if any."""
+    return _ca_bundle(ca_file, now or dt.datetime.now(dt.timezone.utc))[1]
+
+
 def validate_client_files(files: TlsFiles, now: dt.datetime | None = None) -> ChainReport:
     """Check chain, key and CA bundle; raise UsageError naming the file and the fix."""
     from cryptography.hazmat.primitives import serialization
@@ -174,12 +187,9 @@ def validate_client_files(files: TlsFiles, now: dt.datetime | None = None) -> Ch
                 f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
                 hint="check this machine's clock, or wait until then")
     if files.ca_file:
-        bundle = _load_certs(files.ca_file, "CA bundle")
+        bundle, expired = _ca_bundle(files.ca_file, now)
+        warnings += expired
         top = chain[-1]
-        for ca in bundle:
-            if ca.not_valid_after_utc < now:
-                warnings.append(f"{files.ca_file}: CA {_subject(ca)} expired on "
-                                f"{ca.not_valid_after_utc:%Y-%m-%d}")
         if top.issuer != top.subject and not any(ca.subject == top.issuer for ca in bundle):
             # Only a note: the server may trust a different CA than the one we trust for it.
             warnings.append(f"the chain's top certificate is issued by "

@@ -8,8 +8,6 @@ Works with OpenAI, OpenRouter, Ollama (`/v1`), vLLM and llama.cpp's server: all 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,42 +17,18 @@ from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
-    Provider,
-    ResponseInfo,
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_tokens,
+    estimated_usage,
 )
-from assistant_cli.providers.errors import classify_http_error, network_error
-
-log = logging.getLogger("assistant_cli.providers.openai")
+from assistant_cli.providers.http import HttpProvider
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(HttpProvider):
     """Chat completions API as documented by OpenAI."""
 
     default_base_url = "https://api.openai.com/v1"
-    _client: httpx.AsyncClient | None = None
-
-    async def headers(self) -> dict[str, str]:
-        return {"Accept": "text/event-stream", **self.config.headers,
-                **await self.auth.headers()}
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
-        return self._client
-
-    def _note(self, response: httpx.Response, started: float) -> float:
-        latency = round((time.monotonic() - started) * 1000, 1)
-        self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
-        return latency
-
-    def _refused(self, response: httpx.Response) -> ProviderError:
-        return self.auth.refused(classify_http_error(self.name, response))
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -63,44 +37,19 @@ class OpenAIProvider(Provider):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        max_tokens = request.max_tokens or self.config.max_tokens
+        max_tokens = self.max_tokens_for(request)
         if max_tokens:
             body["max_tokens"] = max_tokens
-        temperature = request.temperature if request.temperature is not None else (
-            self.config.temperature
-        )
+        temperature = self.temperature_for(request)
         if temperature is not None:
             body["temperature"] = temperature
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = self.config.base_url.rstrip("/") + "/chat/completions"
-        body = self.body(request)
-        for attempt in (1, 2):
-            started = time.monotonic()
-            try:
-                async with self.client.stream(
-                    "POST", url, json=body, headers=await self.headers()
-                ) as response:
-                    latency = self._note(response, started)
-                    log.info(
-                        "%s answered %s", self.name, response.status_code,
-                        extra={"event": "provider.response", "fields": {
-                            "provider": self.name, "status": response.status_code,
-                            "latency_ms": latency}},
-                    )
-                    if response.status_code >= 400:
-                        await response.aread()
-                        # An OAuth token can be revoked or expire early: refresh once.
-                        if (response.status_code == 401 and attempt == 1
-                                and await self.auth.refresh_after_401()):
-                            continue
-                        raise self._refused(response)
-                    async for event in self._events(response, request):
-                        yield event
-                    return
-            except httpx.HTTPError as exc:
-                raise self.auth.annotate(network_error(self.name, url, exc)) from None
+        async with self.post_stream(self.endpoint("chat/completions"),
+                                    self.body(request)) as response:
+            async for event in self._events(response, request):
+                yield event
 
     async def _events(
         self, response: httpx.Response, request: ChatRequest
@@ -138,35 +87,4 @@ class OpenAIProvider(Provider):
                     produced.append(text)
                     yield TextDelta(text)
                 finish = choice.get("finish_reason") or finish
-        if usage is None:
-            prompt = sum(estimate_tokens(t.content) for t in request.turns)
-            usage = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
-        yield Finished(finish, usage, model)
-
-    async def list_models(self) -> list[str]:
-        """Model ids from `GET {base_url}/models`."""
-        url = self.config.base_url.rstrip("/") + "/models"
-        started = time.monotonic()
-        try:
-            response = await self.client.get(url, headers=await self.headers())
-        except httpx.HTTPError as exc:
-            raise self.auth.annotate(network_error(self.name, url, exc)) from None
-        self._note(response, started)
-        if response.status_code >= 400:
-            raise self._refused(response)
-        try:
-            return sorted(str(m["id"]) for m in response.json().get("data", []))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
-                                kind="bad_request", provider=self.name) from None
-
-    async def health_check(self) -> ResponseInfo:
-        """The cheapest authenticated call the API has: listing models."""
-        await self.list_models()
-        assert self.last_response is not None
-        return self.last_response
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        yield Finished(finish, usage or estimated_usage(request, produced), model)

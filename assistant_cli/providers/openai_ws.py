@@ -7,7 +7,8 @@ Each turn opens `wss://.../responses` (the scheme derived from base_url's http/h
 `response.created`, `response.output_text.delta` ... `response.completed` (with usage) or
 `response.failed` / `error`. The socket is closed after the turn: the full history goes
 with every request (`store: false`), so a kept-open socket would save only a handshake.
-The health check is `GET {base_url}/models` over plain HTTP(S).
+The model list and health check are `GET {base_url}/models` over plain HTTP(S), through
+the REST adapters' shared `HttpProvider`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -26,19 +27,14 @@ from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
-    Provider,
     ResponseInfo,
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_tokens,
+    estimated_usage,
 )
-from assistant_cli.providers.errors import (
-    classify_http_error,
-    classify_reported_error,
-    network_error,
-    stalled_error,
-)
+from assistant_cli.providers.errors import classify_reported_error, network_error, stalled_error
+from assistant_cli.providers.http import HttpProvider
 
 if TYPE_CHECKING:
     import aiohttp
@@ -76,15 +72,22 @@ def reported_error(name: str, status: int | None, err: dict[str, Any]) -> Provid
     return classify_reported_error(name, status, code, detail, when="mid-answer")
 
 
-class OpenAIWebSocketProvider(Provider):
-    """Responses API in WebSocket mode, as documented by OpenAI."""
+class OpenAIWebSocketProvider(HttpProvider):
+    """Responses API in WebSocket mode, as documented by OpenAI; the model list (and so
+    the health check) over plain HTTP(S) like the REST adapters."""
 
     default_base_url = "https://api.openai.com/v1"
+    url_schemes: ClassVar[tuple[str, ...] | None] = ("http", "https", "ws", "wss")
     _session: aiohttp.ClientSession | None = None
 
     @property
     def url(self) -> str:
         return ws_url(self.config.base_url)
+
+    def endpoint(self, path: str) -> str:
+        """An HTTP(S) address under base_url, also when base_url is ws(s)://."""
+        url = super().endpoint(path)
+        return "http" + url[2:] if url.startswith("ws") else url
 
     async def headers(self) -> dict[str, str]:
         return {**self.config.headers, **await self.auth.headers()}
@@ -107,12 +110,10 @@ class OpenAIWebSocketProvider(Provider):
         }
         if instructions:
             body["instructions"] = instructions
-        max_tokens = request.max_tokens or self.config.max_tokens
+        max_tokens = self.max_tokens_for(request)
         if max_tokens:
             body["max_output_tokens"] = max_tokens
-        temperature = request.temperature if request.temperature is not None else (
-            self.config.temperature
-        )
+        temperature = self.temperature_for(request)
         if temperature is not None:
             body["temperature"] = temperature
         return body
@@ -124,7 +125,7 @@ class OpenAIWebSocketProvider(Provider):
             timeout = aiohttp.ClientTimeout(
                 total=None, connect=min(10.0, self.config.timeout), sock_read=self.config.timeout
             )
-            # Every HTTP answer (the upgrade's 101 or refusal, GET /models) becomes
+            # Every HTTP answer on this session (the upgrade's 101 or refusal) becomes
             # last_response, headers included, for `providers test`.
             trace = aiohttp.TraceConfig()
             trace.on_request_start.append(self._on_request_start)
@@ -148,11 +149,11 @@ class OpenAIWebSocketProvider(Provider):
         except aiohttp.WSServerHandshakeError as exc:
             # An OAuth token can be revoked or expire early: refresh once.
             if exc.status != 401 or not await self.auth.refresh_after_401():
-                raise self._refused(exc) from None
+                raise self._handshake_refused(exc) from None
         try:
             return await self._handshake()
         except aiohttp.WSServerHandshakeError as exc:
-            raise self._refused(exc) from None
+            raise self._handshake_refused(exc) from None
 
     async def _handshake(self) -> aiohttp.ClientWebSocketResponse[bool]:
         """Open the socket; a refused upgrade is left to the caller as WSServerHandshakeError."""
@@ -172,18 +173,18 @@ class OpenAIWebSocketProvider(Provider):
         except asyncio.TimeoutError:
             raise stalled_error(self.name, self.url, self.config.timeout) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise self.auth.annotate(network_error(self.name, self._http_url, exc)) from None
+            raise self._unreachable(self._http_url, exc) from None
         log.info("%s accepted the WebSocket", self.name, extra={
             "event": "provider.response", "fields": {
                 "provider": self.name, "status": 101,
                 "latency_ms": round((time.monotonic() - started) * 1000, 1)}})
         return ws
 
-    def _refused(self, exc: aiohttp.WSServerHandshakeError) -> ProviderError:
+    def _handshake_refused(self, exc: aiohttp.WSServerHandshakeError) -> ProviderError:
         # The upgrade was refused with a plain HTTP answer (401, 429, 503 ...); aiohttp
         # keeps its status and headers but not its body.
         response = httpx.Response(exc.status, headers=_retry_header(exc.headers or {}))
-        return self.auth.refused(classify_http_error(self.name, response))
+        return self._refused(response)
 
     @property
     def _http_url(self) -> str:
@@ -254,8 +255,7 @@ class OpenAIWebSocketProvider(Provider):
                 if "input_tokens" in usage and "output_tokens" in usage:
                     out = Usage(int(usage["input_tokens"]), int(usage["output_tokens"]))
                 else:
-                    prompt = sum(estimate_tokens(t.content) for t in request.turns)
-                    out = Usage(prompt, estimate_tokens("".join(produced)), estimated=True)
+                    out = estimated_usage(request, produced)
                 yield Finished(finish, out, response.get("model"))
                 return
             elif kind == "response.failed":
@@ -273,42 +273,8 @@ class OpenAIWebSocketProvider(Provider):
             # response.created, output_item/content_part events and the *.done events
             # repeat what the deltas already said.
 
-    async def list_models(self) -> list[str]:
-        """Model ids from `GET {base_url}/models` over plain HTTP(S)."""
-        import aiohttp
-
-        url = self.config.base_url.rstrip("/") + "/models"
-        if url.startswith("ws"):
-            url = "http" + url[2:]
-        for attempt in (1, 2):
-            try:
-                async with self.session().get(
-                    url, headers=await self.headers(), ssl=self.ssl_option
-                ) as resp:
-                    body = await resp.read()
-                    response = httpx.Response(resp.status, content=body,
-                                              headers=_retry_header(resp.headers))
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise self.auth.annotate(network_error(self.name, url, exc)) from None
-            if response.status_code == 401 and attempt == 1 and (
-                    await self.auth.refresh_after_401()):
-                continue
-            break
-        if response.status_code >= 400:
-            raise self.auth.refused(classify_http_error(self.name, response))
-        try:
-            return sorted(str(m["id"]) for m in response.json().get("data", []))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
-                                kind="bad_request", provider=self.name) from None
-
-    async def health_check(self) -> ResponseInfo:
-        """Listing models over HTTP: authenticated, cheap, and no socket to open."""
-        await self.list_models()
-        assert self.last_response is not None
-        return self.last_response
-
     async def aclose(self) -> None:
+        await super().aclose()
         if self._session is not None:
             await self._session.close()
             self._session = None

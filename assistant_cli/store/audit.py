@@ -3,7 +3,8 @@
 Each entry's MAC covers its own fields and the previous entry's MAC, keyed with a secret
 kept in the keyring (`audit_hmac_key`), so editing, deleting or reordering rows breaks the
 chain at the first altered entry, and nobody without the key can repair it. A keyed head
-marker in `kv` also catches removal of the newest entries. Secret values never go in.
+marker in `kv` also catches removal of the newest entries. Secret values never go in
+(callers pass none; URLs in details lose any credentials they carry).
 """
 
 from __future__ import annotations
@@ -41,6 +42,26 @@ def os_actor() -> str:
         return f"os:{getpass.getuser()}"
     except Exception:  # no passwd entry in some containers
         return "os:unknown"
+
+
+def scrub(value: Any) -> Any:
+    """A detail value with credentials that URLs can carry (user:password@, ?key=) removed."""
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, str) and "://" in value:
+        from urllib.parse import urlsplit, urlunsplit
+
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return "(unparsable URL removed)"
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            netloc = parts.netloc.rpartition("@")[2]
+            query = "(removed)" if parts.query else ""
+            return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return value
 
 
 def key_from_store(store: Any) -> Callable[[], bytes]:
@@ -85,7 +106,8 @@ class AuditLog:
         """Record one action; returns the entry id."""
         _ = self.key  # fetch before taking the write lock: it may touch the keyring
         actor = actor or os_actor()
-        detail_json = json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
+        detail_json = json.dumps(scrub(detail), sort_keys=True, separators=(",", ":"),
+                                 default=str)
         ts = time.time()
         with self.db.transaction() as conn:
             row = conn.execute("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1").fetchone()

@@ -10,12 +10,14 @@ process crash (WAL), and power loss can at worst make a message be answered agai
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from assistant_cli.errors import StateError
+from assistant_cli.paths import ensure_dir
 from assistant_cli.store.migrations import MIGRATIONS
 
 
@@ -25,13 +27,12 @@ class Database:
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot create the state directory {self.path.parent}: {exc.strerror}",
-                    hint="make it writable, or set ASSISTANT_CLI_HOME to a writable directory",
-                ) from None
+            ensure_dir(self.path.parent)
+            if self.path.is_dir():
+                raise StateError(f"{self.path} is a directory, but it should be the state "
+                                 "database file",
+                                 hint=f"move {self.path} aside, or set ASSISTANT_CLI_HOME to "
+                                 "another directory")
         try:
             self.conn = sqlite3.connect(
                 str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
@@ -50,7 +51,9 @@ class Database:
                 "`assistant-cli doctor` checks the file",
             ) from None
         if self.path.exists():
-            self.path.chmod(0o600)
+            # Messages and history are private; an existing looser file is tightened.
+            with contextlib.suppress(OSError):
+                self.path.chmod(0o600)
 
     @property
     def schema_version(self) -> int:

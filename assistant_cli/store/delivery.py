@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant_cli.store.db import Database
@@ -30,21 +31,34 @@ class DeliveryLog:
 
     def record(self, status: DeliveryStatus) -> bool:
         """Store a status; False when the same status of the same message was already stored."""
-        with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO delivery_status (platform, message_id, status,"
-                " recipient_id, status_at, error_code, error_title, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (status.platform, status.message_id, status.status, status.recipient_id,
-                 status.status_at, status.error_code, status.error_title, time.time()),
-            )
-            return bool(cur.rowcount)
+        return bool(self.record_many([status]))
+
+    def record_many(self, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
+        """Store statuses in one transaction; returns those not stored before.
+
+        Not fsynced (`durable=False`): a status is bookkeeping that survives a crash, and
+        every answer brings two or three of them, each otherwise an fsync on the event loop.
+        """
+        new: list[DeliveryStatus] = []
+        now = time.time()
+        with self.db.transaction(durable=False) as conn:
+            for status in statuses:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO delivery_status (platform, message_id, status,"
+                    " recipient_id, status_at, error_code, error_title, recorded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (status.platform, status.message_id, status.status, status.recipient_id,
+                     status.status_at, status.error_code, status.error_title, now),
+                )
+                if cur.rowcount:
+                    new.append(status)
+        return new
 
     def for_message(self, platform: str, message_id: str) -> list[DeliveryStatus]:
         """Every status of one message, in the order the platform stamped them."""
         rows = self.db.execute(
             "SELECT * FROM delivery_status WHERE platform = ? AND message_id = ?"
-            " ORDER BY status_at, recorded_at", (platform, message_id)).fetchall()
+            " ORDER BY status_at, recorded_at, rowid", (platform, message_id)).fetchall()
         return [_status(r) for r in rows]
 
     def failures(self, platform: str, since: float = 0.0) -> list[DeliveryStatus]:

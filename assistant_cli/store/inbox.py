@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from assistant_cli.engine.messages import InboundMessage, InboxItem
@@ -45,13 +45,18 @@ class Inbox:
             )
             return cur.lastrowid if cur.rowcount else None
 
-    def claim(self) -> InboxItem | None:
-        """Claim the oldest queued message whose conversation has nothing in flight."""
+    def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
+        """Claim the oldest queued message whose conversation has nothing in flight.
+
+        With `platforms`, only messages of those platforms: a message whose channel is not
+        running in this process stays queued, untouched, for a run that has it.
+        """
+        only, params = _platform_filter("q", platforms)
         with self.db.transaction(durable=False) as conn:
             row = conn.execute(
-                "SELECT * FROM inbox AS q WHERE q.status = 'queued' AND NOT EXISTS ("
+                "SELECT * FROM inbox AS q WHERE q.status = 'queued'" + only + " AND NOT EXISTS ("
                 " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
-                " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1"
+                " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1", params
             ).fetchone()
             if row is None:
                 return None
@@ -128,9 +133,11 @@ class Inbox:
                 "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'"
             ).rowcount
 
-    def depth(self) -> int:
+    def depth(self, platforms: Collection[str] | None = None) -> int:
+        """Messages queued or in flight (of `platforms` only, when given)."""
+        only, params = _platform_filter("inbox", platforms)
         row = self.db.execute(
-            "SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'claimed')"
+            "SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'claimed')" + only, params
         ).fetchone()
         return int(row[0])
 
@@ -142,6 +149,15 @@ class Inbox:
     def get(self, inbox_id: int) -> InboundMessage | None:
         row = self.db.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
         return _message(row) if row else None
+
+
+def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    """An `AND table.platform IN (...)` clause and its parameters; empty without a filter."""
+    if platforms is None:
+        return "", ()
+    names = tuple(platforms)
+    marks = ", ".join("?" * len(names)) or "NULL"  # IN (NULL) matches nothing
+    return f" AND {table}.platform IN ({marks})", names
 
 
 def _dump_meta(msg: InboundMessage) -> str:

@@ -115,14 +115,15 @@ class PairingStore:
     def request_code(self, platform: str, user_id: str, chat_id: str,
                      display_name: str = "") -> str | None:
         """A new code for an unknown sender, or None when they already have a live request
-        (or a locked one): no new code and no reply, so repeated messages don't storm."""
+        (or one locked or denied within the hour): no new code and no reply, so repeated
+        messages don't storm and a refusal sticks."""
         now = self.now()
         with self.db.transaction() as conn:
             conn.execute("UPDATE pairing_requests SET status = 'expired' WHERE status = 'pending'"
                          " AND expires_at <= ?", (now,))
             live = conn.execute(
                 "SELECT status FROM pairing_requests WHERE platform = ? AND user_id = ? AND"
-                " (status = 'pending' OR (status = 'locked' AND expires_at > ?))",
+                " (status = 'pending' OR (status IN ('locked', 'denied') AND expires_at > ?))",
                 (platform, user_id, now)).fetchone()
             if live is not None:
                 return None
@@ -199,8 +200,11 @@ class PairingStore:
     def deny(self, platform: str, user_id: str, actor: str) -> PairingRequest:
         req = self._open_request(platform, user_id)
         with self.db.transaction() as conn:
+            # Denied for an hour from now: until then their messages get no reply at all.
+            now = self.now()
             conn.execute("UPDATE pairing_requests SET status = 'denied', decided_at = ?,"
-                         " decided_by = ? WHERE id = ?", (self.now(), actor, req.id))
+                         " decided_by = ?, expires_at = ? WHERE id = ?",
+                         (now, actor, now + TTL_SECONDS, req.id))
         return req
 
 

@@ -168,8 +168,8 @@ class DashboardApp(App[None]):
 
     # -- showing --------------------------------------------------------------------------
     def _render_header(self) -> None:
-        uptime = "-"
-        if self.status:
+        uptime = "-"  # while disconnected the last reading would go on ticking, wrongly
+        if self.status and self.state == "connected":
             uptime = duration(float(self.status.get("uptime_s", 0)) + self.clock() - self.status_at)
         version = self.status.get("version", __version__)  # the serve's, once known
         self.query_one("#header", Static).update(
@@ -280,10 +280,24 @@ class DashboardApp(App[None]):
         self.query_one("#pairing-status", Static).update(text)
         self.notify(text, severity="error" if error else "information")
 
+    def _on_pairing_tab(self, verb: str) -> bool:
+        """a/d act on the row the user can see selected; elsewhere they show it first."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "pairing":
+            return True
+        tabs.active = "pairing"
+        if self.pending:
+            self._say(f"select a request, then press {verb[0]} again to {verb} it")
+        else:
+            self._say(f"no pairing request to {verb}", True)
+        return False
+
     def action_approve(self) -> None:
+        if not self._on_pairing_tab("approve"):
+            return
         request = self._selected()
         if request is None:
-            self._say("no pairing request to approve (they appear in the Pairing tab)", True)
+            self._say("no pairing request to approve", True)
             return
 
         def done(code: str | None) -> None:
@@ -293,6 +307,8 @@ class DashboardApp(App[None]):
         self.push_screen(CodePrompt(request), done)
 
     def action_deny(self) -> None:
+        if not self._on_pairing_tab("deny"):
+            return
         request = self._selected()
         if request is None:
             self._say("no pairing request to deny", True)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import re
 import ssl
 from collections.abc import Callable
@@ -26,15 +27,21 @@ CLOSE_TOKEN_EXPIRED = 4001
 AUTH_MESSAGES = {
     "token_expired": "the token has expired",
     "bad_signature": "the gateway does not accept this token (signed with another secret)",
-    "unknown_key": "the token was signed with a key the gateway no longer accepts (rotated)",
+    "unknown_key": "the token was signed with a key the gateway does not know (rotated "
+                   "away, or another gateway's)",
     "wrong_audience": "the token is not meant for this gateway",
     "bad_algorithm": "the token is not signed the way the gateway requires",
     "missing_token": "no token was sent",
     "malformed": "the token is malformed",
     "bad_origin": "the gateway refuses this client's origin",
 }
-AUTH_FIX = ("on the machine running serve, run `assistant-cli dashboard` (it mints its own "
-            "token) or `assistant-cli gateway token --url` for a fresh URL; press r to retry")
+# Kept short: the banner has three lines at 80 columns.
+AUTH_FIX = ("get a fresh URL with `assistant-cli gateway token --url` on the machine running "
+            "serve; r retries")
+# When this dashboard minted the token itself from this machine's config and it is still
+# refused, serve signs with another secret than the config names.
+LOCAL_AUTH_FIX = ("serve signs with another secret than this config names (started with "
+                  "--jwt-secret?): pass the URL it printed; r retries")
 
 
 @dataclass
@@ -82,6 +89,11 @@ class GatewayClient:
         self.state = state
         self.on_state(state, detail)
 
+    def _auth_fix(self, code: str) -> str:
+        if self.target.refreshable and code in ("bad_signature", "unknown_key"):
+            return LOCAL_AUTH_FIX
+        return AUTH_FIX
+
     def retry_now(self) -> None:
         self._retry.set()
 
@@ -116,20 +128,21 @@ class GatewayClient:
                         if self.target.refreshable and not refreshed:
                             refreshed = True
                             continue
-                        self._set("unauthorized", f"{AUTH_MESSAGES.get(code, code)} — {AUTH_FIX}")
+                        self._set("unauthorized", f"{AUTH_MESSAGES.get(code, code)} — "
+                                  f"{self._auth_fix(code)}")
                         await self._pause(None)
                         refreshed = False
                         continue
                     self._set("unreachable", f"{self.target.base_url} answered HTTP {exc.status} "
                               "instead of the dashboard WebSocket — is this assistant-cli's "
-                              f"gateway? retrying in {backoff:.0f} s")
+                              f"gateway? retrying in {backoff:g} s")
                     await self._pause(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     self._set("unreachable", f"gateway unreachable at {self.target.base_url} "
                               f"({_reason(exc)}) — is `assistant-cli serve` running? "
-                              f"retrying in {backoff:.0f} s")
+                              f"retrying in {backoff:g} s")
                     await self._pause(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
@@ -222,5 +235,9 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out"
     inner = getattr(exc, "os_error", None) or exc.__cause__ or exc
+    # asyncio's "Connect call failed ('127.0.0.1', 8080)" says less than the errno does.
+    number = getattr(inner, "errno", None)
+    if isinstance(number, int) and number > 0:
+        return os.strerror(number).lower()
     text = getattr(inner, "strerror", None) or str(inner) or type(exc).__name__
     return str(text).lower()

@@ -112,6 +112,19 @@ class ServeProcess:
                 pytest.fail(f"echo was never turned off; output tail:\n{self.tail()}")
             self._pump(0.02)
 
+    def wait_blocked_on_input(self, timeout: float = 5.0) -> None:
+        """Wait until the child sleeps in a terminal read (Linux: /proc/PID/wchan).
+
+        A SIGINT that lands just before a blocking read() starts is only noticed when the
+        read returns (a CPython race); a person's Ctrl-C comes while the read waits.
+        """
+        wchan = Path(f"/proc/{self.pid}/wchan")
+        deadline = time.monotonic() + timeout
+        while wchan.read_text() not in ("wait_woken", "n_tty_read"):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the child never waited for input; output tail:\n{self.tail()}")
+            self._pump(0.02)
+
     def type(self, line: str) -> int:
         """Type a line at the prompt; returns the output offset to search answers from."""
         assert self.master is not None

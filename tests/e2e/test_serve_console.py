@@ -213,3 +213,69 @@ def test_gateway_health_and_readiness_answer_200_while_serving(serve: ServeStart
             assert body["channels"] == {"console": True}
         else:
             assert body == {"status": "ok"}
+
+
+def _wait_exit(proc: ServeProcess, timeout: float) -> tuple[int | None, float]:
+    started = time.monotonic()
+    while proc.proc.poll() is None and time.monotonic() - started < timeout:
+        proc._pump(0.05)
+    proc._pump(0)
+    return proc.proc.poll(), time.monotonic() - started
+
+
+def test_ctrl_c_while_an_answer_streams_lets_it_finish_then_exits_0(
+    serve: ServeStarter, fake: FakeOpenAI, isolated_home: Path
+) -> None:
+    fake.token_delay = 0.15
+    proc = serve()
+    mark = proc.type("one two three four five six")
+    proc.expect(r"echo: one", since=mark)
+    os.kill(proc.pid, signal.SIGINT)
+    code, took = _wait_exit(proc, timeout=8)  # the grace period is 10 s
+    assert code == 0, proc.tail()
+    notice = proc.text.index("stopping: finishing 1 answer(s) in progress")
+    assert "five six" in proc.text[notice:], "the answer did not go on after Ctrl-C"
+    assert took < 5
+    assert_answered_once(isolated_home, "one two three four five six",
+                         "echo: one two three four five six")
+
+
+def test_second_ctrl_c_returns_the_answer_to_the_queue_for_the_next_start(
+    serve: ServeStarter, fake: FakeOpenAI, isolated_home: Path
+) -> None:
+    fake.token_delay = 1.0
+    first = serve()
+    mark = first.type("a b c d e f g h")
+    first.expect(r"echo: a", since=mark)
+    os.kill(first.pid, signal.SIGINT)
+    first.expect(r"press Ctrl-C again to stop now", since=mark)
+    os.kill(first.pid, signal.SIGINT)
+    code, took = _wait_exit(first, timeout=5)
+    assert code == 0, first.tail()
+    assert took < 3, "the second Ctrl-C did not cut the grace period short"
+    assert "interrupted; answered again at the next start" in first.text
+    assert db_rows(isolated_home, "SELECT status FROM inbox") == [("queued",)]
+
+    fake.token_delay = 0.0
+    second = serve()
+    second.expect(r"echo: a b c d e f g h")
+    code, _ = second.terminate()
+    assert code == 0, second.tail()
+    assert_answered_once(isolated_home, "a b c d e f g h", "echo: a b c d e f g h")
+
+
+def test_end_of_input_answers_everything_queued_then_exits_0(
+    isolated_home: Path, fake: FakeOpenAI
+) -> None:
+    write_config(isolated_home, fake)
+    fake.token_delay = 0.05
+    result = subprocess.run(
+        [*cli_command(), "serve"], input="first question\nsecond question\n",
+        capture_output=True, text=True, timeout=30,
+        env=subprocess_env(isolated_home, FAKE_OPENAI_KEY=fake.api_key or ""),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "echo: first question" in result.stdout
+    assert "echo: second question" in result.stdout
+    assert_answered_once(isolated_home, "first question", "echo: first question")
+    assert_answered_once(isolated_home, "second question", "echo: second question")

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.fakes.loop_thread import ThreadedFake
+from tests.fakes.loop_thread import AiohttpFake, Hang, HangAfter
 from tests.fakes.openai_server import split_tokens
 
 VERSION = "2023-06-01"
@@ -95,19 +95,6 @@ class StreamError:
     text: str = "partial answer that breaks off"
 
 
-@dataclass(frozen=True)
-class Hang:
-    """Accept the request and never answer until the server stops."""
-
-
-@dataclass(frozen=True)
-class HangAfter:
-    """Stream n text deltas, then stall until the server stops."""
-
-    n_tokens: int
-    text: str = "one two three four five"
-
-
 Behaviour: TypeAlias = Reply | Error | StreamError | Hang | HangAfter
 
 
@@ -124,7 +111,7 @@ class RecordedRequest:
         return messages if isinstance(messages, list) else []
 
 
-class FakeAnthropic(ThreadedFake[Behaviour]):
+class FakeAnthropic(AiohttpFake[Behaviour, RecordedRequest]):
     """Anthropic-compatible server on 127.0.0.1, usable from sync and async tests alike."""
 
     def __init__(self, *, api_key: str | None = "sk-ant-test", model: str = "fake-claude",
@@ -137,16 +124,10 @@ class FakeAnthropic(ThreadedFake[Behaviour]):
         self.model = model
         self.token_delay = token_delay
         self.pings = pings
-        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http{'s' if self.ssl_context else ''}://127.0.0.1:{self.port}/v1"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._cond:
-            return list(self._requests)
+        return f"{self.url}/v1"
 
     def reply(self, body: dict[str, Any]) -> str:
         """Echo the last user message (tests may replace this)."""
@@ -156,22 +137,9 @@ class FakeAnthropic(ThreadedFake[Behaviour]):
                 return "echo: " + (content if isinstance(content, str) else "")
         return "echo: "
 
-    async def _startup(self) -> int:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self.ssl_context)
-        await site.start()
-        self._runner = runner
-        port: int = runner.addresses[0][1]
-        return port
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     @staticmethod
     def _error(error: Error) -> web.Response:
@@ -228,7 +196,7 @@ class FakeAnthropic(ThreadedFake[Behaviour]):
         if isinstance(behaviour, Reply):
             text, stop_reason = behaviour.text, behaviour.stop_reason
         elif isinstance(behaviour, (StreamError, HangAfter)):
-            text = behaviour.text
+            text = behaviour.text or text  # HangAfter(n) hangs within the usual reply
         tokens = split_tokens(text)
         if isinstance(behaviour, StreamError):
             tokens = tokens[:behaviour.after]

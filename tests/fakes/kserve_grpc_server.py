@@ -17,7 +17,7 @@ import grpc.aio
 
 from assistant_cli.providers.proto import grpc_predict_v2_pb2 as pb
 from assistant_cli.providers.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from tests.fakes.loop_thread import ThreadedFake
+from tests.fakes.loop_thread import Hang, HangAfter, ThreadedFake
 from tests.fakes.openai_server import split_tokens
 
 
@@ -45,19 +45,6 @@ class StreamError:
     text: str = "partial answer that breaks off"
 
 
-@dataclass(frozen=True)
-class Hang:
-    """Never answer until the server stops."""
-
-
-@dataclass(frozen=True)
-class HangAfter:
-    """Stream n pieces, then stall until the server stops."""
-
-    n_tokens: int
-    text: str = "one two three four five"
-
-
 Behaviour: TypeAlias = Reply | Abort | StreamError | Hang | HangAfter
 
 
@@ -77,7 +64,7 @@ class Recorded:
         return bytes(self.input("text_input").contents.bytes_contents[0]).decode()
 
 
-class FakeKServe(ThreadedFake[Behaviour]):
+class FakeKServe(ThreadedFake[Behaviour, Recorded]):
     """A grpc.aio inference server on 127.0.0.1 (TLS when given server credentials)."""
 
     def __init__(self, *, model: str = "ensemble", api_key: str | None = "grpc-test-token",
@@ -107,11 +94,6 @@ class FakeKServe(ThreadedFake[Behaviour]):
     @property
     def base_url(self) -> str:
         return f"grpc{'s' if self.credentials else ''}://{self.target}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._cond:
-            return list(self._requests)
 
     def reply(self, prompt: str) -> str:
         """Echo the last `User:` line of the transcript (tests may replace this)."""
@@ -220,10 +202,10 @@ class _Servicer(pb_grpc.GRPCInferenceServiceServicer):
                 await context.abort(behaviour.code, behaviour.details)
             if isinstance(behaviour, Hang):
                 await fake._stall()
-            if isinstance(behaviour, (Reply, StreamError, HangAfter)):
-                text = behaviour.text
-            else:
-                text = fake.reply(_prompt(request))
+            scripted = behaviour.text if isinstance(
+                behaviour, (Reply, StreamError, HangAfter)) else None
+            # Unscripted, or a HangAfter of the usual reply: the echo.
+            text = scripted if scripted is not None else fake.reply(_prompt(request))
             tokens = split_tokens(text)
             if isinstance(behaviour, StreamError):
                 tokens = tokens[:behaviour.after]

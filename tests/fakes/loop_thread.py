@@ -1,36 +1,68 @@
-"""An asyncio loop in a daemon thread, for fake servers that sync and async tests share."""
+"""An asyncio loop in a daemon thread, for fake servers that sync and async tests share;
+`AiohttpFake` serves an aiohttp app from it, and `Hang`/`HangAfter` are the stalls every
+model fake can be scripted with."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import ssl
 import threading
 from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from aiohttp import web
+
 T = TypeVar("T")
-B = TypeVar("B")
-Self = TypeVar("Self", bound="ThreadedFake[Any]")
+B = TypeVar("B")  # a scripted behaviour
+R = TypeVar("R")  # a recorded request
+Self = TypeVar("Self", bound="ThreadedFake[Any, Any]")
 
 
-class ThreadedFake(Generic[B]):
+@dataclass(frozen=True)
+class Hang:
+    """Accept the request and never answer until the server stops."""
+
+
+@dataclass(frozen=True)
+class HangAfter:
+    """Stream the first n pieces of `text` (None: of the usual reply), then stall until the
+    server stops. A request that asked for no streaming just hangs."""
+
+    n_tokens: int
+    text: str | None = None
+
+
+class ThreadedFake(Generic[B, R]):
     """Base for fake servers: its own event loop in a thread, a script of behaviours,
     recorded requests and parked ("hung") handlers that stop() cuts off.
 
-    Subclasses implement `_startup()` (returning the port) and `_shutdown()`.
+    Subclasses implement `_startup()` (returning the port) and `_shutdown()`. After a
+    stop(), start() binds the same port again, so addresses handed out stay valid.
     """
 
     def __init__(self, script: Iterable[B] = (), port: int = 0) -> None:
         self._script: collections.deque[B] = collections.deque(script)
         self._port = port
-        self._requests: list[Any] = []
+        self._requests: list[R] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stalled: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------------- script
+
+    @property
+    def script(self) -> collections.deque[B]:
+        """Behaviours consumed one per request, before the default reply applies."""
+        return self._script
+
+    @script.setter
+    def script(self, behaviours: Iterable[B]) -> None:
+        # A fresh deque is swapped in whole; deque.popleft() itself is thread-safe.
+        self._script = collections.deque(behaviours)
 
     def enqueue(self, *behaviours: B) -> None:
         """Append behaviours; each request consumes one before the default reply applies."""
@@ -50,7 +82,19 @@ class ThreadedFake(Generic[B]):
 
     # ---------------------------------------------------------------- records
 
-    def _record(self, request: Any) -> None:
+    @property
+    def requests(self) -> list[R]:
+        """Snapshot of the requests received so far (refused ones included)."""
+        with self._cond:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        """Forget recorded requests and any remaining script."""
+        with self._cond:
+            self._requests.clear()
+        self._script.clear()
+
+    def _record(self, request: R) -> None:
         with self._cond:
             self._requests.append(request)
             self._cond.notify_all()
@@ -142,3 +186,39 @@ class ThreadedFake(Generic[B]):
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+
+
+class AiohttpFake(ThreadedFake[B, R]):
+    """A ThreadedFake serving an aiohttp app on 127.0.0.1, over TLS when `ssl_context` is
+    set (e.g. one that requires client certificates). Subclasses add routes in `_routes`."""
+
+    ssl_context: ssl.SSLContext | None = None
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http{'s' if self.ssl_context else ''}://127.0.0.1:{self.port}"
+
+    def _routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def _startup(self) -> int:
+        app = web.Application()
+        self._routes(app)
+        # Short shutdown timeout: a hung handler must never hold up a test's teardown.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self.ssl_context)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port: int = runner.addresses[0][1]
+        return port
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

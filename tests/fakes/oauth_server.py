@@ -9,7 +9,6 @@ be revoked; device polling answers follow a script (`authorization_pending`,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import collections
 import hashlib
@@ -22,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from tests.fakes.loop_thread import AiohttpFake
 from tests.fakes.openai_server import FakeOpenAI, openai_error
 
 
@@ -43,11 +43,12 @@ class Issued:
     revoked: set[str] = field(default_factory=set)
 
 
-class FakeOAuthServer:
+class FakeOAuthServer(AiohttpFake[Any, Any]):
     """An authorization server on 127.0.0.1 with one registered client."""
 
     def __init__(self, *, client_id: str = "assistant-cli", client_secret: str = "s3cret-cs",
                  expires_in: int = 3600, issue_refresh: bool = True) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.expires_in = expires_in
@@ -62,54 +63,11 @@ class FakeOAuthServer:
         self.authorize_requests: list[dict[str, str]] = []
         self._devices: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    # -- lifecycle ------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeOAuthServer:
-        loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=loop.run_forever, name="FakeOAuth", daemon=True)
-        self._thread.start()
-        self._loop = loop
-        self.port = asyncio.run_coroutine_threadsafe(self._startup(), loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> FakeOAuthServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _startup(self) -> int:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/token", self._token)
         app.router.add_post("/device", self._device)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port: int = self._runner.addresses[0][1]
-        return port
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- helpers for tests ------------------------------------------------------------
     def is_valid(self, token: str) -> bool:

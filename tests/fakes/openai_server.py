@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeAlias
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.loop_thread import AiohttpFake, Hang, HangAfter
 
 __all__ = [
     "Behaviour",
@@ -122,22 +121,6 @@ class Error:
         return cls(401, _invalid_key_body())
 
 
-@dataclass(frozen=True)
-class Hang:
-    """Accept the request and never answer until the server stops."""
-
-
-@dataclass(frozen=True)
-class HangAfter:
-    """Stream the role chunk plus n content chunks, then stall until the server stops.
-
-    ``text=None`` streams the normal reply. A non-streaming request just hangs.
-    """
-
-    n_tokens: int
-    text: str | None = None
-
-
 Behaviour: TypeAlias = Reply | Error | Hang | HangAfter
 ReplyFn: TypeAlias = Callable[[list[dict[str, Any]]], str]
 
@@ -207,11 +190,12 @@ def _invalid_key_body(key: str = "") -> dict[str, Any]:
     )
 
 
-class FakeOpenAI:
+class FakeOpenAI(AiohttpFake[Behaviour, RecordedRequest]):
     """OpenAI-compatible server on 127.0.0.1, usable from sync and async tests alike.
 
     It runs its own event loop in a daemon thread, so a blocking test (driving a
     subprocess) and an async test (sharing nothing with this loop) can both use it.
+    `requests` are the chat-completion requests received.
     """
 
     def __init__(
@@ -225,6 +209,7 @@ class FakeOpenAI:
         script: Iterable[Behaviour] = (),
         port: int = 0,
     ) -> None:
+        super().__init__(script, port)
         self.api_key = api_key
         self.model = model
         self.extra_models = list(extra_models)
@@ -233,16 +218,6 @@ class FakeOpenAI:
         # Called with the request's messages for every unscripted reply; tests
         # assign their own function here.
         self.reply: ReplyFn = self.default_reply
-        self._script: collections.deque[Behaviour] = collections.deque(script)
-        self._port = port
-        self._requests: list[RecordedRequest] = []
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._stalled: set[asyncio.Task[Any]] = set()
-
-    # ----------------------------------------------------------------- config
 
     def default_reply(self, messages: list[dict[str, Any]]) -> str:
         """Echo the last user message; what ``reply`` starts out as."""
@@ -252,141 +227,20 @@ class FakeOpenAI:
         return "echo: "
 
     @property
-    def script(self) -> collections.deque[Behaviour]:
-        """Behaviours consumed one per chat request, before falling back to ``reply``."""
-        return self._script
-
-    @script.setter
-    def script(self, behaviours: Iterable[Behaviour]) -> None:
-        # A fresh deque is swapped in whole; deque.popleft() itself is thread-safe.
-        self._script = collections.deque(behaviours)
-
-    def enqueue(self, *behaviours: Behaviour) -> None:
-        """Append behaviours to the script."""
-        self._script.extend(behaviours)
-
-    @property
     def models(self) -> list[str]:
         return [self.model, *self.extra_models]
-
-    # ---------------------------------------------------------------- records
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Snapshot of chat-completion requests received so far (rejected ones included)."""
-        with self._cond:
-            return list(self._requests)
-
-    def clear(self) -> None:
-        """Forget recorded requests and any remaining script."""
-        with self._cond:
-            self._requests.clear()
-        self._script.clear()
-
-    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
-        """Block until at least n chat requests arrived; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self._requests) >= n, timeout)
 
     def user_messages(self) -> list[str]:
         """Last user message text of every recorded request, in arrival order."""
         return [r.last_user_content or "" for r in self.requests]
 
-    # -------------------------------------------------------------- lifecycle
-
-    @property
-    def port(self) -> int:
-        if self._thread is None:
-            raise RuntimeError("FakeOpenAI is not running")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
-    def start(self) -> FakeOpenAI:
-        """Start serving; after a stop() the same port is reused so base_url stays valid."""
-        if self._thread is not None:
-            raise RuntimeError("FakeOpenAI already running")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=self._run_loop, args=(loop,), name="FakeOpenAI", daemon=True
-        )
-        thread.start()
-        try:
-            self._port = asyncio.run_coroutine_threadsafe(self._startup(), loop).result(10)
-        except BaseException:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
-            raise
-        self._loop, self._thread = loop, thread
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; hung requests are cut off. Safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            self._loop = self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @staticmethod
-    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _startup(self) -> int:
-        self._stalled = set()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
-        # Short shutdown timeout: a hung handler must never hold up a test's teardown.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        port: int = runner.addresses[0][1]
-        return port
-
-    async def _shutdown(self) -> None:
-        for task in list(self._stalled):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # --------------------------------------------------------------- handlers
 
@@ -456,9 +310,7 @@ class FakeOpenAI:
             raw=raw,
             received_at=time.time(),
         )
-        with self._cond:
-            self._requests.append(record)
-            self._cond.notify_all()
+        self._record(record)
 
         denied = self._auth_error(request)
         if denied is not None:
@@ -492,10 +344,7 @@ class FakeOpenAI:
         if self.strict_model and model not in self.models:
             return self._json(_model_not_found_body(model), status=404)
 
-        try:
-            behaviour: Behaviour | None = self._script.popleft()
-        except IndexError:
-            behaviour = None
+        behaviour = self._next()
         stream = body.get("stream") is True
         messages: list[dict[str, Any]] = body["messages"]
 
@@ -530,17 +379,6 @@ class FakeOpenAI:
                 "usage": _usage(messages, tokens),
             }
         )
-
-    async def _stall(self) -> None:
-        # Parked until stop(), which cancels us; aiohttp then drops the connection
-        # without completing the response, as a dead upstream would look.
-        task = asyncio.current_task()
-        assert task is not None
-        self._stalled.add(task)
-        try:
-            await asyncio.Future()
-        finally:
-            self._stalled.discard(task)
 
     async def _stream(
         self,

@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
-from tests.fakes.loop_thread import ThreadedFake
+from tests.fakes.loop_thread import AiohttpFake, Hang
 from tests.fakes.openai_server import openai_error, split_tokens
 
 
@@ -61,11 +61,6 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Hang:
-    """Accept response.create and never answer until the server stops."""
-
-
-@dataclass(frozen=True)
 class CloseAfter:
     """Send n text deltas, then close the socket (code 1011) mid-answer."""
 
@@ -84,7 +79,7 @@ class RecordedRequest:
     event: dict[str, Any]
 
 
-class FakeResponsesWS(ThreadedFake[Behaviour]):
+class FakeResponsesWS(AiohttpFake[Behaviour, RecordedRequest]):
     """Responses-API WebSocket server on 127.0.0.1."""
 
     def __init__(self, *, api_key: str | None = "sk-test-key", model: str = "fake-model",
@@ -96,16 +91,10 @@ class FakeResponsesWS(ThreadedFake[Behaviour]):
         self.model = model
         self.token_delay = token_delay
         self.connections = 0
-        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http{'s' if self.ssl_context else ''}://127.0.0.1:{self.port}/v1"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._cond:
-            return list(self._requests)
+        return f"{self.url}/v1"
 
     def reply(self, event: dict[str, Any]) -> str:
         """Echo the last user input item (tests may replace this)."""
@@ -115,22 +104,9 @@ class FakeResponsesWS(ThreadedFake[Behaviour]):
                 return "echo: " + (content if isinstance(content, str) else "")
         return "echo: "
 
-    async def _startup(self) -> int:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/responses", self._socket)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self.ssl_context)
-        await site.start()
-        self._runner = runner
-        port: int = runner.addresses[0][1]
-        return port
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     def _auth_error(self, request: web.Request) -> web.Response | None:
         """The answer to a request without the right key (subclasses check other

@@ -1157,6 +1157,16 @@ class FakeTelegram:
         """Queue an arbitrary update (``update_id`` is assigned if missing); return its id."""
         return self._enqueue(self._require_bot(token), copy.deepcopy(update))
 
+    def pop_updates(self, *, token: str | None = None) -> list[dict[str, Any]]:
+        """Remove and return the queued updates: what a webhook delivery would carry.
+
+        The fake never calls webhooks itself; a test posts these to the one under test.
+        """
+        bot = self._require_bot(token)
+        with self._lock:
+            taken, bot.updates = bot.updates, []
+        return [copy.deepcopy(u) for u in taken]
+
     def push_message(
         self,
         chat_id: int,

@@ -30,26 +30,9 @@ class MutualTlsOpenAI(FakeOpenAI):
         self.ssl_context = server_context(pki)
         self.client_subjects: list[str] = []
 
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
     def _auth_error(self, request: web.Request) -> web.Response | None:
         transport = request.transport
         peer = transport.get_extra_info("peercert") if transport is not None else None
         subject = dict(x[0] for x in (peer or {}).get("subject", ()))
         self.client_subjects.append(str(subject.get("commonName", "")))
         return super()._auth_error(request)
-
-    async def _startup(self) -> int:
-        self._stalled = set()
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat_completions)
-        app.router.add_get("/v1/models", self._list_models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self.ssl_context)
-        await site.start()
-        self._runner = runner
-        port: int = runner.addresses[0][1]
-        return port

@@ -1,0 +1,145 @@
+"""What the HTTP adapters share: one httpx client per provider and one way to call.
+
+Every call goes the same way — send with credentials, keep status, latency and headers
+for `providers test`, refresh an OAuth token once after a 401 and send again, then turn an
+error answer or a connection failure into a classified ProviderError:
+
+    async with self.post_stream(url, body) as response:   # streamed answers (SSE)
+        async for line in response.aiter_lines(): ...
+    response = await self.get(url, params={...})           # small JSON answers
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+import httpx
+
+from assistant_cli.errors import ProviderError
+from assistant_cli.providers.base import Provider, ResponseInfo
+from assistant_cli.providers.errors import classify_http_error, network_error
+
+
+class HttpProvider(Provider):
+    """A Provider that reaches its service over HTTP(S) with httpx."""
+
+    url_schemes: ClassVar[tuple[str, ...] | None] = ("http", "https")
+    # Response header with the service's id for a request, logged with each answer.
+    request_id_header: ClassVar[str | None] = None
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def log(self) -> logging.Logger:
+        return logging.getLogger(type(self).__module__)
+
+    async def headers(self) -> dict[str, str]:
+        """Headers for every call: SSE accepted, the configured extras, credentials."""
+        return {"Accept": "text/event-stream", **self.config.headers,
+                **await self.auth.headers()}
+
+    def classify(self, response: httpx.Response) -> ProviderError:
+        """The ProviderError for an error answer; adapters add their API's own cases."""
+        return classify_http_error(self.name, response)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
+            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
+        return self._client
+
+    def endpoint(self, path: str) -> str:
+        """`{base_url}/{path}`."""
+        return self.config.base_url.rstrip("/") + "/" + path
+
+    def _note(self, response: httpx.Response, started: float) -> float:
+        latency = round((time.monotonic() - started) * 1000, 1)
+        self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
+        return latency
+
+    def _refused(self, response: httpx.Response) -> ProviderError:
+        return self.auth.refused(self.classify(response))
+
+    def _unreachable(self, url: str, exc: Exception) -> ProviderError:
+        return self.auth.annotate(network_error(self.name, url, exc))
+
+    @asynccontextmanager
+    async def post_stream(self, url: str, body: dict[str, Any]
+                          ) -> AsyncIterator[httpx.Response]:
+        """POST `body` as JSON and hold the (2xx) answer open while it streams.
+
+        Transport errors while the caller reads the stream become ProviderErrors too.
+        """
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                async with self.client.stream(
+                    "POST", url, json=body, headers=await self.headers()
+                ) as response:
+                    latency = self._note(response, started)
+                    fields: dict[str, Any] = {"provider": self.name,
+                                              "status": response.status_code}
+                    if self.request_id_header:
+                        fields["request_id"] = response.headers.get(self.request_id_header)
+                    fields["latency_ms"] = latency
+                    self.log.info("%s answered %s", self.name, response.status_code,
+                                  extra={"event": "provider.response", "fields": fields})
+                    if response.status_code >= 400:
+                        await response.aread()
+                        # An OAuth token can be revoked or expire early: refresh once.
+                        if (response.status_code == 401 and attempt == 1
+                                and await self.auth.refresh_after_401()):
+                            continue
+                        raise self._refused(response)
+                    yield response
+                    return
+            except httpx.HTTPError as exc:
+                raise self._unreachable(url, exc) from None
+
+    async def get(self, url: str, params: dict[str, str | int] | None = None
+                  ) -> httpx.Response:
+        """GET `url`; an error answer (after one token refresh on 401) raises."""
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                response = await self.client.get(url, params=params,
+                                                 headers=await self.headers())
+            except httpx.HTTPError as exc:
+                raise self._unreachable(url, exc) from None
+            self._note(response, started)
+            if not (response.status_code == 401 and attempt == 1
+                    and await self.auth.refresh_after_401()):
+                break
+        if response.status_code >= 400:
+            raise self._refused(response)
+        return response
+
+    def model_page(self, url: str, response: httpx.Response) -> tuple[list[str], dict[str, Any]]:
+        """(model ids, whole body) of a `GET /models` answer shaped `{"data": [{"id"}]}`."""
+        try:
+            body = response.json()
+            return [str(m["id"]) for m in body.get("data", [])], body
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderError(f"{self.name}: {url} did not answer with a model list",
+                                kind="bad_request", provider=self.name) from None
+
+    async def list_models(self) -> list[str]:
+        """Model ids from `GET {base_url}/models`."""
+        url = self.endpoint("models")
+        ids, _ = self.model_page(url, await self.get(url))
+        return sorted(ids)
+
+    async def health_check(self) -> ResponseInfo:
+        """The cheapest authenticated call most APIs have: listing models."""
+        await self.list_models()
+        assert self.last_response is not None
+        return self.last_response
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

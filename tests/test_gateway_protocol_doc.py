@@ -1,0 +1,59 @@
+"""docs/GATEWAY_PROTOCOL.md names exactly the methods, events, error codes, refusals and
+metric families the code has."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import assistant_cli.gateway as gateway_pkg
+from assistant_cli.gateway.methods import Methods
+from assistant_cli.gateway.protocol import FORWARDED_EVENTS
+from assistant_cli.observability.serve_metrics import ServeMetrics
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "GATEWAY_PROTOCOL.md"
+GATEWAY_SOURCE = "\n".join(p.read_text() for p in Path(gateway_pkg.__file__).parent.glob("*.py"))
+
+
+def section(title: str) -> str:
+    text = DOC.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def first_column(table_text: str) -> set[str]:
+    return set(re.findall(r"^\| `([\w.]+)` \|", table_text, re.M))
+
+
+def test_every_method_is_documented_and_every_documented_method_exists() -> None:
+    services: Any = None
+    assert first_column(section("Methods")) == set(Methods(services).table)
+
+
+def test_every_forwarded_event_is_documented_and_nothing_more() -> None:
+    assert first_column(section("Events")) == set(FORWARDED_EVENTS)
+
+
+def test_documented_error_codes_are_the_ones_responses_use() -> None:
+    used = set(re.findall(r'ProtocolError\(\s*"(\w+)"', GATEWAY_SOURCE))
+    used |= set(re.findall(r'response_error\([^,]+,\s*"(\w+)"', GATEWAY_SOURCE))
+    listed = re.search(r"Error codes: (.*?)\.\n", section("Frames"), re.S)
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == used
+
+
+def test_documented_refusals_are_the_ones_the_upgrade_uses() -> None:
+    used = set(re.findall(r'TokenError\(\s*"(\w+)"', GATEWAY_SOURCE))
+    used |= set(re.findall(r'Refusal\(\s*\d+,\s*"(\w+)"', GATEWAY_SOURCE))
+    table = section("Connecting").split("### Refusals", 1)[1].split("###", 1)[0]
+    assert set(re.findall(r"^\| \d+ \| `(\w+)` \|", table, re.M)) == used
+
+
+def test_documented_metric_families_are_the_ones_served() -> None:
+    block = section("Metrics").split("```", 2)[1]
+    documented = {line.split("{")[0].split()[0] for line in block.splitlines() if line.strip()}
+    served = {m.name + ("_total" if m.kind == "counter" else "")
+              for m in ServeMetrics(lambda: 0).registry.metrics}
+    assert documented == served
