@@ -249,3 +249,28 @@ def test_allow_adds_a_sender_without_code(isolated_home: Path) -> None:
                                  "15551234567", "--name", "Bob"])
     assert result.exit_code == 0
     assert PairingStore(Database(resolve().database)).is_approved("whatsapp", "15551234567")
+
+
+async def test_just_approved_sender_is_told_before_their_next_message_is_answered(
+    db: Database,
+) -> None:
+    from assistant_cli.engine.policy import PAIRED, notify_paired
+
+    policy = policy_for(db, "pairing")
+    store = PairingStore(db)
+    code = store.request_code("telegram", "42", "42", "Alice")
+    assert code is not None
+    store.approve("telegram", "42", code, "os:owner")
+    store.allow("telegram", "7", "os:owner")  # allowed without a code: no "paired" notice
+    channel = RecordingChannel()
+    assert await policy(dm("42", text="first"), channel)
+    assert await policy(dm("42", text="second"), channel)
+    assert await policy(dm("7", text="hello"), channel)
+    assert channel.sent == [("42", PAIRED)]
+    # The notifier finds nothing left to send.
+    import asyncio
+
+    task = asyncio.create_task(notify_paired(store, {"telegram": channel}, EventBus(), 0.01))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    assert channel.sent == [("42", PAIRED)]

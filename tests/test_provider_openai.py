@@ -163,3 +163,12 @@ async def test_router_with_no_provider_says_how_to_add_one() -> None:
     router = ProviderRouter(Config(), lambda r, w: "")
     with pytest.raises(ProviderError, match="no provider is configured"):
         await collect(router)
+
+
+async def test_consecutive_answers_reuse_one_connection(fake: FakeOpenAI) -> None:
+    p = provider(fake)
+    await collect(p)
+    await collect(p)
+    await p.aclose()
+    peers = [r.peer for r in fake.requests]
+    assert peers[0] is not None and peers[0] == peers[1]

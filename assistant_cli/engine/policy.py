@@ -56,6 +56,10 @@ class AccessPolicy:
         if msg.sender_id in getattr(cfg, "allow_from", []) or policy == "open":
             return True
         if self.pairing.is_approved(msg.platform, msg.sender_id):
+            # Just approved and writing before the notifier's next round: the notice comes
+            # first, then the answer.
+            await tell_paired(self.pairing, channel, msg.platform, msg.sender_id, msg.chat_id,
+                              self.events)
             return True
         if policy == "allowlist":
             log.info("message from %s user %s dropped (not on the allowlist)", msg.platform,
@@ -87,17 +91,25 @@ async def notify_paired(pairing: PairingStore, channels: dict[str, Channel],
     while True:
         for sender in pairing.unnotified():
             channel = channels.get(sender.platform)
-            if channel is None:
-                continue
-            try:
-                await channel.send(sender.chat_id, PAIRED)
-            except Exception as exc:  # retried on the next round
-                log.warning("could not tell %s user %s they are paired: %s", sender.platform,
-                            sender.user_id, exc, extra={"event": "pairing.notify_failed"})
-                continue
-            pairing.mark_notified(sender.platform, sender.user_id)
-            events.publish("pairing.approved", channel=sender.platform, sender=sender.user_id)
+            if channel is not None:
+                await tell_paired(pairing, channel, sender.platform, sender.user_id,
+                                  sender.chat_id, events)
         await asyncio.sleep(interval)
+
+
+async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, user_id: str,
+                      chat_id: str, events: EventBus) -> None:
+    """Send the "you're paired" notice once; a failed send is retried on the next round."""
+    if not pairing.claim_notice(platform, user_id):
+        return
+    try:
+        await channel.send(chat_id, PAIRED)
+    except Exception as exc:
+        pairing.release_notice(platform, user_id)
+        log.warning("could not tell %s user %s they are paired: %s", platform, user_id, exc,
+                    extra={"event": "pairing.notify_failed"})
+        return
+    events.publish("pairing.approved", channel=platform, sender=user_id)
 
 
 def start_notifier(pairing: PairingStore, channels: dict[str, Channel],

@@ -188,7 +188,8 @@ class AnthropicProvider(HttpProvider):
         stop: str | None = None
         model: str | None = None
         produced: list[str] = []
-        async for _name, data in sse_events(response):
+        events = sse_events(response)
+        async for _name, data in events:
             try:
                 payload = json.loads(data)
             except json.JSONDecodeError:
@@ -215,6 +216,7 @@ class AnthropicProvider(HttpProvider):
                 output_tokens = usage.get("output_tokens", output_tokens)
                 input_tokens = _input_tokens(usage) or input_tokens
             elif kind == "message_stop":
+                await self.finish_body(events)
                 break
             elif kind == "error":
                 raise stream_error(self.name, payload)

@@ -11,6 +11,8 @@ error answer or a connection failure into a classified ProviderError:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -60,6 +62,18 @@ class HttpProvider(Provider):
         latency = round((time.monotonic() - started) * 1000, 1)
         self.last_response = ResponseInfo(response.status_code, latency, dict(response.headers))
         return latency
+
+    @staticmethod
+    async def finish_body(rest: AsyncIterator[Any]) -> None:
+        """Read what follows the end-of-answer marker (normally nothing) so the connection
+        goes back to the pool; a server that keeps it open gets a second, then we hang up."""
+
+        async def exhaust() -> None:
+            async for _ in rest:
+                pass
+
+        with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
+            await asyncio.wait_for(exhaust(), timeout=1.0)
 
     def _refused(self, response: httpx.Response) -> ProviderError:
         return self.auth.refused(self.classify(response))

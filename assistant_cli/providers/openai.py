@@ -58,11 +58,13 @@ class OpenAIProvider(HttpProvider):
         usage: Usage | None = None
         model: str | None = None
         produced: list[str] = []
-        async for line in response.aiter_lines():
+        lines = response.aiter_lines()
+        async for line in lines:
             if not line.startswith("data:"):
                 continue  # comments (": keep-alive"), event names and blank separators
             data = line[5:].strip()
             if data == "[DONE]":
+                await self.finish_body(lines)
                 break
             try:
                 chunk = json.loads(data)

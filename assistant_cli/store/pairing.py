@@ -106,9 +106,18 @@ class PairingStore:
         return [Sender(r["platform"], r["user_id"], r["chat_id"], r["display_name"],
                        r["approved_at"], r["approved_by"], r["via"]) for r in rows.fetchall()]
 
-    def mark_notified(self, platform: str, user_id: str) -> None:
+    def claim_notice(self, platform: str, user_id: str) -> bool:
+        """Take the job of telling a newly approved sender they are paired; True for exactly
+        one caller (the notifier loop and the sender's own next message race for it)."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE senders SET notified = 1 WHERE platform = ? AND user_id = ?",
+            return conn.execute(
+                "UPDATE senders SET notified = 1 WHERE platform = ? AND user_id = ?"
+                " AND notified = 0 AND via = 'code'", (platform, user_id)).rowcount > 0
+
+    def release_notice(self, platform: str, user_id: str) -> None:
+        """Give the notice back after a failed send, so it is tried again."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE senders SET notified = 0 WHERE platform = ? AND user_id = ?",
                          (platform, user_id))
 
     # -- requests -------------------------------------------------------------------

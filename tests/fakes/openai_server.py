@@ -135,6 +135,7 @@ class RecordedRequest:
     body: dict[str, Any]
     raw: bytes
     received_at: float
+    peer: tuple[str, int] | None = None  # the client's address: equal peers = reused connection
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -309,6 +310,7 @@ class FakeOpenAI(AiohttpFake[Behaviour, RecordedRequest]):
             body=body,
             raw=raw,
             received_at=time.time(),
+            peer=request.transport.get_extra_info("peername") if request.transport else None,
         )
         self._record(record)
 
