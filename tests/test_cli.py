@@ -99,20 +99,6 @@ def test_secret_name_is_validated(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid secret name" in capsys.readouterr().err
 
 
-def test_unbuilt_groups_say_so_and_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    import typer
-
-    from assistant_cli.cli import pending
-
-    monkeypatch.setitem(pending.PENDING, "later", ("Something for later.", "not built yet"))
-    tree = typer.Typer()
-    tree.callback()(lambda: None)
-    pending.register(tree)
-    result = runner.invoke(tree, ["later"])
-    assert result.exit_code == 3
-    assert "not available yet" in result.output
-
-
 def test_serve_without_config_or_tty_exits_2_with_the_commands_to_run(
     isolated_home: Path,
 ) -> None:
@@ -139,3 +125,14 @@ def test_help_does_not_import_heavy_libraries(isolated_home: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(isolated_home),
                           capture_output=True, text=True, timeout=30)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_root_help_lists_every_command_without_importing_them() -> None:
+    from assistant_cli.cli.lazy import COMMANDS, load
+
+    result = runner.invoke(app, ["--help"])
+    rows = [line for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
+    assert [row.split()[0] for row in rows] == list(COMMANDS)
+    assert not any(row.endswith("...") for row in rows)  # every one-liner fits
+    for name in COMMANDS:
+        assert load(name).name == name

@@ -8,20 +8,8 @@ from typing import Annotated
 import typer
 
 from assistant_cli import __version__
-from assistant_cli.cli import (
-    audit_cmd,
-    config_cmd,
-    dashboard_cmd,
-    doctor_cmd,
-    gateway_cmd,
-    pairing_cmd,
-    pending,
-    providers_cmd,
-    secrets_cmd,
-    serve_cmd,
-)
 from assistant_cli.cli.common import CliState
-from assistant_cli.cli.logs import logs
+from assistant_cli.cli.lazy import LazyGroup
 
 app = typer.Typer(
     name="assistant-cli",
@@ -32,6 +20,7 @@ app = typer.Typer(
         "in $XDG_CONFIG_HOME/assistant-cli/config.yaml, state and logs in "
         "$XDG_STATE_HOME/assistant-cli/ (or both under $ASSISTANT_CLI_HOME)."
     ),
+    cls=LazyGroup,  # subcommands are imported only when used (see cli/lazy.py)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -64,17 +53,6 @@ def root(
 
 _DEBUG = [False]
 
-app.command("serve")(serve_cmd.serve)
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(secrets_cmd.app, name="secrets")
-app.add_typer(pairing_cmd.app, name="pairing")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(providers_cmd.app, name="providers")
-app.command("logs")(logs)
-app.command("doctor")(doctor_cmd.doctor)
-app.command("dashboard")(dashboard_cmd.dashboard)
-app.add_typer(gateway_cmd.app, name="gateway")
-pending.register(app)
 
 
 def run(args: list[str]) -> None:

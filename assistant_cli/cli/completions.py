@@ -42,10 +42,18 @@ def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
     options.append("--help")
     help_line = (cmd.help or "").strip().split("\n")[0].replace("`", "")
     node = Node(path, help_line, sorted(set(options)))
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        if not sub.hidden:
+    for name, sub in _subcommands(cmd):
+        if sub is not None and not sub.hidden:
             node.children.append(_walk(sub, (*path, name)))
     return node
+
+
+def _subcommands(cmd: Any) -> list[tuple[str, Any]]:
+    """A group's subcommands, sorted; lazy ones are loaded through the group's own lookup."""
+    if not hasattr(cmd, "list_commands"):
+        return []
+    ctx = cmd.context_class(cmd)
+    return sorted((name, cmd.get_command(ctx, name)) for name in cmd.list_commands(ctx))
 
 
 def _nodes(root: Node) -> list[Node]:
