@@ -8,8 +8,9 @@ message handling down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,30 @@ class Subscription:
             yield await self.queue.get()
 
 
+class Consumer:
+    """A background task that hands every event to `handler`; `stop()` ends it."""
+
+    def __init__(self, bus: EventBus, handler: Callable[[Event], None], *, name: str,
+                 maxsize: int) -> None:
+        sub = bus.subscribe(maxsize)
+
+        async def run() -> None:
+            try:
+                async for event in sub:
+                    handler(event)
+            finally:
+                sub.close()
+
+        self._task: asyncio.Task[None] | None = asyncio.create_task(run(), name=name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 class EventBus:
     """Fan-out of events to subscribers inside one process."""
 
@@ -67,6 +92,12 @@ class EventBus:
         sub = Subscription(self, maxsize)
         self._subs.append(sub)
         return sub
+
+    def consume(self, handler: Callable[[Event], None], *, name: str,
+                maxsize: int = 10_000) -> Consumer:
+        """Run `handler` on every event in a background task (bounded queue: a slow handler
+        loses the oldest events, never slows publishers)."""
+        return Consumer(self, handler, name=name, maxsize=maxsize)
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:

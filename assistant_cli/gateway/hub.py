@@ -8,14 +8,13 @@ other clients, or message handling.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from typing import TYPE_CHECKING
 
 from assistant_cli.gateway.protocol import encode_event_data, event_frame
 
 if TYPE_CHECKING:
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.engine.events import Consumer, Event, EventBus
 
 OUTBOX_SIZE = 512
 FLUSH_INTERVAL = 0.05
@@ -57,7 +56,7 @@ class EventHub:
         self.events = events
         self.expose_text = expose_text
         self.outboxes: set[Outbox] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer | None = None
 
     def attach(self) -> Outbox:
         box = Outbox()
@@ -68,26 +67,18 @@ class EventHub:
         self.outboxes.discard(box)
 
     def start(self) -> None:
-        sub = self.events.subscribe(maxsize=10_000)
+        self._consumer = self.events.consume(self._fan_out, name="gateway-hub")
 
-        async def pump() -> None:
-            try:
-                async for event in sub:
-                    if not self.outboxes:
-                        continue
-                    data = encode_event_data(event.name, event.data, self.expose_text)
-                    if data is None:
-                        continue
-                    for box in list(self.outboxes):
-                        box.offer(event.name, event.ts, data)
-            finally:
-                sub.close()
-
-        self._task = asyncio.create_task(pump(), name="gateway-hub")
+    def _fan_out(self, event: Event) -> None:
+        if not self.outboxes:
+            return
+        data = encode_event_data(event.name, event.data, self.expose_text)
+        if data is None:
+            return
+        for box in list(self.outboxes):
+            box.offer(event.name, event.ts, data)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

@@ -11,6 +11,7 @@ import bisect
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -33,7 +34,7 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-class Metric:
+class Metric(ABC):
     """A named family of samples, keyed by label values."""
 
     kind = "untyped"
@@ -48,8 +49,9 @@ class Metric:
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
         return tuple(str(labels[n]) for n in self.labelnames)
 
+    @abstractmethod
     def samples(self) -> Iterator[Sample]:
-        raise NotImplementedError
+        """(suffix, labels, value) for every series this metric has."""
 
     def render(self) -> Iterator[str]:
         # Counters are announced under their sample name (NAME_total), as in the 0.0.4 format.

@@ -10,13 +10,11 @@ itself delay messages).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
-from assistant_cli.engine.events import Event, EventBus
+from assistant_cli.engine.events import Consumer, Event, EventBus
 from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}
@@ -70,7 +68,7 @@ class ServeMetrics:
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
         self._per_minute = SlidingWindow(60.0, clock=clock)
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer | None = None
 
     # -- feeding ------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -106,23 +104,12 @@ class ServeMetrics:
 
     def start(self, events: EventBus) -> None:
         """Consume the bus in a background task (a bounded queue: never slows publishers)."""
-        sub = events.subscribe(maxsize=10_000)
-
-        async def consume() -> None:
-            try:
-                async for event in sub:
-                    self.handle(event)
-            finally:
-                sub.close()
-
-        self._task = asyncio.create_task(consume(), name="serve-metrics")
+        self._consumer = events.consume(self.handle, name="serve-metrics")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
 
     # -- reading ------------------------------------------------------------------------
     def render(self) -> str:

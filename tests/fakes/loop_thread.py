@@ -8,6 +8,7 @@ import asyncio
 import collections
 import ssl
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,7 +36,7 @@ class HangAfter:
     text: str | None = None
 
 
-class ThreadedFake(Generic[B, R]):
+class ThreadedFake(ABC, Generic[B, R]):
     """Base for fake servers: its own event loop in a thread, a script of behaviours,
     recorded requests and parked ("hung") handlers that stop() cuts off.
 
@@ -167,11 +168,13 @@ class ThreadedFake(Generic[B, R]):
         finally:
             self._stalled.discard(task)
 
+    @abstractmethod
     async def _startup(self) -> int:
-        raise NotImplementedError
+        """Start serving on the fake's loop; returns the port."""
 
+    @abstractmethod
     async def _shutdown(self) -> None:
-        raise NotImplementedError
+        """Stop serving."""
 
     @staticmethod
     def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -199,8 +202,9 @@ class AiohttpFake(ThreadedFake[B, R]):
     def url(self) -> str:
         return f"http{'s' if self.ssl_context else ''}://127.0.0.1:{self.port}"
 
+    @abstractmethod
     def _routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        """Add the fake's routes."""
 
     async def _startup(self) -> int:
         app = web.Application()
