@@ -2,12 +2,14 @@
 
 So that `assistant-cli logs --channel telegram --grep platform.response` answers the first
 troubleshooting question, "what did the platform answer, and how fast?", from the log alone.
+`log_response` is shared by every transport (httpx here, aiohttp in telegram_aiohttp.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram.request import HTTPXRequest
@@ -16,22 +18,27 @@ log = logging.getLogger("assistant_cli.channels.telegram")
 _CHATTER = frozenset({"sendChatAction", "sendMessageDraft", "editMessageText"})
 
 
+async def log_response(url: str, call: Awaitable[tuple[int, bytes]]) -> tuple[int, bytes]:
+    """Await one Bot API call and write its `platform.response` record."""
+    api_method = url.rsplit("/", 1)[-1]
+    started = time.monotonic()
+    try:
+        status, payload = await call
+    except Exception as exc:
+        _record(api_method, None, started, type(exc).__name__)
+        raise
+    # A long poll that returned normally says nothing; anything else is worth a line.
+    if api_method != "getUpdates" or status != 200:
+        _record(api_method, status, started, None)
+    return status, payload
+
+
 class LoggingRequest(HTTPXRequest):
     """HTTPXRequest plus one `platform.response` record per call."""
 
     async def do_request(self, url: str, method: str, *args: Any,
                          **kwargs: Any) -> tuple[int, bytes]:
-        api_method = url.rsplit("/", 1)[-1]
-        started = time.monotonic()
-        try:
-            status, payload = await super().do_request(url, method, *args, **kwargs)
-        except Exception as exc:
-            _record(api_method, None, started, type(exc).__name__)
-            raise
-        # A long poll that returned normally says nothing; anything else is worth a line.
-        if api_method != "getUpdates" or status != 200:
-            _record(api_method, status, started, None)
-        return status, payload
+        return await log_response(url, super().do_request(url, method, *args, **kwargs))
 
 
 def _record(api_method: str, status: int | None, started: float, error: str | None) -> None:

@@ -7,7 +7,7 @@ import logging
 from telegram import Bot, BotCommand
 from telegram.error import InvalidToken, TelegramError
 
-from assistant_cli.channels.telegram_http import LoggingRequest
+from assistant_cli.channels.telegram_aiohttp import AiohttpRequest
 from assistant_cli.config.models import TelegramConfig
 from assistant_cli.errors import ChannelError
 
@@ -29,10 +29,10 @@ def build_bot(config: TelegramConfig, token: str) -> Bot:
     base = config.base_url
     file_url = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
     # Sized for every worker streaming at once (typing, interim update, final send).
-    request = LoggingRequest(connection_pool_size=64, connect_timeout=10.0,
+    request = AiohttpRequest(connection_pool_size=64, connect_timeout=10.0,
                              read_timeout=20.0, write_timeout=20.0, pool_timeout=10.0)
     # PTB adds the long-poll timeout to this read timeout for getUpdates, so it always exceeds it.
-    polling = LoggingRequest(connection_pool_size=2, connect_timeout=10.0,
+    polling = AiohttpRequest(connection_pool_size=2, connect_timeout=10.0,
                              read_timeout=10.0, write_timeout=10.0, pool_timeout=5.0)
     return Bot(token, base_url=base, base_file_url=file_url, request=request,
                get_updates_request=polling)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.channels.proxy import env_proxy
 from assistant_cli.errors import ChannelError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class GraphClient:
         self.url = f"{base_url.rstrip('/')}/{api_version.strip('/')}"
         self.timeout = timeout
         self._headers = {"Authorization": f"Bearer {token}"}
-        self._proxy = _env_proxy(self.url)
+        self._proxy = env_proxy(self.url)
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -107,7 +108,7 @@ class GraphClient:
             # aiohttp rather than httpx: every answer costs two Graph calls on the event
             # loop, and aiohttp spends about a fifth of httpx's CPU time per request.
             # Not trust_env: it looks up .netrc and the proxy variables in a thread on every
-            # request; the proxy is chosen once instead (_env_proxy).
+            # request; the proxy is chosen once instead (channels/proxy.py).
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout,
@@ -196,17 +197,6 @@ def _log_response(method: str, path: str, status: int | None, started: float,
     log.log(level, "whatsapp %s %s answered %s in %.0f ms", method, path,
             status if status is not None else error, latency,
             extra={"event": "platform.response", "fields": fields})
-
-
-def _env_proxy(url: str) -> str | None:
-    """The proxy that HTTPS_PROXY / HTTP_PROXY / NO_PROXY choose for `url`, as httpx would."""
-    import urllib.request
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _addressed(to: str) -> dict[str, str]:
