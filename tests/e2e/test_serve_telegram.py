@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,28 +16,6 @@ from tests.fakes.openai_server import FakeOpenAI, HangAfter
 from tests.fakes.telegram_server import FakeTelegram
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(token=new_token(), allow_insecure_webhook=True) as fake:
-        yield fake
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def start(isolated_home: Path, tg: FakeTelegram, model: FakeOpenAI) -> Iterator[Starter]:
-    starter = Starter(isolated_home, tg, model)
-    try:
-        yield starter
-    finally:
-        for proc in starter.started:
-            proc.kill()
 
 
 def test_a_pushed_message_is_answered(

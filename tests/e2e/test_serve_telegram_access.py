@@ -8,12 +8,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.telegram_harness import HOOK_SECRET, Starter, http, inbox_rows, new_token, wait
+from tests.e2e.telegram_harness import HOOK_SECRET, Starter, http, inbox_rows, wait
 from tests.e2e.test_serve_gateway import _status as gateway_status
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
@@ -23,28 +22,6 @@ pytestmark = pytest.mark.e2e
 STRANGER = 730_000_111
 FRIEND = 730_000_222
 CODE_RE = re.compile(r"--code ([A-Z2-9]{12})\b")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram(token=new_token(), allow_insecure_webhook=True) as fake:
-        yield fake
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def start(isolated_home: Path, tg: FakeTelegram, model: FakeOpenAI) -> Iterator[Starter]:
-    starter = Starter(isolated_home, tg, model)
-    try:
-        yield starter
-    finally:
-        for proc in starter.started:
-            proc.kill()
 
 
 def test_a_stranger_gets_one_code_is_approved_from_the_cli_and_is_then_answered(
