@@ -18,12 +18,13 @@ from typing import Any
 
 import aiohttp
 
+from assistant_cli.app.serve import ready_report
 from assistant_cli.channels.base import Channel, InboundSink
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import GatewayConfig
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.core import Engine
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import InboundMessage
 from assistant_cli.engine.policy import AccessPolicy, notify_paired
 from assistant_cli.engine.turn import TurnRunner
 from assistant_cli.gateway import control as gateway_control
@@ -31,8 +32,7 @@ from assistant_cli.gateway.server import Gateway
 from assistant_cli.observability.logs import setup_logging
 from assistant_cli.paths import Paths
 from assistant_cli.providers.router import ProviderRouter
-from assistant_cli.secrets import SecretStore
-from assistant_cli.serve import ready_report
+from assistant_cli.secrets.store import SecretStore
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox

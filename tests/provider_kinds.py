@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from assistant_cli.config.models import AuthConfig, ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.providers.anthropic import AnthropicProvider
 from assistant_cli.providers.base import ChatRequest, Provider, TextDelta
 from assistant_cli.providers.grpc_kserve import KServeGrpcProvider

@@ -9,8 +9,8 @@ from typing import Any
 from assistant_cli.channels.base import Channel, InboundSink
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import Config
-from assistant_cli.engine.events import Event, EventBus
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.events import Event, EventBus
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.turn import Outcome, TurnRunner
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.store.db import Database

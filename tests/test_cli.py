@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant_cli.cli.app import app, run
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from tests.conftest import cli_command, subprocess_env
 
 runner = CliRunner()

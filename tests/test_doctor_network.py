@@ -14,7 +14,7 @@ import pytest
 from assistant_cli.doctor.base import Result
 from assistant_cli.doctor.channel_checks import webhook_result
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from tests.doctor_support import free_port, outcomes, result, write_config
 from tests.fakes.openai_server import Error, FakeOpenAI, Hang
 from tests.fakes.telegram_server import FakeTelegram

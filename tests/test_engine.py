@@ -12,9 +12,9 @@ import pytest
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import Config
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.core import Engine
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import InboundMessage
 from assistant_cli.engine.turn import APOLOGY, UNSUPPORTED, TurnRunner
 from assistant_cli.paths import resolve
 from assistant_cli.providers.router import ProviderRouter

@@ -44,7 +44,7 @@ def test_gateway_token_mints_a_token_serve_accepts_and_audits_it(config: Path) -
     assert claims["sub"] == "laptop" and claims["exp"] - claims["iat"] == 7200
     assert jwt.decode(token, keys.current.secret, algorithms=["HS256"], audience=AUDIENCE)
     db = Database(resolve().database)
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     entries = AuditLog(db, key_from_store(SecretStore(resolve(), db))).entries()
     assert [(e.action, e.target, e.outcome) for e in entries] == [("gateway.token", "laptop", "ok")]

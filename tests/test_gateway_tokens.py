@@ -21,7 +21,7 @@ from assistant_cli.gateway.tokens import (
     verify,
 )
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 
 SECRET = "s" * 40
 KEY = SigningKey(key_id(SECRET), SECRET)

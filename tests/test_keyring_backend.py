@@ -18,8 +18,8 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from assistant_cli.errors import KeyringUnavailable, SecretError
-from assistant_cli.keyring_backend import SERVICE, backend_name, select_backend
-from assistant_cli.keyring_file import EncryptedFileKeyring
+from assistant_cli.secrets.keyring_backend import SERVICE, backend_name, select_backend
+from assistant_cli.secrets.keyring_file import EncryptedFileKeyring
 from tests.memkeyring import MemoryKeyring
 
 PASSWORD = "correct horse battery staple"
@@ -167,7 +167,7 @@ def test_derived_key_is_cached(secrets_file: Path, monkeypatch: pytest.MonkeyPat
         calls += 1
         return real(**kwargs)
 
-    monkeypatch.setattr("assistant_cli.keyring_file.Scrypt", counting_scrypt)
+    monkeypatch.setattr("assistant_cli.secrets.keyring_file.Scrypt", counting_scrypt)
     ring = EncryptedFileKeyring(secrets_file, PASSWORD)
     ring.set_password(SERVICE, "a", "1")
     ring.set_password(SERVICE, "b", "2")
@@ -254,7 +254,7 @@ def test_select_backend_module_does_not_import_keyring() -> None:
     import sys
 
     code = (
-        "import sys, assistant_cli.keyring_backend; "
+        "import sys, assistant_cli.secrets.keyring_backend; "
         "assert 'keyring' not in sys.modules, 'keyring imported'; "
         "assert 'cryptography' not in sys.modules, 'cryptography imported'"
     )

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from assistant_cli.engine.events import Event
+from assistant_cli.domain.events import Event
 from assistant_cli.observability.metrics import (
     Histogram,
     ProcessStats,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from assistant_cli.config.models import ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError, UsageError
 from assistant_cli.providers.base import ChatRequest, TextDelta
 from assistant_cli.providers.mtls import TlsFiles, validate_client_files

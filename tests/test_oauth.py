@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from assistant_cli.config.models import AuthConfig, ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, TextDelta
 from assistant_cli.providers.oauth import OAuthClient, OAuthSession
@@ -243,7 +243,7 @@ def write_config(home: Path, oauth: FakeOAuthServer, flow: str = "authorization_
 
 def audit_actions() -> list[tuple[str, str]]:
     from assistant_cli.paths import resolve
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import AuditLog, key_from_store
     from assistant_cli.store.db import Database
 
@@ -276,7 +276,7 @@ def test_login_command_with_a_forged_callback_fails_and_stores_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from assistant_cli.paths import resolve
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     write_config(isolated_home, oauth)
     before = (isolated_home / "config.yaml").read_bytes()

@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 
 from assistant_cli.cli.app import app, run
 from assistant_cli.config.loader import parse_document, validate_document
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.policy import AccessPolicy
 from assistant_cli.errors import PairingError
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from assistant_cli.store.audit import AuditLog, key_from_store
 from assistant_cli.store.db import Database
 from assistant_cli.store.pairing import (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assistant_cli.config.models import ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.anthropic import AnthropicProvider
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta

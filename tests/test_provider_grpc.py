@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from assistant_cli.config.models import Config, ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.grpc_kserve import (

@@ -8,8 +8,8 @@ import pytest
 
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import Config, ProviderConfig
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.openai import OpenAIProvider

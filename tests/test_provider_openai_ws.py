@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from assistant_cli.config.models import Config, ProviderConfig
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.openai_ws import OpenAIWebSocketProvider, ws_url

@@ -12,7 +12,7 @@ import pytest
 
 from assistant_cli.config.loader import load_config
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from tests.clirun import cli
 from tests.fakes.openai_server import Error, FakeOpenAI
 

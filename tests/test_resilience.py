@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.engine.turn import APOLOGY
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, TextDelta

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from assistant_cli.cli.app import app, run
 from assistant_cli.gateway.tokens import key_id
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from assistant_cli.store.audit import AuditEntry, AuditLog, key_from_store
 from assistant_cli.store.db import Database
 from tests.doctor_support import JWT, free_port, write_config

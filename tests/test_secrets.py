@@ -10,7 +10,7 @@ import pytest
 
 from assistant_cli.errors import KeyringUnavailable, SecretError, StateError
 from assistant_cli.paths import resolve
-from assistant_cli.secrets import SecretStore
+from assistant_cli.secrets.store import SecretStore
 from tests.memkeyring import MemoryKeyring
 
 

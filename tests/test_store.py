@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import StateError
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History

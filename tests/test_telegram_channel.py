@@ -21,9 +21,9 @@ from assistant_cli.channels.base import ChannelContext
 from assistant_cli.channels.telegram import TelegramChannel
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import TelegramConfig
+from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.core import Engine
-from assistant_cli.engine.events import EventBus
-from assistant_cli.engine.messages import InboundMessage
 from assistant_cli.engine.turn import TurnRunner
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.paths import resolve

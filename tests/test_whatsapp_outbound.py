@@ -10,7 +10,7 @@ import pytest
 
 from assistant_cli.channels.whatsapp import WhatsAppChannel
 from assistant_cli.channels.whatsapp_graph import MAX_TEXT, GraphError, split_text
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import ChannelError, ConfigError
 from tests.fakes.whatsapp_server import FakeGraph, Fault, new_wamid
 from tests.whatsapp_support import FAST_BACKOFF, running_channel, whatsapp_config
@@ -60,7 +60,7 @@ def test_missing_phone_number_id_is_a_config_error_naming_the_key(
     graph: FakeGraph, isolated_home: Path
 ) -> None:
     from assistant_cli.channels.base import ChannelContext
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.paths import resolve
 
     ctx = ChannelContext(resolve_secret=lambda r, k: r, paths=resolve(), events=EventBus(),

@@ -13,8 +13,8 @@ import httpx
 from assistant_cli.channels.base import ChannelContext
 from assistant_cli.channels.whatsapp import WhatsAppChannel
 from assistant_cli.config.models import GatewayConfig, WhatsAppConfig
-from assistant_cli.engine.events import EventBus, Subscription
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.events import EventBus, Subscription
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.gateway.server import Gateway
 from assistant_cli.paths import Paths
 from assistant_cli.store.db import Database

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.paths import Paths
 
 

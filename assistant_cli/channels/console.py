@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import AssistantError
 
 PROMPT = "you > "

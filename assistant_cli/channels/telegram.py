@@ -23,7 +23,7 @@ from assistant_cli.channels.telegram_outbound import Outbox, ReplyStream, retry_
 from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.locks import acquire_lock, machine_lock_path
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from telegram import Message, MessageEntity, Update
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 
 # Checked in order: an animation also carries a document, a venue also a location.
 MEDIA_KINDS = (

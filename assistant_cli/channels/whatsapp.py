@@ -25,7 +25,7 @@ from assistant_cli.channels.whatsapp_graph import (
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 

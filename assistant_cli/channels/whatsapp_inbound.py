@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.delivery import DeliveryStatus
 
 log = logging.getLogger("assistant_cli.channels.whatsapp")

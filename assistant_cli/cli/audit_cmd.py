@@ -13,7 +13,7 @@ app = typer.Typer(help="Read and verify the audit log of admin actions (pairing,
 
 
 def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import AuditLog, key_from_store
     from assistant_cli.store.db import Database
 

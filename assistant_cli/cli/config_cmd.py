@@ -40,7 +40,7 @@ def init(
 
 def _audit(ctx: typer.Context, action: str, target: str, **detail: object) -> None:
     """Record a config change; without a usable keyring the change stands, with a warning."""
-    from assistant_cli.rotation import try_record
+    from assistant_cli.secrets.rotation import try_record
 
     problem = try_record(cli_state(ctx).paths, action, target, "ok", **detail)
     if problem:

@@ -33,7 +33,7 @@ def token(
     from assistant_cli.errors import UsageError
     from assistant_cli.gateway.control import owner_subject
     from assistant_cli.gateway.local import local_base_url, local_keys, parse_duration
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import AuditLog, key_from_store
     from assistant_cli.store.db import Database
 

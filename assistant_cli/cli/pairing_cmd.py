@@ -60,7 +60,7 @@ def _check_code(code: str) -> str:
 
 
 def _open(ctx: typer.Context) -> tuple[PairingStore, AuditLog]:
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import AuditLog, key_from_store
     from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore

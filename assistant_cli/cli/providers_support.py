@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from assistant_cli.config.models import Config, ProviderConfig
     from assistant_cli.paths import Paths
     from assistant_cli.providers.base import Provider
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import AuditLog
     from assistant_cli.store.db import Database
 
@@ -49,7 +49,7 @@ class Session:
 
 
 def open_session(ctx: typer.Context) -> Session:
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.db import Database
 
     paths = cli_state(ctx).paths

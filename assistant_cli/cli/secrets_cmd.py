@@ -25,7 +25,7 @@ def set_(ctx: typer.Context, name: NameArg) -> None:
     Example: printf %s "$TOKEN" | assistant-cli secrets set telegram_token
     """
     from assistant_cli.errors import SecretError
-    from assistant_cli.secrets import SecretStore, check_name
+    from assistant_cli.secrets.store import SecretStore, check_name
 
     check_name(name)
     if sys.stdin.isatty():
@@ -37,7 +37,7 @@ def set_(ctx: typer.Context, name: NameArg) -> None:
     if not value:
         raise SecretError(f"no value given for {name!r}",
                           hint="type it at the prompt, or pipe it on stdin")
-    from assistant_cli.rotation import record
+    from assistant_cli.secrets.rotation import record
 
     store = SecretStore(cli_state(ctx).paths)
     existed = store.get(name) is not None
@@ -56,7 +56,7 @@ def list_(
     import json
     import time
 
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     state = cli_state(ctx)
     store = SecretStore(state.paths)
@@ -90,8 +90,8 @@ def list_(
 @app.command()
 def delete(ctx: typer.Context, name: NameArg) -> None:
     """Delete a secret from the keyring."""
-    from assistant_cli.rotation import record
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.rotation import record
+    from assistant_cli.secrets.store import SecretStore
 
     store = SecretStore(cli_state(ctx).paths)
     deleted = store.delete(name)
@@ -128,13 +128,13 @@ def rotate(
     """
     from assistant_cli.doctor.base import quiet_logging
     from assistant_cli.errors import ConfigError, SecretError
-    from assistant_cli.rotation import (
+    from assistant_cli.secrets.rotation import (
         check_rotatable,
         is_gateway_secret,
         rotate_credential,
         rotate_gateway_secret,
     )
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     state = cli_state(ctx)
     quiet_logging(state.debug)

@@ -42,12 +42,12 @@ def serve(
     """
     import asyncio
 
+    from assistant_cli.app.serve import ServeOptions, run
     from assistant_cli.config.loader import (
         literal_secret_warnings,
         read_document,
         validate_document,
     )
-    from assistant_cli.serve import ServeOptions, run
 
     state = cli_state(ctx)
     paths = state.paths

@@ -51,8 +51,8 @@ def _ask_and_write(paths: Paths, out: Console) -> None:
 
     from assistant_cli.config.loader import atomic_write_text
     from assistant_cli.config.template import starter_config
-    from assistant_cli.rotation import record, try_record
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.rotation import record, try_record
+    from assistant_cli.secrets.store import SecretStore
 
     out.print(f"[bold]Welcome to assistant-cli.[/bold] No config at {paths.config_file} yet; "
               "let's make one.\n")

@@ -1,7 +1,7 @@
 """Typed models of config.yaml; the one place that knows the file's shape.
 
 Every model forbids unknown keys. Secret values are references — `keyring:NAME` or
-`env:NAME` — resolved at the edge by `assistant_cli.secrets`; a literal is accepted with a
+`env:NAME` — resolved at the edge by `assistant_cli.secrets.store`; a literal is accepted with a
 warning (see loader.literal_secret_warnings).
 """
 

@@ -20,7 +20,7 @@ from assistant_cli.paths import Paths
 if TYPE_CHECKING:
     from assistant_cli.config.loader import Document
     from assistant_cli.config.models import Config
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
 T = TypeVar("T")
 Status = Literal["ok", "warn", "fail", "skipped"]
@@ -190,7 +190,7 @@ class DoctorContext:
 
     def store(self) -> SecretStore:
         """The secret store; doctor only reads through it (never `.db`, which would migrate)."""
-        from assistant_cli.secrets import SecretStore
+        from assistant_cli.secrets.store import SecretStore
 
         return self.memo("store", lambda: SecretStore(self.paths))
 

@@ -152,7 +152,7 @@ async def generate_missing(ctx: DoctorContext) -> list[str]:
 
     def work() -> list[str]:
         from assistant_cli.gateway.tokens import new_secret
-        from assistant_cli.rotation import record
+        from assistant_cli.secrets.rotation import record
 
         changes = []
         for loc, ref in references(config, used_only=True):

@@ -14,12 +14,12 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.turn import TurnRunner
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.store.inbox import Inbox
 
 log = logging.getLogger("assistant_cli.engine")

@@ -12,12 +12,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.pairing import TTL_SECONDS, PairingStore, grouped
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
 
 log = logging.getLogger("assistant_cli.policy")
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant_cli import __version__
-from assistant_cli.engine.messages import ChatTurn, InboundMessage, InboxItem
+from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.config.models import AssistantConfig
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox

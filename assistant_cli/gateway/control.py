@@ -32,12 +32,12 @@ from assistant_cli.observability.serve_metrics import ServeMetrics
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.gateway.server import Gateway
     from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.paths import Paths
     from assistant_cli.providers.router import ProviderRouter
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from assistant_cli.gateway.protocol import encode_event_data, event_frame
 
 if TYPE_CHECKING:
-    from assistant_cli.engine.events import Consumer, Event, EventBus
+    from assistant_cli.domain.events import Consumer, Event, EventBus
 
 OUTBOX_SIZE = 512
 FLUSH_INTERVAL = 0.05

@@ -66,7 +66,7 @@ def local_base_url(paths: Paths, config: GatewayConfig) -> str:
 def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:
     """The signing keys `serve` uses (the secret is generated if it does not exist yet)."""
     from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace)
 

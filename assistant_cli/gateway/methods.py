@@ -18,7 +18,7 @@ from assistant_cli.errors import PairingError, UsageError
 from assistant_cli.gateway.protocol import PROTOCOL_VERSION, ProtocolError
 
 if TYPE_CHECKING:
-    from assistant_cli.engine.events import EventBus
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.observability.serve_metrics import ServeMetrics
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.audit import AuditLog

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from assistant_cli.errors import ConfigError, KeyringUnavailable
 
 if TYPE_CHECKING:
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
 AUDIENCE = "assistant-cli-gateway"
 ALGORITHM = "HS256"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from assistant_cli.engine.events import EventBus
+from assistant_cli.domain.events import EventBus
 from assistant_cli.observability.logs import ROOT_LOGGER, get_redactor
 
 RESERVED = ("ts", "level", "logger", "event", "msg")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from assistant_cli.engine.events import Consumer, Event, EventBus
+from assistant_cli.domain.events import Consumer, Event, EventBus
 from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}

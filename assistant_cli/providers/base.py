@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from assistant_cli.config.models import ProviderConfig
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 
 if TYPE_CHECKING:
     from assistant_cli.providers.auth import ProviderAuth

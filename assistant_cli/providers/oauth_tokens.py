@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from assistant_cli.errors import ProviderError
 
 if TYPE_CHECKING:
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class KeyringTokenStore:
     def secrets(self) -> SecretStore:
         if self._secrets is None:
             from assistant_cli.paths import resolve
-            from assistant_cli.secrets import SecretStore
+            from assistant_cli.secrets.store import SecretStore
 
             self._secrets = SecretStore(resolve())
         return self._secrets

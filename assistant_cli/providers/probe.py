@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, Provider, TextDelta
 

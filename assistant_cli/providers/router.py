@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from assistant_cli.config.models import Config
-from assistant_cli.engine.events import EventBus
+from assistant_cli.domain.events import EventBus
 from assistant_cli.errors import ProviderError
 from assistant_cli.plugins import registry
 from assistant_cli.providers.base import (

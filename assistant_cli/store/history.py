@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from assistant_cli.engine.messages import ChatTurn
+from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.store.db import Database
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from assistant_cli.engine.messages import InboundMessage, InboxItem
+from assistant_cli.domain.messages import InboundMessage, InboxItem
 from assistant_cli.store.db import Database
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.engine.messages import InboundMessage
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.db import Database
 from assistant_cli.store.inbox import Inbox
 from tests.conftest import cli_command, subprocess_env

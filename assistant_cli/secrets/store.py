@@ -56,14 +56,14 @@ class SecretStore:
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            from assistant_cli.keyring_backend import select_backend
+            from assistant_cli.secrets.keyring_backend import select_backend
 
             self._backend = select_backend(self.paths.secrets_file)
         return self._backend
 
     @property
     def backend_name(self) -> str:
-        from assistant_cli.keyring_backend import backend_name
+        from assistant_cli.secrets.keyring_backend import backend_name
 
         return backend_name(self.backend)
 
@@ -76,7 +76,7 @@ class SecretStore:
         return self._db
 
     def get(self, name: str) -> str | None:
-        from assistant_cli.keyring_backend import SERVICE
+        from assistant_cli.secrets.keyring_backend import SERVICE
 
         try:
             value: str | None = self.backend.get_password(SERVICE, check_name(name))
@@ -88,7 +88,7 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         """Store a value; records when it was first set and when last changed."""
-        from assistant_cli.keyring_backend import SERVICE
+        from assistant_cli.secrets.keyring_backend import SERVICE
 
         if not value:
             raise SecretError(f"refusing to store an empty value for {name!r}")
@@ -110,7 +110,7 @@ class SecretStore:
 
     def delete(self, name: str) -> bool:
         """Remove a secret; False when it did not exist."""
-        from assistant_cli.keyring_backend import SERVICE
+        from assistant_cli.secrets.keyring_backend import SERVICE
 
         existed = True
         db = self.db  # as in set(): fail before the keyring changes

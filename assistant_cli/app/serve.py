@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.config.models import Config
 
-log = logging.getLogger("assistant_cli.serve")
+log = logging.getLogger("assistant_cli.app.serve")
 
 
 @dataclass
@@ -49,14 +49,14 @@ def wanted_channels(config: Config) -> dict[str, Any]:
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
     from assistant_cli.channels.base import ChannelContext
+    from assistant_cli.domain.events import EventBus
     from assistant_cli.engine.core import Engine
-    from assistant_cli.engine.events import EventBus
     from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
     from assistant_cli.engine.turn import TurnRunner
     from assistant_cli.observability.logs import setup_logging
     from assistant_cli.plugins import registry
     from assistant_cli.providers.router import ProviderRouter
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.db import Database
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox

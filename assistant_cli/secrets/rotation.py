@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from assistant_cli.config.models import Config
     from assistant_cli.doctor.base import Result
     from assistant_cli.paths import Paths
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
 Loc = tuple[str, ...]
 DEFAULT_GATEWAY_SECRET = "gateway_jwt_secret"
@@ -47,7 +47,7 @@ def try_record(paths: Paths, action: str, target: str, outcome: str,
                **detail: Any) -> str | None:
     """record() for changes that stand without a usable keyring: None, or why it failed."""
     from assistant_cli.errors import AssistantError
-    from assistant_cli.secrets import SecretStore
+    from assistant_cli.secrets.store import SecretStore
 
     try:
         record(SecretStore(paths), action, target, outcome, **detail)
@@ -72,7 +72,7 @@ def is_gateway_secret(config: Config | None, name: str) -> bool:
 def check_rotatable(store: SecretStore, name: str, config: Config | None) -> None:
     """Refuse names that must not or cannot be rotated, before any value is read."""
     from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS, OAUTH_PREFIX, rotate_command
-    from assistant_cli.secrets import check_name
+    from assistant_cli.secrets.store import check_name
 
     check_name(name)
     if name in INTERNAL_SECRETS:

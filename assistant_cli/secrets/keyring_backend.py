@@ -38,7 +38,7 @@ def select_backend(secrets_file: Path) -> KeyringBackend:
     """
     password = os.environ.get(PASSWORD_ENV)
     if password:
-        from assistant_cli.keyring_file import EncryptedFileKeyring
+        from assistant_cli.secrets.keyring_file import EncryptedFileKeyring
 
         return EncryptedFileKeyring(secrets_file, password)
 
@@ -63,7 +63,7 @@ def backend_name(backend: KeyringBackend) -> str:
 
     # Checked by module name so naming an OS backend never imports cryptography.
     path = getattr(backend, "path", None)
-    if type(backend).__module__ == "assistant_cli.keyring_file" and path is not None:
+    if type(backend).__module__ == "assistant_cli.secrets.keyring_file" and path is not None:
         return f"encrypted file ({path})"
     if isinstance(backend, ChainerBackend):
         try:

@@ -1,0 +1,1 @@
+"""Top floor of the running service: `serve` wires channels, engine and gateway together."""
