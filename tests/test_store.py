@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
 from assistant_cli.store.migrations import MIGRATIONS
+from assistant_cli.store.retry import RetryPolicy
 
 
 def msg(ext: str, chat: str = "c1", text: str = "hi", platform: str = "console") -> InboundMessage:
@@ -130,15 +132,19 @@ def test_finish_with_history_is_atomic(db: Database) -> None:
     assert inbox.counts().done == 1
 
 
-def test_release_retries_until_max_attempts_then_fails(db: Database) -> None:
-    inbox = Inbox(db, max_attempts=2)
+def test_an_error_that_is_no_delivery_failure_is_tried_other_attempts_times(
+    db: Database
+) -> None:
+    inbox = Inbox(db, policy=RetryPolicy(other_attempts=2, initial=0.001, maximum=0.001))
     inbox.add(msg("1"))
     item = inbox.claim()
     assert item is not None
-    assert inbox.release(item.id, "boom") is True
+    assert inbox.release(item.id, "boom").retry is True
+    time.sleep(0.002)
     item = inbox.claim()
     assert item is not None
-    assert inbox.release(item.id, "boom") is False
+    decision = inbox.release(item.id, "boom")
+    assert (decision.retry, decision.reason) == (False, "attempts")
     assert inbox.counts().failed == 1
     assert inbox.claim() is None
 

@@ -61,6 +61,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
     from assistant_cli.store.pairing import PairingStore
+    from assistant_cli.store.retry import RetryPolicy
+    from assistant_cli.store.undelivered import Undelivered
     from assistant_cli.store.usage import HealthLog, UsageLedger
 
     paths.ensure_state_dir()
@@ -102,7 +104,10 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
 
     events = EventBus()
     router = ProviderRouter(config, resolve, events, health=HealthLog(db).hook)
-    inbox = Inbox(db)
+    delivery = config.delivery
+    inbox = Inbox(db, policy=RetryPolicy(
+        give_up_after=delivery.give_up_after, initial=delivery.retry_initial,
+        maximum=delivery.retry_max, other_attempts=delivery.other_error_attempts))
     pairing = PairingStore(db)
     policy = AccessPolicy(platforms, pairing, events)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
@@ -125,7 +130,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     for name, section in platforms.items():
         cls = registry.load(registry.CHANNELS, name, key=f"platforms.{name}")
         channels[name] = cls(section, ctx)
-    engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers)
+    engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers,
+                    undelivered=Undelivered(db))
     control = None
     if gateway is not None:
         from assistant_cli.gateway import control as gateway_control

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -62,6 +62,12 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, chat_id: str, text: str) -> None:
         """Send a complete text to a chat (notices, pairing codes, resent replies)."""
+
+    def classify_failure(self, exc: BaseException) -> DeliveryFailure | None:
+        """What an exception from `reply`/`send` means: permanent (sending again cannot
+        succeed) or transient (with the platform's retry_after); None when it is not a
+        delivery failure of this platform. The engine retries or gives up by it."""
+        return None
 
     async def prepare(self) -> None:
         """Called before the gateway starts, so channels can add webhook routes."""

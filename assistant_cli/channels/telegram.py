@@ -19,11 +19,16 @@ from telegram.error import Conflict, InvalidToken, RetryAfter
 from assistant_cli.channels import telegram_setup as setup
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
-from assistant_cli.channels.telegram_outbound import Outbox, ReplyStream, retry_seconds
+from assistant_cli.channels.telegram_outbound import (
+    Outbox,
+    ReplyStream,
+    classify,
+    retry_seconds,
+)
 from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
-from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.locks import acquire_lock, machine_lock_path
 
@@ -281,6 +286,9 @@ class TelegramChannel(Channel):
     async def send(self, chat_id: str, text: str) -> None:
         async with self._lease() as bot:
             await Outbox(bot).send_text(_chat(chat_id), text)
+
+    def classify_failure(self, exc: BaseException) -> DeliveryFailure | None:
+        return classify(exc)
 
     def _drafts_off(self) -> None:
         self.use_drafts = False

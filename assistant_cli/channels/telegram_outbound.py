@@ -18,16 +18,28 @@ from typing import TypeVar
 
 from telegram import Bot, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 from assistant_cli.channels.telegram_format import Chunk, escape, render_chunks
+from assistant_cli.domain.messages import DeliveryFailure
+from assistant_cli.errors import ChannelError
 
 log = logging.getLogger("assistant_cli.channels.telegram")
 
 T = TypeVar("T")
 
-MAX_RETRY_WAIT = 60.0
+# Flood control longer than this is not slept through by a worker: the message is given
+# back to the inbox, which waits retry_after before any worker takes it again.
+MAX_RETRY_WAIT = 10.0
 RETRY_ATTEMPTS = 4
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
 MIN_GROWTH = 8  # characters; smaller changes are not worth an API call
@@ -40,6 +52,24 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def classify(exc: BaseException) -> DeliveryFailure | None:
+    """What a failed Bot API send means for sending it again: the one place that decides."""
+    if isinstance(exc, RetryAfter):
+        return DeliveryFailure(False, f"flood control: {exc.message}", retry_seconds(exc))
+    if isinstance(exc, (Forbidden, ChatMigrated)):
+        # Blocked by the person, kicked from the group, user deactivated; or a group that
+        # became a supergroup under a new id: this chat will never take the message.
+        return DeliveryFailure(True, exc.message)
+    if isinstance(exc, BadRequest):  # chat not found, no rights to write ...: refused as is
+        return DeliveryFailure(True, exc.message)
+    if isinstance(exc, TelegramError):
+        # Timeouts, 5xx, connection refused, a token the owner may still fix: all pass.
+        return DeliveryFailure(False, exc.message)
+    if isinstance(exc, ChannelError):  # the channel is (re)starting
+        return DeliveryFailure(False, exc.message)
+    return None
 
 
 def is_parse_error(exc: BaseException) -> bool:
@@ -66,9 +96,9 @@ class Outbox:
             try:
                 return await make()
             except RetryAfter as exc:
-                if attempt >= self.attempts:
+                wait = retry_seconds(exc)
+                if attempt >= self.attempts or wait > self.max_wait:
                     raise
-                wait = min(retry_seconds(exc), self.max_wait)
                 log.warning("telegram flood control: waiting %.0f s", wait,
                             extra={"event": "telegram.retry_after", "fields": {"wait_s": wait}})
                 await asyncio.sleep(wait)

@@ -22,10 +22,11 @@ from assistant_cli.channels.whatsapp_graph import (
     WINDOW_CLOSED,
     GraphClient,
     GraphError,
+    classify,
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
-from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
@@ -220,6 +221,9 @@ class WhatsAppChannel(Channel):
     async def send(self, chat_id: str, text: str) -> None:
         async with self._using_graph() as graph:
             await self._send_text(graph, chat_id, text)
+
+    def classify_failure(self, exc: BaseException) -> DeliveryFailure | None:
+        return classify(exc)
 
     async def _typing(self, graph: GraphClient, wamid: str, done: asyncio.Event) -> None:
         while True:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.channels.proxy import env_proxy
+from assistant_cli.domain.messages import DeliveryFailure
 from assistant_cli.errors import ChannelError
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ RATE_LIMITS = frozenset({4, 80007, 130429, 131056})
 TOKEN_INVALID = 190
 NO_SUCH_OBJECT = 100
 MAX_TEXT = 4096
+# Refusals that pass with time: unknown/temporary errors, service unavailable, spam rate
+# limit, a temporary block. Any other refusal of a send (131026 undeliverable, 131030 not
+# an allowed recipient, 100 bad parameter ...) cannot succeed as it is.
+TRANSIENT_CODES = frozenset({1, 2, 368, 131000, 131016, 131048, 133004})
 BSUID = re.compile(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}")  # e.g. US.13491208655302741918
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
 MAX_RETRY_AFTER = 60.0
@@ -60,6 +65,18 @@ class GraphError(ChannelError):
             return False
         return (self.code in RATE_LIMITS or self.status == 429
                 or (self.status is not None and self.status >= 500) or self.status is None)
+
+
+def classify(exc: BaseException) -> DeliveryFailure | None:
+    """What a failed Graph send means for sending it again: the one place that decides."""
+    if isinstance(exc, GraphError):
+        # A rejected token is the owner's to fix, and then the message should still go.
+        if exc.retryable or exc.auth or exc.code in TRANSIENT_CODES:
+            return DeliveryFailure(False, exc.message, exc.retry_after)
+        return DeliveryFailure(True, exc.message)
+    if isinstance(exc, ChannelError):  # the channel is not running (yet)
+        return DeliveryFailure(False, exc.message)
+    return None
 
 
 def graph_error(status: int, body: Any, headers: Any = None) -> GraphError:

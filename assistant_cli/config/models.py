@@ -195,6 +195,15 @@ class SecretsConfig(Strict):
     rotation_days: int = Field(default=90, ge=1)
 
 
+class DeliveryConfig(Strict):
+    """How long an answer that could not be sent is retried (see store/retry.py)."""
+
+    give_up_after: int = Field(default=86_400, ge=1)  # seconds since the first failed send
+    retry_initial: float = Field(default=2.0, gt=0)  # first wait, doubled per failure
+    retry_max: float = Field(default=600.0, gt=0)  # longest wait between two tries
+    other_error_attempts: int = Field(default=5, ge=1)  # tries for a non-delivery error
+
+
 class Config(Strict):
     version: Literal[1] = 1
     platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
@@ -203,6 +212,7 @@ class Config(Strict):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     def provider_order(self) -> list[str]:
         """Names of providers in the order a turn tries them: default, then fallbacks."""

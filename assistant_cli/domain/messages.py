@@ -50,3 +50,17 @@ class ChatTurn:
 
     role: str  # system, user, assistant
     content: str
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """Why a send to a platform failed, as the channel classifies it.
+
+    `permanent`: sending again cannot succeed (the person blocked the bot, the chat is
+    gone); the message is given up at once. Otherwise it is retried, no earlier than
+    `retry_after` seconds when the platform said so, until the configured time limit.
+    """
+
+    permanent: bool
+    reason: str
+    retry_after: float | None = None

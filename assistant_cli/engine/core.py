@@ -15,12 +15,14 @@ import time
 from typing import TYPE_CHECKING
 
 from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.engine.delivery import Notifier, after_failure
 from assistant_cli.engine.turn import TurnRunner
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.domain.events import EventBus
     from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.undelivered import Undelivered
 
 log = logging.getLogger("assistant_cli.engine")
 
@@ -37,6 +39,8 @@ class Engine:
         *,
         workers: int = 4,
         grace: float = 10.0,
+        undelivered: Undelivered | None = None,
+        notice_every: float = 30.0,
     ) -> None:
         self.inbox = inbox
         self.runner = runner
@@ -49,6 +53,9 @@ class Engine:
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.notifier = (None if undelivered is None else
+                         Notifier(undelivered, channels, events, every=notice_every))
+        self._notices: asyncio.Task[None] | None = None
         self._busy = 0
         self.intake_open = False
 
@@ -76,6 +83,8 @@ class Engine:
         self.intake_open = True
         self._tasks = [asyncio.create_task(self._work(i), name=f"worker-{i}")
                        for i in range(self.workers)]
+        if self.notifier is not None:
+            self._notices = asyncio.create_task(self.notifier.run(), name="notices")
         self._wake.set()
 
     async def stop(self) -> None:
@@ -86,6 +95,9 @@ class Engine:
                 await channel.stop()
         self._stopping.set()
         self._wake.set()
+        if self._notices is not None:
+            self._notices.cancel()
+            await asyncio.gather(self._notices, return_exceptions=True)
         if self._tasks:
             all_done = asyncio.ensure_future(asyncio.wait(self._tasks))
             hurried = asyncio.ensure_future(self._hurry.wait())
@@ -147,19 +159,14 @@ class Engine:
                                  "channel": item.message.platform, "outcome": outcome.name,
                                  "latency_ms": outcome.latency_ms,
                                  "overhead_ms": outcome.overhead_ms}})
+                if self.notifier is not None:
+                    self.notifier.channel_works()
             except asyncio.CancelledError:
-                self.inbox.release(item.id, "interrupted by shutdown")
+                self.inbox.put_back(item.id)
                 raise
             except Exception as exc:
-                retry = self.inbox.release(item.id, f"{type(exc).__name__}: {exc}")
-                log.exception("failed to handle %s message %d (%s)", item.message.platform,
-                              item.id, "will retry" if retry else "giving up",
-                              extra={"event": "message.error",
-                                     "fields": {"channel": item.message.platform}})
-                self.events.publish("message.error", channel=item.message.platform,
-                                    error=str(exc), retry=retry)
-                if retry:
-                    await asyncio.sleep(min(2.0 ** item.attempts, 30.0))
+                # The row waits for its retry time; this worker goes on with other work.
+                after_failure(self.inbox, self.events, item, channel, exc)
             finally:
                 self._busy -= 1
                 self._wake.set()  # a follow-up in the same conversation may now be claimable

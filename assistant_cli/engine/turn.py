@@ -31,6 +31,12 @@ CAPPED = ("Sorry — you've used today's allowance of {cap:,} tokens with me. It
           "00:00 UTC; please ask again after that.")
 # The owner at the terminal is never capped: the cap protects against other senders.
 UNCAPPED_PLATFORMS = frozenset({"console"})
+# Sent once a channel works again, to whoever had a message given up (engine/delivery.py).
+NOT_ANSWERED = ("Sorry — I could not get my answer to your message “{excerpt}” through to you "
+                "for too long, so I gave up on it. Please send it again if you still need it.")
+NOT_ANSWERED_MANY = ("Sorry — I could not get my answers to {count} of your messages through "
+                     "to you for too long (the first: “{excerpt}”), so I gave up on them. "
+                     "Please send again what you still need.")
 HELP = (
     "Send me a message and I'll answer.\n"
     "/reset — forget this conversation\n/status — what I'm running\n/help — this text"
@@ -193,6 +199,15 @@ class TurnRunner:
             self.history.append_exchange(conn, msg.conversation, msg.text, text, item.id)
 
         self.inbox.finish(item.id, outcome, sent=True, also=remember)
+
+
+def not_answered(count: int, first_text: str) -> str:
+    """The notice for `count` given-up messages of one chat, quoting the first."""
+    excerpt = " ".join(first_text.split())
+    excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57].rstrip() + "…"
+    if count == 1:
+        return NOT_ANSWERED.format(excerpt=excerpt)
+    return NOT_ANSWERED_MANY.format(count=count, excerpt=excerpt)
 
 
 def _ms(started: float) -> float:

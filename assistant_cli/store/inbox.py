@@ -1,9 +1,11 @@
 """The durable inbox: at-least-once delivery of inbound messages, in order per conversation.
 
-Life of a row: queued → claimed → done (or failed after too many attempts). A reply is
-recorded in `replies` before it is sent and marked sent before the row is marked done, so
-a crash at any point is repaired by `recover()` at the next start: the row is queued again
-and the worker resends a stored reply instead of asking the model twice.
+Life of a row: queued → claimed → done, or back to queued with a `not_before` time after a
+failed try, or failed when store/retry.py gives it up. A reply is recorded in `replies`
+before it is sent and marked sent before the row is marked done, so a crash at any point
+is repaired by `recover()` at the next start: the row is queued again and the worker
+resends a stored reply instead of asking the model twice. A row waiting for its retry
+holds back the later messages of its conversation, so answers keep their order.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from assistant_cli.domain.messages import InboundMessage, InboxItem
+from assistant_cli.domain.messages import DeliveryFailure, InboundMessage, InboxItem
 from assistant_cli.store.db import Database
+from assistant_cli.store.retry import Decision, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,11 @@ class InboxCounts:
 class Inbox:
     """Inbound messages stored before they are acknowledged to the platform."""
 
-    def __init__(self, db: Database, *, max_attempts: int = 5) -> None:
+    def __init__(self, db: Database, *, policy: RetryPolicy | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.db = db
-        self.max_attempts = max_attempts
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
 
     def add(self, msg: InboundMessage) -> int | None:
         """Store a message; returns its row id, or None when it was already stored."""
@@ -46,24 +51,28 @@ class Inbox:
             return cur.lastrowid if cur.rowcount else None
 
     def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
-        """Claim the oldest queued message whose conversation has nothing in flight.
+        """Claim the oldest queued message that is due and first of its conversation,
+        whose conversation has nothing in flight.
 
         With `platforms`, only messages of those platforms: a message whose channel is not
         running in this process stays queued, untouched, for a run that has it.
         """
         only, params = _platform_filter("q", platforms)
+        now = self.clock()
         with self.db.transaction(durable=False) as conn:
             row = conn.execute(
-                "SELECT * FROM inbox AS q WHERE q.status = 'queued'" + only + " AND NOT EXISTS ("
-                " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
-                " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1", params
+                "SELECT * FROM inbox AS q WHERE q.status = 'queued' AND q.not_before <= ?"
+                + only + " AND NOT EXISTS (SELECT 1 FROM inbox AS c"
+                " WHERE c.conversation = q.conversation AND (c.status = 'claimed'"
+                " OR (c.status = 'queued' AND c.id < q.id))) ORDER BY q.id LIMIT 1",
+                (now, *params),
             ).fetchone()
             if row is None:
                 return None
             conn.execute(
                 "UPDATE inbox SET status = 'claimed', attempts = attempts + 1, claimed_at = ?"
                 " WHERE id = ?",
-                (time.time(), row["id"]),
+                (now, row["id"]),
             )
             reply = conn.execute(
                 "SELECT text, state FROM replies WHERE inbox_id = ?", (row["id"],)
@@ -114,17 +123,39 @@ class Inbox:
                 (outcome, now, inbox_id),
             )
 
-    def release(self, inbox_id: int, error: str) -> bool:
-        """Give a claimed message back after a failure; True if it will be tried again."""
+    def release(self, inbox_id: int, error: str,
+                failure: DeliveryFailure | None = None) -> Decision:
+        """Give a claimed message back after a failed try: queued again, not before the
+        time the retry policy sets, or failed when it gives up. `failure` is the channel's
+        classification (None: not a delivery failure)."""
+        now = self.clock()
         with self.db.transaction(durable=False) as conn:
-            row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
-            retry = row is not None and row["attempts"] < self.max_attempts
-            conn.execute(
-                "UPDATE inbox SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                ("queued" if retry else "failed", error[:500], None if retry else time.time(),
-                 inbox_id),
-            )
-        return retry
+            row = conn.execute("SELECT attempts, first_failed_at FROM inbox WHERE id = ?",
+                               (inbox_id,)).fetchone()
+            if row is None:
+                return Decision(False, reason="missing")
+            first = row["first_failed_at"] if row["first_failed_at"] is not None else now
+            decision = self.policy.decide(failure, attempts=row["attempts"],
+                                          first_failed_at=first, now=now)
+            if decision.retry:
+                conn.execute(
+                    "UPDATE inbox SET status = 'queued', error = ?, not_before = ?,"
+                    " first_failed_at = ? WHERE id = ?",
+                    (error[:500], decision.not_before, first, inbox_id))
+            else:
+                # Someone who blocked the bot cannot be told; anyone else is, later.
+                notice = None if decision.reason == "permanent" else "pending"
+                conn.execute(
+                    "UPDATE inbox SET status = 'failed', error = ?, outcome = ?,"
+                    " finished_at = ?, first_failed_at = ?, notice = ? WHERE id = ?",
+                    (error[:500], decision.reason, now, first, notice, inbox_id))
+        return decision
+
+    def put_back(self, inbox_id: int) -> None:
+        """Queue a claimed message again at once, uncounted (its turn was interrupted)."""
+        with self.db.transaction(durable=False) as conn:
+            conn.execute("UPDATE inbox SET status = 'queued', attempts = MAX(attempts - 1, 0)"
+                         " WHERE id = ? AND status = 'claimed'", (inbox_id,))
 
     def recover(self) -> int:
         """Queue again what a previous process claimed but never finished; returns how many."""

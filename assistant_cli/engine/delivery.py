@@ -1,0 +1,115 @@
+"""After a failed try: schedule the retry or give up, say so, and later tell the sender.
+
+The schedule itself lives in the inbox row (store/retry.py); the engine only reports the
+decision. Given-up messages whose sender can still be reached get one notice per chat,
+sent once their channel works again: after any message of that channel was answered, or
+at the latest every `every` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from assistant_cli.engine.turn import not_answered
+
+if TYPE_CHECKING:
+    from assistant_cli.channels.base import Channel
+    from assistant_cli.domain.events import EventBus
+    from assistant_cli.domain.messages import InboxItem
+    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.undelivered import PendingNotice, Undelivered
+
+log = logging.getLogger("assistant_cli.engine")
+
+
+def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Channel,
+                  exc: Exception) -> None:
+    """Classify the error, let the inbox schedule or give up, and log and publish it."""
+    failure = channel.classify_failure(exc)
+    error = f"{type(exc).__name__}: {exc}"
+    decision = inbox.release(item.id, error, failure)
+    platform = item.message.platform
+    fields = {"channel": platform, "id": item.id, "attempts": item.attempts}
+    if decision.retry:
+        wait = max(0.0, decision.not_before - time.time())
+        text = "failed to handle %s message %d (%s); trying again in %.1f s"
+        args = (platform, item.id, error, wait)
+        if failure is None:  # not a delivery failure: a traceback helps find the bug
+            log.exception(text, *args, extra={"event": "message.error", "fields": fields})
+        else:
+            log.warning(text, *args, extra={"event": "message.error", "fields": fields})
+    else:
+        log.warning("gave up on %s message %d (%s): %s", platform, item.id, decision.reason,
+                    error, exc_info=failure is None,
+                    extra={"event": "message.given_up",
+                           "fields": {**fields, "reason": decision.reason}})
+        events.publish("message.failed", channel=platform, id=item.id,
+                       reason=decision.reason, error=error)
+    events.publish("message.error", channel=platform, error=str(exc), retry=decision.retry)
+
+
+class Notifier:
+    """Tells senders whose messages were given up, once their channel works again."""
+
+    def __init__(self, undelivered: Undelivered, channels: Mapping[str, Channel],
+                 events: EventBus, *, every: float = 30.0) -> None:
+        self.undelivered = undelivered
+        self.channels = channels
+        self.events = events
+        self.every = every
+        self._wake = asyncio.Event()
+
+    def channel_works(self) -> None:
+        """A message was answered: a good moment to try the notices."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.send_pending()
+            except Exception:  # never let the notices stop the engine
+                log.exception("could not send the pending notices",
+                              extra={"event": "notice.error"})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.every)
+            await asyncio.sleep(1.0)  # at most one pass a second, however busy
+
+    async def send_pending(self) -> int:
+        """One pass; returns how many chats were told."""
+        down: set[str] = set()
+        told = 0
+        for notice in self.undelivered.pending_notices(self.channels):
+            if notice.platform not in down:
+                if await self._tell(notice):
+                    told += 1
+                else:
+                    down.add(notice.platform)
+        return told
+
+    async def _tell(self, notice: PendingNotice) -> bool:
+        """False when the channel still fails (try again later)."""
+        channel = self.channels[notice.platform]
+        try:
+            await channel.send(notice.chat_id, not_answered(len(notice.ids), notice.first_text))
+        except Exception as exc:
+            failure = channel.classify_failure(exc)
+            if failure is not None and failure.permanent:
+                self.undelivered.mark_noticed(notice.ids, "unreachable")
+                return True
+            log.info("%s still fails (%s); the not-answered notice waits", notice.platform,
+                     exc, extra={"event": "notice.deferred"})
+            return False
+        self.undelivered.mark_noticed(notice.ids)
+        log.info("told %s chat %s that %d message(s) were not answered", notice.platform,
+                 notice.chat_id, len(notice.ids),
+                 extra={"event": "notice.sent", "fields": {"channel": notice.platform,
+                                                           "count": len(notice.ids)}})
+        self.events.publish("message.notice_sent", channel=notice.platform,
+                            count=len(notice.ids))
+        return True
