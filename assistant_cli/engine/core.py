@@ -165,8 +165,12 @@ class Engine:
                 self.inbox.put_back(item.id)
                 raise
             except Exception as exc:
-                # The row waits for its retry time; this worker goes on with other work.
-                after_failure(self.inbox, self.events, item, channel, exc)
+                # The row waits for its retry time; this worker goes on with other work,
+                # and a timer wakes the workers when the row is due.
+                decision = after_failure(self.inbox, self.events, item, channel, exc)
+                if decision.retry:
+                    delay = max(0.0, decision.not_before - self.inbox.clock())
+                    asyncio.get_running_loop().call_later(delay, self._wake.set)
             finally:
                 self._busy -= 1
                 self._wake.set()  # a follow-up in the same conversation may now be claimable

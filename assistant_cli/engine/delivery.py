@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -22,13 +21,14 @@ if TYPE_CHECKING:
     from assistant_cli.domain.events import EventBus
     from assistant_cli.domain.messages import InboxItem
     from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.retry import Decision
     from assistant_cli.store.undelivered import PendingNotice, Undelivered
 
 log = logging.getLogger("assistant_cli.engine")
 
 
 def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Channel,
-                  exc: Exception) -> None:
+                  exc: Exception) -> Decision:
     """Classify the error, let the inbox schedule or give up, and log and publish it."""
     failure = channel.classify_failure(exc)
     error = f"{type(exc).__name__}: {exc}"
@@ -36,7 +36,7 @@ def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Chan
     platform = item.message.platform
     fields = {"channel": platform, "id": item.id, "attempts": item.attempts}
     if decision.retry:
-        wait = max(0.0, decision.not_before - time.time())
+        wait = max(0.0, decision.not_before - inbox.clock())
         text = "failed to handle %s message %d (%s); trying again in %.1f s"
         args = (platform, item.id, error, wait)
         if failure is None:  # not a delivery failure: a traceback helps find the bug
@@ -51,6 +51,7 @@ def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Chan
         events.publish("message.failed", channel=platform, id=item.id,
                        reason=decision.reason, error=error)
     events.publish("message.error", channel=platform, error=str(exc), retry=decision.retry)
+    return decision
 
 
 class Notifier:
@@ -78,7 +79,7 @@ class Notifier:
                               extra={"event": "notice.error"})
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.every)
-            await asyncio.sleep(1.0)  # at most one pass a second, however busy
+            await asyncio.sleep(min(1.0, self.every))  # at most one pass a second
 
     async def send_pending(self) -> int:
         """One pass; returns how many chats were told."""
