@@ -43,6 +43,8 @@ COMMANDS: dict[str, Lazy] = {
                    "Create, check and show the configuration file."),
     "secrets": Lazy("assistant_cli.cli.secrets_cmd:app",
                     "Store, list, rotate and delete secrets in the OS keyring."),
+    "inbox": Lazy("assistant_cli.cli.inbox_cmd:app",
+                  "List messages whose answer was given up; queue them again."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
 }

@@ -36,6 +36,8 @@ STATIC: tuple[Check, ...] = (
     Check("state.migrations", "state.db schema is current", state_checks.check_migrations),
     Check("state.audit", "the audit log's HMAC chain is intact", state_checks.check_audit,
           on_timeout=secret_checks.KEYRING_TIMEOUT_FIX),
+    Check("state.undelivered", "no message given up unanswered (inbox failed)",
+          state_checks.check_undelivered),
     Check("state.permissions", "config, state and logs are private (no group/world access)",
           state_checks.check_permissions, fix=state_checks.fix_permissions),
     Check("state.disk", "free disk space for state and logs", state_checks.check_disk),

@@ -236,3 +236,28 @@ async def check_disk(ctx: DoctorContext) -> Result:
     if free < DISK_WARN_BYTES:
         return warn(f"only {shown} for {where}", fix)
     return ok(f"{shown} for {where}")
+
+
+async def check_undelivered(ctx: DoctorContext) -> Result:
+    from assistant_cli.store.undelivered import Undelivered
+
+    def count() -> tuple[int, int]:
+        db = ExistingDatabase(ctx.paths.database)
+        try:
+            counts = Undelivered(db).counts()
+        finally:
+            db.close()
+        return counts.failed, counts.waiting
+
+    try:
+        failed, waiting = await in_thread(count)
+    except sqlite3.Error as exc:
+        raise Skip(f"the inbox cannot be read: {exc} (see state.database, state.migrations)"
+                   ) from None
+    later = f"; {waiting} waiting for a retry after a failed send" if waiting else ""
+    if failed:
+        return warn(f"{failed} message(s) were given up unanswered{later}",
+                    "`assistant-cli inbox failed` shows why; once the cause is fixed, "
+                    "`assistant-cli inbox retry --all` sends them again",
+                    failed=failed, waiting=waiting)
+    return ok(f"no given-up messages{later}", failed=0, waiting=waiting)

@@ -26,8 +26,10 @@ class ServeMetrics:
     """Counters and windows updated from events; `snapshot()` for the gateway."""
 
     def __init__(self, queue_depth: Callable[[], int], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 failed_count: Callable[[], int] = lambda: 0) -> None:
         self.queue_depth = queue_depth
+        self.failed_count = failed_count  # given-up messages in the inbox now
         self.clock = clock
         self.started = clock()
         self.process = ProcessStats()
@@ -55,6 +57,12 @@ class ServeMetrics:
                                             "Pairing codes sent to unknown senders.", ["channel"])
         reg.gauge("assistant_queue_depth", "Messages waiting in the inbox.",
                   lambda: float(self.queue_depth()))
+        self.given_up = reg.counter(
+            "assistant_messages_given_up", "Messages whose answer could not be delivered and "
+            "was given up, by channel and reason (permanent, expired, attempts).",
+            ["channel", "reason"])
+        reg.gauge("assistant_inbox_failed", "Given-up messages in the inbox (`assistant-cli "
+                  "inbox failed` lists them).", lambda: float(self.failed_count()))
         reg.gauge("assistant_gateway_clients", "Connected WebSocket clients.",
                   lambda: float(self.client_count()))
         reg.gauge("process_cpu_percent", "CPU used by this process, % of one core.",
@@ -93,6 +101,9 @@ class ServeMetrics:
             self.handled.inc(channel=str(data.get("channel", "?")), outcome="error")
             self._outcomes.add(0.0)
             self._per_minute.add()
+        elif name == "message.failed":
+            self.given_up.inc(channel=str(data.get("channel", "?")),
+                              reason=str(data.get("reason", "?")))
         elif name == "provider.error":
             self.provider_errors.inc(provider=str(data.get("provider", "?")),
                                      kind=str(data.get("kind", "?")))
@@ -136,5 +147,6 @@ class ServeMetrics:
             "cpu_percent": self.process.cpu_percent(),
             "rss_bytes": self.process.rss_bytes(),
             "queue_depth": self.queue_depth(),
+            "failed_messages": self.failed_count(),
             "objectives": dict(OBJECTIVES),
         }

@@ -225,8 +225,10 @@ class DashboardApp(App[None]):
         self.query_one("#t-cpu", MetricTile).show(
             f"{cpu:.0f} %", megabytes(m.get("rss_bytes")), cpu,
             cpu <= obj.get("cpu_percent", 70))
-        queue = int(m.get("queue_depth") or 0)
-        self.query_one("#t-queue", MetricTile).show(f"{queue}", "messages", float(queue), None)
+        queue, failed = int(m.get("queue_depth") or 0), int(m.get("failed_messages") or 0)
+        self.query_one("#t-queue", MetricTile).show(
+            f"{queue}", f"given up {failed}" if failed else "messages", float(queue),
+            False if failed else None)
         if self.first_metrics_at is None:
             self.first_metrics_at = time.monotonic()
             if self.on_first_metrics is not None:

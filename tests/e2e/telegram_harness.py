@@ -43,8 +43,9 @@ def child_env(home: Path, token: str, model: FakeOpenAI) -> dict[str, str]:
 
 
 def write_config(home: Path, tg: FakeTelegram, model: FakeOpenAI, *, dm_policy: str = "open",
-                 telegram: str = "", gateway_port: int = 0) -> None:
-    """`telegram` is extra YAML lines for platforms.telegram (each indented by 4)."""
+                 telegram: str = "", gateway_port: int = 0, extra: str = "") -> None:
+    """`telegram` is extra YAML lines for platforms.telegram (each indented by 4); `extra`
+    is appended at the top level."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
         "version: 1\n"
@@ -62,7 +63,8 @@ def write_config(home: Path, tg: FakeTelegram, model: FakeOpenAI, *, dm_policy: 
         f"    model: {model.model}\n"
         "    api_key: env:FAKE_OPENAI_KEY\n"
         "    timeout: 10\n"
-        f"gateway:\n  port: {gateway_port}\n",
+        f"gateway:\n  port: {gateway_port}\n"
+        f"{extra}",
         encoding="utf-8",
     )
 
