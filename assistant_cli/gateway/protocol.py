@@ -19,7 +19,7 @@ PROTOCOL_VERSION = 1
 # Bus events a client receives. Everything else (provider.usage ...) stays inside serve.
 FORWARDED_EVENTS = frozenset({
     "hello", "metrics", "log",
-    "message.in", "message.out", "message.error", "turn.failed",
+    "message.in", "message.out", "message.error", "message.failed", "turn.failed",
     "pairing.requested", "pairing.approved", "pairing.denied",
     "provider.error", "provider.failover", "provider.exhausted",
 })
