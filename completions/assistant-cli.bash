@@ -3,11 +3,11 @@ _assistant_cli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path/${COMP_WORDS[i]}" in
-            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
+            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "") words="audit config dashboard doctor gateway logs pairing providers secrets serve --config --debug --help --version" ;;
+        "") words="audit config dashboard doctor gateway inbox logs pairing providers secrets serve --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
         "/audit/verify") words="--help" ;;
@@ -19,6 +19,9 @@ _assistant_cli() {
         "/doctor") words="--fix --help --json --offline --only --skip --timeout" ;;
         "/gateway") words="token --help" ;;
         "/gateway/token") words="--help --sub --ttl --url" ;;
+        "/inbox") words="failed retry --help" ;;
+        "/inbox/failed") words="--help --json" ;;
+        "/inbox/retry") words="--all --help" ;;
         "/logs") words="--channel --follow --grep --help --json --level --lines --since" ;;
         "/pairing") words="allow approve deny list revoke --help" ;;
         "/pairing/allow") words="--help --name --platform --user-id" ;;

@@ -5,6 +5,7 @@ complete -c assistant-cli -n '__fish_use_subcommand' -a config -d 'Create, check
 complete -c assistant-cli -n '__fish_use_subcommand' -a dashboard -d 'Watch and steer a running serve - metrics, messages, pairing requests,'
 complete -c assistant-cli -n '__fish_use_subcommand' -a doctor -d 'Find what is wrong with the setup and say how to fix it.'
 complete -c assistant-cli -n '__fish_use_subcommand' -a gateway -d 'Tokens for the gateways WebSocket (the dashboard and other clients).'
+complete -c assistant-cli -n '__fish_use_subcommand' -a inbox -d 'Messages whose answer could not be delivered - list the given-up ones '
 complete -c assistant-cli -n '__fish_use_subcommand' -a logs -d 'Show what the gateway has been doing, from the log assistant-cli serve'
 complete -c assistant-cli -n '__fish_use_subcommand' -a pairing -d 'Approve, deny and list people who asked to talk to the bot. Works whet'
 complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers, and sign in to OAuth ones.'
@@ -44,6 +45,13 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l sub
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l ttl
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l url
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -a failed -d 'List given-up messages - id, platform, chat, why, the last error, whet'
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -a retry -d 'Queue given-up messages again, with a fresh retry window. A running se'
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and __fish_seen_subcommand_from failed' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and __fish_seen_subcommand_from failed' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and __fish_seen_subcommand_from retry' -l all
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and __fish_seen_subcommand_from retry' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l channel
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l follow
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l grep

@@ -46,29 +46,22 @@ def _as_json(r: FailedMessage) -> dict[str, object]:
 
 
 def _print_table(rows: list[FailedMessage], waiting: int) -> None:
+    """One plain line per message: nothing is cut when the output is piped."""
     import datetime as dt
 
-    from rich.markup import escape
-    from rich.table import Table
-
-    from assistant_cli.cli.common import console
-
-    out = console()
     later = f"; {waiting} waiting for a retry" if waiting else ""
     if not rows:
-        out.print(f"no given-up messages{later}")
+        print(f"no given-up messages{later}")
         return
-    table = Table("id", "platform", "chat", "failed", "why", "tries", "last error", "told",
-                  "text", title="Given-up messages")
+    told = {"sent": "sender told", "pending": "sender not told yet",
+            "unreachable": "sender unreachable", None: "sender unreachable"}
     for r in rows:
-        when = dt.datetime.fromtimestamp(r.failed_at or r.received_at).strftime("%m-%d %H:%M")
-        # Texts and errors come from strangers and platforms: shown literally, never markup.
-        table.add_row(str(r.id), r.platform, escape(r.chat_id), when, r.reason,
-                      str(r.attempts), escape(r.error[:60]), r.notice or "-",
-                      escape(r.text[:40]))
-    out.print(table)
-    out.print(f"{len(rows)} given up{later}; queue them again with "
-              "`assistant-cli inbox retry ID...` or `--all`")
+        when = dt.datetime.fromtimestamp(r.failed_at or r.received_at).strftime("%Y-%m-%d %H:%M")
+        tries = f"{r.attempts} tr{'y' if r.attempts == 1 else 'ies'}"
+        print(f"{r.id}  {r.platform} chat {r.chat_id}  given up {when} ({r.reason}, {tries}; "
+              f"{told.get(r.notice, r.notice)})  error: {r.error}  text: {r.text!r}")
+    print(f"{len(rows)} given up{later}; queue them again with "
+          "`assistant-cli inbox retry ID...` or `--all`")
 
 
 @app.command()
