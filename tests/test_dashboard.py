@@ -304,3 +304,17 @@ async def test_bursts_of_events_refetch_at_most_once_a_second() -> None:
         await pilot.pause(0.3)
         assert calls.count("providers.status") <= 2 and calls.count("pairing.list") <= 2
         await pilot.press("q")
+
+
+async def test_the_queue_tile_counts_given_up_messages() -> None:
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient,
+                       clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status, "the status")
+        tile = app.query_one("#t-queue")
+        app.apply_metrics({**METRICS[0], "failed_messages": 0})
+        assert text_of(tile.query_one(".note", Static)) == "messages"
+        app.apply_metrics({**METRICS[0], "failed_messages": 2})
+        assert text_of(tile.query_one(".note", Static)) == "given up 2"
+        assert tile.has_class("-bad")
+        await pilot.press("q")

@@ -154,8 +154,9 @@ class Inbox:
     def put_back(self, inbox_id: int) -> None:
         """Queue a claimed message again at once, uncounted (its turn was interrupted)."""
         with self.db.transaction(durable=False) as conn:
-            conn.execute("UPDATE inbox SET status = 'queued', attempts = MAX(attempts - 1, 0)"
-                         " WHERE id = ? AND status = 'claimed'", (inbox_id,))
+            conn.execute("UPDATE inbox SET status = 'queued', attempts = CASE WHEN attempts > 0"
+                         " THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'claimed'",
+                         (inbox_id,))
 
     def recover(self) -> int:
         """Queue again what a previous process claimed but never finished; returns how many."""

@@ -54,10 +54,11 @@ class Undelivered:
         self.clock = clock
 
     def counts(self) -> UndeliveredCounts:
-        row = self.db.execute(
-            "SELECT COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(status = 'queued'"
-            " AND first_failed_at IS NOT NULL), 0) FROM inbox"
-            " WHERE status IN ('failed', 'queued')").fetchone()
+        row = self.db.execute(  # CASE rather than SUM(boolean): portable to PostgreSQL
+            "SELECT COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'queued' AND first_failed_at IS NOT NULL"
+            " THEN 1 ELSE 0 END), 0) FROM inbox WHERE status IN ('failed', 'queued')"
+        ).fetchone()
         return UndeliveredCounts(int(row[0]), int(row[1]))
 
     def failed(self) -> list[FailedMessage]:
