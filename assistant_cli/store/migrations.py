@@ -138,10 +138,12 @@ CREATE TABLE provider_health (
 """,
     # 5: retry schedule of unsent replies: a row waits until not_before; give-up is timed
     # from the first failure; `notice` is 'pending' until a given-up sender was told.
+    # inbox_queue lets claim() walk queued rows in id order and stop at the first match.
     """
 ALTER TABLE inbox ADD COLUMN not_before REAL NOT NULL DEFAULT 0;
 ALTER TABLE inbox ADD COLUMN first_failed_at REAL;
 ALTER TABLE inbox ADD COLUMN notice TEXT;
-CREATE INDEX inbox_notice ON inbox (notice, platform)
+CREATE INDEX inbox_notice ON inbox (notice, platform);
+CREATE INDEX inbox_queue ON inbox (status, id)
 """,
 ]
