@@ -3,9 +3,10 @@
 The claim now also checks `not_before` and that the row is the first queued one of its
 conversation, and migration 5 adds the index `inbox_queue (status, id)` so that it walks
 queued rows in id order and stops at the first match instead of sorting them all. This
-times each claim (then finishes the row) over a backlog (`--queued` rows in `--chats` conversations, beside
-`--done` finished rows): "before" is the query and indexes as they were before the retry
-schedule, "after" is `Inbox.claim()` today; interleaved in one run, compare the ratio.
+times each claim (then finishes the row) over a backlog (`--queued` rows in `--chats`
+conversations, beside `--done` finished rows): "before" is the query and indexes as they
+were before the retry schedule, "after" is `Inbox.claim()` today; interleaved in one run,
+compare the ratio.
 
     python benchmarks/inbox_claim.py [--queued 2000] [--chats 200] [--done 50000] [--json]
 """
