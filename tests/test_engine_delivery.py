@@ -13,6 +13,7 @@ import pytest
 from assistant_cli.domain.events import Event, EventBus
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.engine.core import Engine
+from assistant_cli.engine.delivery import Notifier
 from assistant_cli.engine.turn import TurnRunner, not_answered
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.store.db import Database
@@ -174,3 +175,18 @@ async def test_a_blocked_sender_is_given_up_at_once_and_not_told(
     [failed] = Undelivered(db).failed()
     assert (failed.reason, failed.attempts, failed.notice) == ("permanent", 1, None)
     assert channel.sent == []
+
+
+async def test_the_notifier_stops_when_cancelled_just_as_a_wake_up_arrives(
+    tmp_path: Path
+) -> None:
+    # Before Python 3.12, asyncio.wait_for swallowed such a cancel and stop() hung.
+    db = Database(tmp_path / "s.db")
+    notifier = Notifier(Undelivered(db), {"test": FlakyChannel()}, EventBus(), every=30.0)
+    task = asyncio.create_task(notifier.run())
+    for _ in range(3):
+        await asyncio.sleep(0)  # into the wait for a wake-up
+    notifier.channel_works()
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), timeout=2.0)
+    assert task.cancelled()

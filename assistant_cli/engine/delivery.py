@@ -9,7 +9,6 @@ at the latest every `every` seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -77,8 +76,13 @@ class Notifier:
             except Exception:  # never let the notices stop the engine
                 log.exception("could not send the pending notices",
                               extra={"event": "notice.error"})
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.every)
+            # asyncio.wait, not wait_for: before Python 3.12, wait_for swallows a cancel
+            # that arrives just as the wake-up does, and stop() would wait forever.
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=self.every)
+            finally:
+                waiter.cancel()
             await asyncio.sleep(min(1.0, self.every))  # at most one pass a second
 
     async def send_pending(self) -> int:
