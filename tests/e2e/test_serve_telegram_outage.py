@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant_cli.engine.turn import not_answered
 from tests.e2e.telegram_harness import Starter, inbox_rows, wait
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
@@ -71,4 +72,28 @@ def test_a_blocked_chat_is_given_up_listed_counted_and_answered_after_inbox_retr
     assert model.user_messages() == ["are you there?"]  # resent, not regenerated
     audit = [json.loads(line) for line in start.cli("audit", "list", "--json").stdout.splitlines()]
     assert [(a["action"], a["target"]) for a in audit] == [("inbox.retry", str(row["id"]))]
+    assert serve.terminate() == 0, serve.output[-2000:]
+
+
+def test_a_message_given_up_after_the_time_limit_is_owned_up_to_once_telegram_works(
+    start: Starter, tg: FakeTelegram, model: FakeOpenAI, isolated_home: Path
+) -> None:
+    start.configure(extra="delivery:\n  retry_initial: 0.2\n  retry_max: 0.4\n"
+                          "  give_up_after: 1\n")
+    tg.fail_next("sendMessage", 500, count=1000)  # down until cleared below
+    serve = start()
+    tg.push_message(6001, "will this get lost?")
+    wait(lambda: [r[1:] for r in inbox_rows(isolated_home)] == [("failed", "expired")],
+         what="the message given up after give_up_after")
+    tg.clear_faults()  # Telegram works again
+    tg.push_message(6002, "hello again")
+    wait(lambda: tg.messages_to(6001), what="the not-answered notice")
+    time.sleep(0.5)  # a second notice would show up now
+    assert tg.messages_to(6002) == ["echo: hello again"]
+    assert tg.messages_to(6001) == [not_answered(1, "will this get lost?")]
+    listed = json.loads(start.cli("inbox", "failed", "--json").stdout)["failed"]
+    assert [(r["chat_id"], r["reason"], r["notice"]) for r in listed] == [
+        ("6001", "expired", "sent")]
+    assert "gave up on telegram message" in (isolated_home / "state" / "logs" /
+                                            "assistant-cli.jsonl").read_text()
     assert serve.terminate() == 0, serve.output[-2000:]

@@ -1418,6 +1418,11 @@ class FakeTelegram:
                 _Fault(method.lower(), status, description, parameters, max(count, 1))
             )
 
+    def clear_faults(self) -> None:
+        """Forget the failures `fail_next` queued that have not happened yet (outage over)."""
+        with self._lock:
+            self._faults.clear()
+
     def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
         """Serve an extra method: ``handler(params)`` returns the result or raises ApiError.
 
