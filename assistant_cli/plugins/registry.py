@@ -9,6 +9,8 @@ Built-ins register exactly as third-party packages do, in their pyproject.toml:
     myplatform = "my_package.module:MyChannel"
 
 Targets are imported only when a kind is used, so an unused plugin costs nothing.
+Handlers and locales (`assistant_cli.handlers`, `assistant_cli.locales`) are loaded by
+`plugins/loading.py`; tools (`assistant_cli.tools`) by `assistant_cli/tools/`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from assistant_cli.errors import ConfigError
 
 PROVIDERS = "assistant_cli.providers"
 CHANNELS = "assistant_cli.channels"
+HANDLERS = "assistant_cli.handlers"
+LOCALES = "assistant_cli.locales"
 
 
 @cache
