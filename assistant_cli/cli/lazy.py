@@ -45,6 +45,8 @@ COMMANDS: dict[str, Lazy] = {
                     "Store, list, rotate and delete secrets in the OS keyring."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
+    "plugins": Lazy("assistant_cli.cli.plugins_cmd:app",
+                    "List, create, install and find plugins and languages."),
 }
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from assistant_cli.config.models import PluginsConfig
 from assistant_cli.errors import AssistantError, PluginError
+from assistant_cli.i18n import LOCALE_DIR
 from assistant_cli.plugins.registry import HANDLERS, LOCALES, available
 
 log = logging.getLogger("assistant_cli.plugins")
@@ -121,7 +122,8 @@ def load_locales(config: PluginsConfig) -> list[Path]:
                                   "assistant_cli.plugin.Locale",
                                   hint=f"report it to the author of {package}")
             check_api_version(package, target.api_version)
-            dirs.append(target.directory)
+            if target.directory != LOCALE_DIR and target.directory not in dirs:
+                dirs.append(target.directory)
         except AssistantError as exc:
             _skip_or_raise(name, exc, config)
     return dirs

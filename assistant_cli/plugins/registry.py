@@ -46,9 +46,16 @@ def load(group: str, kind: str, *, key: str) -> Any:
             hint=f"{hint}install the plugin that provides it, or pick a known kind",
         )
     try:
-        return ep.load()
+        cls = ep.load()
     except Exception as exc:  # a broken plugin must not take the whole process down silently
         raise ConfigError(
             f"{key}: the plugin for kind {kind!r} ({ep.value}) failed to load: {exc}",
             hint="reinstall or upgrade that plugin package",
         ) from None
+    declared = getattr(cls, "api_version", None)  # third-party providers/channels declare it
+    if declared is not None:
+        from assistant_cli.plugin import check_api_version
+        from assistant_cli.plugins.loading import package_of
+
+        check_api_version(package_of(ep), str(declared))
+    return cls
