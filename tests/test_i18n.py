@@ -59,6 +59,9 @@ def test_every_marked_text_in_the_source_is_in_the_catalogs() -> None:
     found = {msgid if isinstance(msgid, str) else msgid[0]
              for _, _, msgid, _, _ in extract_from_dir(str(ROOT / "assistant_cli"))}
     assert len(found) >= 20
+    with open(i18n.LOCALE_DIR / "assistant_cli.pot", "rb") as f:
+        template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    assert template == found, "the .pot that locale plugins start from is stale: scripts/i18n.sh"
     for lang in SHIPPED:
         ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog(lang) if m.id}
         assert found - ids == set(), f"{lang}: run scripts/i18n.sh and translate"
