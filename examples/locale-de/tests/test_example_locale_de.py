@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from assistant_cli_de import CATALOGS
 from babel.messages.pofile import read_po
 
 from assistant_cli import i18n
 from assistant_cli.i18n import messages as texts
-from assistant_cli_de import CATALOGS
 
 
 @pytest.fixture(autouse=True)

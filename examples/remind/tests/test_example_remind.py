@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from assistant_cli_remind import RemindHandler, Settings
 from pydantic import ValidationError
 
 from assistant_cli.plugin import Answer, Pass
 from assistant_cli.testing import FakeContext, fake_message
-from assistant_cli_remind import RemindHandler, Settings
 
 
 class Clock:
