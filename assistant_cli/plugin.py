@@ -157,7 +157,9 @@ class Handler(ABC):
         name: the plugin's name in config (``plugins.settings.<name>``) and in logs.
         api_version: the `API_VERSION` this handler was written for.
         Settings: a pydantic model of ``plugins.settings.<name>``, or None for no settings.
-        timeout: seconds `handle` may take before the message goes on without it.
+        timeout: seconds `handle` may take before the message goes on without it. Only
+            awaiting is interrupted: blocking code must run in a thread
+            (`await asyncio.to_thread(...)`), or it holds up every conversation.
     """
 
     name: ClassVar[str]

@@ -96,8 +96,9 @@ def test_a_required_plugin_that_fails_stops_serve() -> None:
 def test_unknown_enabled_handler_names_what_is_installed(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert load("plugins:\n  enabled: [gret]\n") == []
-    assert "no handler plugin named 'gret' is installed (installed: broken, future, greet)" in (
-        capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "no handler plugin named 'gret' is installed (installed: broken, future, greet" in err
+    assert "did you mean 'greet'?" in err
 
 
 def test_api_version_check_names_package_both_versions_and_the_fix() -> None:
@@ -112,3 +113,17 @@ def test_api_version_check_names_package_both_versions_and_the_fix() -> None:
     assert "pip install -U assistant-cli-x" in str(older.value.hint)
     with pytest.raises(PluginError, match=r"not MAJOR\.MINOR"):
         check_api_version("assistant-cli-x", "one")
+
+
+def test_config_validate_checks_enabled_plugins_settings(
+        isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.clirun import cli
+
+    (isolated_home / "config.yaml").write_text(CONFIG.replace("[greet, future, broken]",
+                                                              "[greet]"))
+    code, _, err = cli(capsys, "config", "validate")
+    assert code == 2
+    assert "config.yaml:7: plugins.settings.greet.times: input should be a valid integer" in err
+    (isolated_home / "config.yaml").write_text(CONFIG.replace("lots", "2"))
+    code, _, err = cli(capsys, "config", "validate")
+    assert code == 1 and "plugin assistant-cli-greet was built for plugin API 2.0" in err

@@ -7,6 +7,7 @@ listed in `plugins.required`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
 from collections.abc import Callable
@@ -54,11 +55,13 @@ def load_handlers(config: PluginsConfig, validate: SettingsValidator) -> list[Lo
         ep = found.get(name)
         try:
             if ep is None:
+                close = difflib.get_close_matches(name, list(found), n=1)
                 raise PluginError(
                     f"plugins.enabled: no handler plugin named {name!r} is installed "
                     f"(installed: {', '.join(sorted(found)) or 'none'})",
-                    hint="install it (`assistant-cli plugins install assistant-cli-"
-                         f"{name}`) or remove it from plugins.enabled")
+                    hint=(f"did you mean '{close[0]}'? " if close else "") + "install it "
+                    f"(`assistant-cli plugins install assistant-cli-{name}`) or remove it "
+                    "from plugins.enabled")
             loaded.append(_instantiate(name, ep, config, validate))
         except AssistantError as exc:
             _skip_or_raise(name, exc, config)
