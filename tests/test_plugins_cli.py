@@ -118,3 +118,14 @@ def test_search_names_the_index_when_it_cannot_be_read(
     with FakeIndex({}) as index:
         code, _, err = cli(capsys, "plugins", "search", "x", "--index-url", index.url + "/nope")
     assert code == 1 and f"answered 404 for {index.url}/nope/simple/" in err
+
+
+def test_help_imports_no_plugin_machinery_or_plugin_code(isolated_home: Path) -> None:
+    probe = ("import sys; from assistant_cli.cli.entry import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print([m for m in sys.modules if m.startswith(('assistant_cli.plugin', "
+             "'assistant_cli.i18n', 'assistant_cli_', 'babel'))])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=subprocess_env(isolated_home))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
