@@ -29,6 +29,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.config.models import ProviderConfig
 from assistant_cli.domain.messages import ChatTurn, InboundMessage
 from assistant_cli.errors import PluginError
 from assistant_cli.providers.base import (
@@ -36,6 +37,7 @@ from assistant_cli.providers.base import (
     Finished,
     Provider,
     ResponseInfo,
+    SecretResolver,
     StreamEvent,
     TextDelta,
     Usage,
@@ -61,8 +63,10 @@ __all__ = [
     "Pass",
     "PluginError",
     "Provider",
+    "ProviderConfig",
     "ResponseInfo",
     "Rewrite",
+    "SecretResolver",
     "StreamEvent",
     "TextDelta",
     "Usage",

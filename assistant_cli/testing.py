@@ -10,12 +10,14 @@ a fake inbound message, and a loopback provider that answers without a network.
 
 from __future__ import annotations
 
+import gettext
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from assistant_cli.config.models import ProviderConfig
+from assistant_cli import i18n
 from assistant_cli.i18n import translator
 from assistant_cli.plugin import (
     ChatRequest,
@@ -24,14 +26,16 @@ from assistant_cli.plugin import (
     HandlerResult,
     InboundMessage,
     KeyValueStore,
+    Locale,
     Provider,
+    ProviderConfig,
     StreamEvent,
     TextDelta,
     Usage,
 )
 
-__all__ = ["FakeContext", "LoopbackProvider", "MemoryStore", "collect", "fake_message",
-           "run_handler"]
+__all__ = ["FakeContext", "LoopbackProvider", "MemoryStore", "catalog_template", "collect",
+           "fake_message", "run_handler", "translations"]
 
 _ids = itertools.count(1)
 
@@ -120,3 +124,18 @@ async def collect(provider: Provider, text: str) -> str:
     parts = [e.text async for e in provider.stream(ChatRequest((ChatTurn("user", text),)))
              if isinstance(e, TextDelta)]
     return "".join(parts)
+
+
+def catalog_template() -> Path:
+    """The .pot file listing every message assistant-cli sends to chat users (what a
+    locale plugin translates)."""
+    return i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot"
+
+
+def translations(locale: Locale, language: str) -> gettext.NullTranslations:
+    """The translations `serve` would use for `language` with this locale plugin installed
+    (its catalog first, then the built-in ones, then English)."""
+    found = gettext.translation(i18n.DOMAIN, locale.directory, languages=[language],
+                                fallback=True)
+    found.add_fallback(translator(language))
+    return found
