@@ -56,6 +56,16 @@ class Broken(Handler):
         raise RuntimeError("plugin bug")
 
 
+class Sloppy(Handler):
+    name = "sloppy"
+
+    async def handle(self, message: InboundMessage, ctx: HandlerContext) -> str:  # type: ignore[override]
+        return "a bare string is not an answer"
+
+    async def on_reply(self, message: InboundMessage, reply: str, ctx: HandlerContext) -> str:
+        return None  # type: ignore[return-value]
+
+
 class Slow(Handler):
     name = "slow"
     timeout = 0.05
@@ -136,6 +146,16 @@ async def test_a_raising_or_slow_handler_is_skipped_counted_and_the_message_stil
         metrics.handle(Event("handler.failed", data))
     assert ('assistant_handler_failures_total{handler="slow",reason="timeout"} 2'
             in metrics.render())
+
+
+async def test_a_handler_returning_the_wrong_thing_counts_as_failed_and_changes_nothing(
+        tmp_path: Path, fake: FakeOpenAI) -> None:
+    rig = Rig(tmp_path, fake, Sloppy())
+    assert await rig.say("hi", "1") == "answered"
+    assert rig.channel.replies == [("c1", "echo: hi")]
+    failed = rig.events_named("handler.failed")
+    assert [str(e["error"]).split(";")[0] for e in failed] == [
+        "returned 'a bare string is not an answer'", "on_reply returned None"]
 
 
 async def test_a_recorded_handler_answer_is_resent_after_a_crash_not_recomputed(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.i18n import translator
-from assistant_cli.plugin import Answer, Handler, KeyValueStore, Rewrite
+from assistant_cli.plugin import Answer, Handler, KeyValueStore, Pass, Rewrite
 
 if TYPE_CHECKING:
     from assistant_cli.domain.events import EventBus
@@ -50,6 +50,13 @@ class Context:
         return translator(self.language).ngettext(singular, plural, n)
 
 
+class _Failed:
+    """What _call returns for a handler that raised or timed out (already reported)."""
+
+
+FAILED = _Failed()
+
+
 @dataclass(frozen=True)
 class PipelineResult:
     """What the handlers made of a message: an answer (with who gave it), or the message
@@ -81,10 +88,14 @@ class HandlerPipeline:
         for loaded in self.handlers:
             ctx = self.context(loaded.name, msg, language, send)
             result = await self._call(loaded, loaded.handler.handle(msg, ctx))
-            if isinstance(result, Answer):
+            if isinstance(result, Answer) and isinstance(result.text, str) and result.text:
                 return PipelineResult(msg, result.text, loaded.name)
-            if isinstance(result, Rewrite):
+            if isinstance(result, Rewrite) and isinstance(result.text, str):
                 msg = replace(msg, text=result.text)
+            elif result is not None and not isinstance(result, (Pass, _Failed)):
+                # A plugin bug (returned a str, an empty Answer ...): treat it as a failure.
+                self._failed(loaded, "error", f"returned {result!r}; expected Answer(text), "
+                             "Rewrite(text) or Pass()", time.monotonic())
         return PipelineResult(msg)
 
     async def on_reply(self, msg: InboundMessage, reply: str, language: str,
@@ -92,12 +103,15 @@ class HandlerPipeline:
         for loaded in self.reply_hooks:
             ctx = self.context(loaded.name, msg, language, send)
             changed = await self._call(loaded, loaded.handler.on_reply(msg, reply, ctx))
-            if isinstance(changed, str):
+            if isinstance(changed, str) and changed:
                 reply = changed
+            elif not isinstance(changed, _Failed):
+                self._failed(loaded, "error", f"on_reply returned {changed!r}; expected the "
+                             "reply's text", time.monotonic())
         return reply
 
     async def _call(self, loaded: LoadedHandler, call: Awaitable[Any]) -> Any:
-        """The handler's result, or None when it failed or ran out of time."""
+        """The handler's result, or FAILED when it raised or ran out of time."""
         started = time.monotonic()
         try:
             return await asyncio.wait_for(call, timeout=loaded.timeout)
@@ -105,7 +119,7 @@ class HandlerPipeline:
             self._failed(loaded, "timeout", f"took longer than {loaded.timeout:g} s", started)
         except Exception as exc:
             self._failed(loaded, "error", f"{type(exc).__name__}: {exc}", started)
-        return None
+        return FAILED
 
     def _failed(self, loaded: LoadedHandler, reason: str, detail: str, started: float) -> None:
         log.warning("handler %s (%s) skipped for this message: %s", loaded.name, loaded.package,
