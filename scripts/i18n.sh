@@ -5,8 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 dir=assistant_cli/i18n/locales
-pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+pybabel extract -F babel.cfg --no-location --sort-output --omit-header -w 90 \
   --project assistant-cli -o "$dir/assistant_cli.pot" .
-pybabel update -i "$dir/assistant_cli.pot" -d "$dir" -D assistant_cli --no-location \
-  --omit-header --ignore-obsolete
+pybabel update -i "$dir/assistant_cli.pot" -d "$dir" -D assistant_cli -w 90 --ignore-obsolete
 pybabel compile -d "$dir" -D assistant_cli --statistics
