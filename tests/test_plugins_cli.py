@@ -34,6 +34,8 @@ def test_list_shows_built_ins_with_kind_package_version_and_api(
                                            "status", "enabled"]
     assert [line.split()[1] for line in out.splitlines()[1:]] == ["console", "telegram",
                                                                   "whatsapp"]
+    code, _, err = cli(capsys, "plugins", "list", "--kind", "widgets")
+    assert code == 2 and "--kind 'widgets' is not a plugin kind" in err
 
 
 def test_new_refuses_bad_names_kinds_and_existing_folders(

@@ -45,8 +45,12 @@ def list_plugins(
 
     Example: assistant-cli plugins list --json
     """
-    from assistant_cli.plugins.catalog import all_plugins
+    from assistant_cli.errors import UsageError
+    from assistant_cli.plugins.catalog import GROUPS, all_plugins
 
+    if kind is not None and kind not in GROUPS:
+        raise UsageError(f"--kind {kind!r} is not a plugin kind",
+                         hint=f"use one of: {', '.join(GROUPS)}")
     rows = all_plugins(_plugins_config(ctx), [kind] if kind else None)
     _print_rows(rows, json_out)
 
