@@ -9,6 +9,8 @@
     │   └── AlreadyRunning         another `serve` holds the lock on the same state or token
     ├── PairingError               wrong, expired or locked pairing code
     ├── ChannelError               a chat platform refused or failed (bad token, conflict ...)
+    ├── PluginError                a plugin failed to import, is of an incompatible API
+    │                              version, or has invalid settings
     └── ProviderError              a model service failed; `kind` classifies why
         (kinds: auth, quota, rate_limit, overload, network, bad_request, not_found)
 
@@ -69,6 +71,10 @@ class PairingError(AssistantError):
 
 class ChannelError(AssistantError):
     """A chat platform refused a request or could not be reached."""
+
+
+class PluginError(AssistantError):
+    """A plugin could not be loaded or used; the message names its package and why."""
 
 
 class ProviderError(AssistantError):

@@ -3,11 +3,11 @@ _assistant_cli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path/${COMP_WORDS[i]}" in
-            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
+            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/plugins"|"/plugins/install"|"/plugins/list"|"/plugins/new"|"/plugins/search"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "") words="audit config dashboard doctor gateway inbox logs pairing providers secrets serve --config --debug --help --version" ;;
+        "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
         "/audit/verify") words="--help" ;;
@@ -29,6 +29,11 @@ _assistant_cli() {
         "/pairing/deny") words="--help --platform --user-id" ;;
         "/pairing/list") words="--help --json --platform" ;;
         "/pairing/revoke") words="--help --platform --user-id" ;;
+        "/plugins") words="install list new search --help" ;;
+        "/plugins/install") words="--help --index-url" ;;
+        "/plugins/list") words="--help --json --kind" ;;
+        "/plugins/new") words="--dir --help --kind" ;;
+        "/plugins/search") words="--help --index-url --json" ;;
         "/providers") words="add list login logout models remove set-default test --help" ;;
         "/providers/add") words="--api-key-ref --api-key-stdin --auth --base-url --ca --cert --default --fallback --help --key --kind --model --oauth-authorize-url --oauth-client-id --oauth-client-secret-ref --oauth-client-secret-stdin --oauth-device-url --oauth-flow --oauth-redirect-port --oauth-scope --oauth-token-url --replace" ;;
         "/providers/list") words="--help --json --usage" ;;

@@ -8,6 +8,7 @@ complete -c assistant-cli -n '__fish_use_subcommand' -a gateway -d 'Tokens for t
 complete -c assistant-cli -n '__fish_use_subcommand' -a inbox -d 'Messages whose answer could not be delivered - list the given-up ones '
 complete -c assistant-cli -n '__fish_use_subcommand' -a logs -d 'Show what the gateway has been doing, from the log assistant-cli serve'
 complete -c assistant-cli -n '__fish_use_subcommand' -a pairing -d 'Approve, deny and list people who asked to talk to the bot. Works whet'
+complete -c assistant-cli -n '__fish_use_subcommand' -a plugins -d 'List, create, install and find plugins (handlers, tools, providers, ch'
 complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers, and sign in to OAuth ones.'
 complete -c assistant-cli -n '__fish_use_subcommand' -a secrets -d 'Store, list and delete secrets (API keys, bot tokens) in the OS keyrin'
 complete -c assistant-cli -n '__fish_use_subcommand' -a serve -d 'Run the assistant - receive messages, answer them with your model, unt'
@@ -83,6 +84,22 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l platform
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l user-id
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and not __fish_seen_subcommand_from install list new search' -a install -d 'Install a plugin into the environment assistant-cli runs in (with pip)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and not __fish_seen_subcommand_from install list new search' -a list -d 'Every plugin found, built-ins included - kind, name, package, version,'
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and not __fish_seen_subcommand_from install list new search' -a new -d 'Write a complete plugin package (pyproject.toml with the entry point, '
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and not __fish_seen_subcommand_from install list new search' -a search -d 'Find published plugins - packages named assistant-cli-* with the keywo'
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and not __fish_seen_subcommand_from install list new search' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from install' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from install' -l index-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l kind
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l dir
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l kind
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l index-url
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a add -d 'Add a provider to config.yaml; its secrets go to the keyring.'
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a list -d 'List providers - kind, model, auth, place in the failover order, last '
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a login -d 'Sign in to an OAuth provider and keep its tokens in the keyring.'

@@ -24,7 +24,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TabbedContent
 
-from assistant_cli.engine.policy import PAIRED
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.tui import app as app_module
 from assistant_cli.tui.app import DashboardApp
 from assistant_cli.tui.client import Target
@@ -33,6 +34,8 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.gateway_harness import live_gateway
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+PAIRED = texts.paired(translator("en"))
 
 
 @pytest.fixture

@@ -15,13 +15,18 @@ from assistant_cli.config.models import Config
 from assistant_cli.domain.events import EventBus
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.core import Engine
-from assistant_cli.engine.turn import APOLOGY, UNSUPPORTED, TurnRunner
+from assistant_cli.engine.turn import TurnRunner
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.paths import resolve
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
 from tests.fakes.openai_server import Error, FakeOpenAI
+
+APOLOGY = texts.apology(translator("en"))
+UNSUPPORTED = texts.unsupported(translator("en"))
 
 
 class RecordingChannel(Channel):

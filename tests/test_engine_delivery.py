@@ -14,7 +14,9 @@ from assistant_cli.domain.events import Event, EventBus
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.engine.core import Engine
 from assistant_cli.engine.delivery import Notifier
-from assistant_cli.engine.turn import TurnRunner, not_answered
+from assistant_cli.engine.turn import TurnRunner
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
@@ -156,7 +158,7 @@ async def test_a_given_up_message_is_reported_and_its_sender_told_once_the_chann
     await wait_for(lambda: len(channel.sent) == 1)
     await asyncio.sleep(0.3)  # a second notice would show up now
     await engine.stop()
-    assert channel.sent == [("c1", not_answered(1, "lost question"))]
+    assert channel.sent == [("c1", texts.not_answered(translator("en"), 1, "lost question"))]
     assert Undelivered(db).pending_notices(["test"]) == []
 
 

@@ -254,7 +254,11 @@ def test_allow_adds_a_sender_without_code(isolated_home: Path) -> None:
 async def test_just_approved_sender_is_told_before_their_next_message_is_answered(
     db: Database,
 ) -> None:
-    from assistant_cli.engine.policy import PAIRED, notify_paired
+    from assistant_cli.engine.policy import notify_paired
+    from assistant_cli.i18n import messages as texts
+    from assistant_cli.i18n import translator
+
+    PAIRED = texts.paired(translator("en"))
 
     policy = policy_for(db, "pairing")
     store = PairingStore(db)

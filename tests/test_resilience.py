@@ -14,8 +14,9 @@ import pytest
 
 from assistant_cli.domain.events import EventBus
 from assistant_cli.domain.messages import ChatTurn
-from assistant_cli.engine.turn import APOLOGY
 from assistant_cli.errors import ProviderError
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.providers.base import ChatRequest, Finished, TextDelta
 from assistant_cli.providers.router import ProviderRouter
 from tests.fakes.openai_server import Behaviour, Error, FakeOpenAI, Hang, Reply
@@ -23,6 +24,8 @@ from tests.provider_support import FakeClock, TurnHarness, config, drain, router
 
 REQUEST = ChatRequest((ChatTurn("user", "hi"),))
 DOWN = "http://127.0.0.1:9/v1"
+
+APOLOGY = texts.apology(translator("en"))
 
 
 @pytest.fixture

@@ -135,7 +135,8 @@ async def test_polling_delivers_a_message_and_confirms_it_only_after_storing(
         "hello", "text", "Alice @alice", False, True)
     assert msg.meta == {"message_id": 1, "chat_type": "private", "username": "alice"}
     assert sink.attempts[0][1] <= update_id  # not confirmed before it was stored
-    assert [c["command"] for c in tg.commands()] == ["start", "help", "reset", "status"]
+    assert [c["command"] for c in tg.commands()] == ["start", "help", "reset", "status", "lang"]
+    assert tg.commands(language_code="zh")[0]["description"] == "开始和助手对话"
 
 
 async def test_an_update_that_could_not_be_stored_is_fetched_again(tg: FakeTelegram) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from assistant_cli.engine.turn import CAPPED
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.paths import resolve
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.openai import OpenAIProvider
@@ -87,7 +88,8 @@ async def test_a_sender_over_the_daily_cap_gets_a_polite_refusal_and_no_model_ca
     assert first.name == "answered"
     outcome = await h.say("and another", sender="alice")
     assert outcome.name == "capped"
-    assert h.channel.sent == [CAPPED.format(cap=10)] and "00:00 UTC" in h.channel.sent[0]
+    assert h.channel.sent == [texts.capped(translator("en"), 10)]
+    assert "00:00 UTC" in h.channel.sent[0]
     assert len(fake.requests) == 1
     assert any(e.name == "usage.capped" for e in drain(h.sub))
     # Someone else still gets answers, and so does the owner at the terminal.

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from assistant_cli.channels.whatsapp_inbound import parse_payload
-from assistant_cli.engine.turn import UNSUPPORTED
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.store.delivery import DeliveryLog
 from tests.fakes.whatsapp_server import (
     APP_SECRET,
@@ -31,6 +32,8 @@ from tests.fakes.whatsapp_server import (
 from tests.whatsapp_support import running_channel
 
 STRANGER = "15550001111"
+
+UNSUPPORTED = texts.unsupported(translator("en"))
 
 
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> bool:

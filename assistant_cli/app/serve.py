@@ -51,6 +51,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.channels.base import ChannelContext
     from assistant_cli.domain.events import EventBus
     from assistant_cli.engine.core import Engine
+    from assistant_cli.engine.language import SenderLanguages
+    from assistant_cli.engine.pipeline import HandlerPipeline
     from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
     from assistant_cli.engine.turn import TurnRunner
     from assistant_cli.observability.logs import setup_logging
@@ -60,6 +62,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.db import Database
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.kv import language_store, plugin_store
     from assistant_cli.store.pairing import PairingStore
     from assistant_cli.store.retry import RetryPolicy
     from assistant_cli.store.undelivered import Undelivered
@@ -109,9 +112,12 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         give_up_after=delivery.give_up_after, initial=delivery.retry_initial,
         maximum=delivery.retry_max, other_attempts=delivery.other_error_attempts))
     pairing = PairingStore(db)
-    policy = AccessPolicy(platforms, pairing, events)
+    languages = SenderLanguages(language_store(db), config.locale)
+    policy = AccessPolicy(platforms, pairing, events, languages)
+    pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
+                               events)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
-                        usage=UsageLedger(db))
+                        usage=UsageLedger(db), pipeline=pipeline, languages=languages)
     gateway_cfg = config.gateway
     overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
                                 "tls_key") if (v := getattr(options, k)) is not None}
@@ -150,7 +156,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
         await engine.start()
-        notifier = start_notifier(pairing, channels, events)
+        notifier = start_notifier(pairing, channels, events, languages)
         _announce(config, channels, gateway.url if gateway else None, paths)
         if control is not None:
             control.announce()
@@ -175,6 +181,26 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         db.close()
         lock.close()
     return 0
+
+
+def load_plugins(config: Config, paths: Paths) -> list[Any]:
+    """Locale directories registered, handlers loaded in order (failures reported)."""
+    from assistant_cli import i18n
+    from assistant_cli.config.loader import Document, read_document, validate_section
+    from assistant_cli.plugins.loading import load_handlers, load_locales
+
+    plugins = config.plugins
+    for directory in load_locales(plugins):
+        i18n.add_directory(directory)
+    if not plugins.enabled:
+        return []
+    doc = read_document(paths.config_file) if paths.config_file.exists() else Document({})
+
+    def validate(model: Any, data: Any, name: str) -> Any:
+        return validate_section(model, data, ("plugins", "settings", name), doc,
+                                paths.config_file.name)
+
+    return load_handlers(plugins, validate)
 
 
 def ready_report(engine: Any) -> dict[str, Any]:

@@ -48,6 +48,10 @@ def to_inbound(update: Update, me: BotIdentity) -> InboundMessage | None:
         addressed = _addressed(message, me)
         text = strip_mention(text, me.username)
     name = sender.first_name + (f" @{sender.username}" if sender.username else "")
+    meta = {"message_id": message.message_id, "chat_type": chat.type,
+            "username": sender.username}
+    if sender.language_code:  # the user's app language: chooses the catalog of replies
+        meta["language_code"] = sender.language_code
     return InboundMessage(
         platform="telegram",
         # Per bot: two bots' update ids may collide, and a new token starts a new sequence.
@@ -59,8 +63,7 @@ def to_inbound(update: Update, me: BotIdentity) -> InboundMessage | None:
         kind=kind,
         is_group=is_group,
         addressed=addressed,
-        meta={"message_id": message.message_id, "chat_type": chat.type,
-              "username": sender.username},
+        meta=meta,
     )
 
 

@@ -16,12 +16,6 @@ log = logging.getLogger("assistant_cli.channels.telegram")
 TOKEN_KEY = "platforms.telegram.api_token"
 # Edits would be answered a second time, and nothing else is a question for the assistant.
 ALLOWED_UPDATES = ["message"]
-COMMANDS = [
-    ("start", "Start talking to the assistant"),
-    ("help", "What I can do"),
-    ("reset", "Forget this conversation"),
-    ("status", "What I am running"),
-]
 
 
 def build_bot(config: TelegramConfig, token: str) -> Bot:
@@ -61,8 +55,17 @@ async def initialize(bot: Bot, config: TelegramConfig, token: str) -> None:
 
 async def register_commands(bot: Bot) -> None:
     """Fill the bot's command menu; a failure only costs the menu, so it is just logged."""
+    from assistant_cli.i18n import ENGLISH, available, translator
+    from assistant_cli.i18n.messages import MENU
+
     try:
-        await bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        await bot.set_my_commands([BotCommand(name, text) for name, text in MENU])
+        # Telegram shows users the menu of their app's language (two-letter code).
+        for lang in available():
+            if lang != ENGLISH:
+                t = translator(lang)
+                await bot.set_my_commands([BotCommand(n, t.gettext(d)) for n, d in MENU],
+                                          language_code=lang.split("_")[0].lower())
     except TelegramError as exc:
         log.warning("could not register bot commands: %s", exc.message,
                     extra={"event": "telegram.commands_failed"})

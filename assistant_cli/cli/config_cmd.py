@@ -64,6 +64,12 @@ def validate(ctx: typer.Context) -> None:
     config = validate_document(doc, path.name)
     for warning in literal_secret_warnings(doc, path.name):
         print(f"warning: {warning}", file=sys.stderr)
+    if config.plugins.enabled:
+        from assistant_cli.app.serve import load_plugins
+
+        # Here every enabled handler must load: its settings are part of the file.
+        strict = config.plugins.model_copy(update={"required": config.plugins.enabled})
+        load_plugins(config.model_copy(update={"plugins": strict}), cli_state(ctx).paths)
     platforms = [n for n in ("telegram", "whatsapp") if getattr(config.platforms, n)]
     print(f"{path}: valid ({len(config.providers)} provider(s); platforms: "
           f"{', '.join(platforms) or 'terminal only'})")

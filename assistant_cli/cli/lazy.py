@@ -47,6 +47,8 @@ COMMANDS: dict[str, Lazy] = {
                   "List messages whose answer was given up; queue them again."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
+    "plugins": Lazy("assistant_cli.cli.plugins_cmd:app",
+                    "List, create, install and find plugins and languages."),
 }
 
 

@@ -62,9 +62,9 @@ def parse_document(text: str, filename: str) -> Document:
     return Document(_to_python(node, (), lines), lines)
 
 
-def _fields_at(loc: Loc) -> list[str]:
+def _fields_at(loc: Loc, root: type[BaseModel] = Config) -> list[str]:
     """Allowed keys of the model found at `loc`, for did-you-mean suggestions."""
-    model: type[BaseModel] | None = Config
+    model: type[BaseModel] | None = root
     parts = list(loc)
     while parts and model is not None:
         info = model.model_fields.get(str(parts.pop(0)))
@@ -84,11 +84,11 @@ def _fields_at(loc: Loc) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
-def _describe(err: dict[str, Any], loc: Loc) -> str:
+def _describe(err: dict[str, Any], loc: Loc, root: type[BaseModel] = Config) -> str:
     kind = err["type"]
     got = err.get("input")
     if kind == "extra_forbidden":
-        parent_fields = _fields_at(loc[:-1])
+        parent_fields = _fields_at(loc[:-1], root)
         close = difflib.get_close_matches(str(loc[-1]), parent_fields, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         allowed = ", ".join(parent_fields)
@@ -129,18 +129,38 @@ def validate_document(doc: Document, filename: str) -> Config:
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for err in _without_consequences(exc.errors())[:5]:
-            loc: Loc = tuple(err["loc"])
-            line = doc.line_of(loc)
-            where = f"{filename}:{line}" if line else filename
-            path = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{where}: {path}: {_describe(dict(err), loc)}")
         raise ConfigError(
-            "\n".join(problems), hint="edit the file, then run `assistant-cli config validate`"
-        ) from None
+            "\n".join(_problems(exc, doc, filename)),
+            hint="edit the file, then run `assistant-cli config validate`") from None
     _check_references(config, doc, filename)
     return config
+
+
+def _problems(exc: ValidationError, doc: Document, filename: str, prefix: Loc = (),
+              root: type[BaseModel] = Config) -> list[str]:
+    """`file:line: key.path: what is wrong` for the first few errors; `prefix` is where
+    the validated section sits in the file (for a plugin's settings)."""
+    problems = []
+    errors = exc.errors() if prefix else _without_consequences(exc.errors())
+    for err in errors[:5]:
+        loc: Loc = tuple(err["loc"])
+        line = doc.line_of((*prefix, *loc))
+        where = f"{filename}:{line}" if line else filename
+        path = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
+        problems.append(f"{where}: {path}: {_describe(dict(err), loc, root)}")
+    return problems
+
+
+def validate_section(model: type[BaseModel], data: Any, prefix: Loc, doc: Document,
+                     filename: str) -> BaseModel:
+    """Validate one section (e.g. `plugins.settings.remind`) against a model that is not
+    part of Config, with the same `file:line: key` errors."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            "\n".join(_problems(exc, doc, filename, prefix, model)),
+            hint="edit the file, then run `assistant-cli config validate`") from None
 
 
 def _check_references(config: Config, doc: Document, filename: str) -> None:

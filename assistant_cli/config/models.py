@@ -7,7 +7,7 @@ warning (see loader.literal_secret_warnings).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -202,10 +202,24 @@ class DeliveryConfig(Strict):
     retry_initial: float = Field(default=2.0, gt=0)  # first wait, doubled per failure
     retry_max: float = Field(default=600.0, gt=0)  # longest wait between two tries
     other_error_attempts: int = Field(default=5, ge=1)  # tries for a non-delivery error
+class PluginsConfig(Strict):
+    """Which plugins run and their settings (each checked against the plugin's own model)."""
+
+    # Handler plugins run only when listed here, in this order (they see every message).
+    enabled: list[str] = Field(default_factory=list)
+    # Never loaded, whatever their kind (handlers, locales).
+    disabled: list[str] = Field(default_factory=list)
+    # `serve` refuses to start when one of these fails to load; others are skipped.
+    required: list[str] = Field(default_factory=list)
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Package index for `plugins search` (its JSON API) and `plugins install`.
+    index_url: str = "https://pypi.org"
 
 
 class Config(Strict):
     version: Literal[1] = 1
+    # Language of chat replies when the sender's platform gives none and they chose none.
+    locale: str = "en"
     platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
@@ -213,6 +227,7 @@ class Config(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
 
     def provider_order(self) -> list[str]:
         """Names of providers in the order a turn tries them: default, then fallbacks."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant_cli.domain.messages import InboundMessage
@@ -54,7 +55,8 @@ class Engine:
         self._hurry = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.notifier = (None if undelivered is None else
-                         Notifier(undelivered, channels, events, every=notice_every))
+                         Notifier(undelivered, channels, events, every=notice_every,
+                                  language=_sender_language(runner)))
         self._notices: asyncio.Task[None] | None = None
         self._busy = 0
         self.intake_open = False
@@ -174,3 +176,8 @@ class Engine:
             finally:
                 self._busy -= 1
                 self._wake.set()  # a follow-up in the same conversation may now be claimable
+
+
+def _sender_language(runner: TurnRunner) -> Callable[[str, str], str] | None:
+    languages = runner.languages
+    return None if languages is None else languages.for_sender

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from assistant_cli.engine.turn import not_answered
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
@@ -57,8 +58,11 @@ class Notifier:
     """Tells senders whose messages were given up, once their channel works again."""
 
     def __init__(self, undelivered: Undelivered, channels: Mapping[str, Channel],
-                 events: EventBus, *, every: float = 30.0) -> None:
+                 events: EventBus, *, every: float = 30.0,
+                 language: Callable[[str, str], str] | None = None) -> None:
         self.undelivered = undelivered
+        # (platform, chat id) -> language; in a direct chat the chat id is the sender's id.
+        self.language = language
         self.channels = channels
         self.events = events
         self.every = every
@@ -101,7 +105,9 @@ class Notifier:
         """False when the channel still fails (try again later)."""
         channel = self.channels[notice.platform]
         try:
-            await channel.send(notice.chat_id, not_answered(len(notice.ids), notice.first_text))
+            lang = self.language(notice.platform, notice.chat_id) if self.language else "en"
+            text = texts.not_answered(translator(lang), len(notice.ids), notice.first_text)
+            await channel.send(notice.chat_id, text)
         except Exception as exc:
             failure = channel.classify_failure(exc)
             if failure is not None and failure.permanent:

@@ -13,6 +13,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.engine.language import SenderLanguages
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from assistant_cli.store.pairing import TTL_SECONDS, PairingStore, grouped
 
 if TYPE_CHECKING:
@@ -21,28 +24,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant_cli.policy")
 
-PAIRED = "You're paired! Send me a message and I'll answer."
 
 
-def pairing_text(msg: InboundMessage, code: str) -> str:
-    return (
-        "Hi! I only talk to people my owner has approved.\n\n"
-        f"Your user id: {msg.sender_id}\n"
-        f"Pairing code: {grouped(code)}\n\n"
-        "Send both to my owner; they approve you by running:\n"
-        f"assistant-cli pairing approve --platform {msg.platform} --user-id {msg.sender_id} "
-        f"--code {code}\n\n"
-        f"The code expires in {int(TTL_SECONDS // 60)} minutes."
-    )
+def pairing_text(msg: InboundMessage, code: str, language: str = "en") -> str:
+    return texts.pairing_prompt(translator(language), platform=msg.platform,
+                                sender_id=msg.sender_id, code=code, grouped=grouped(code),
+                                minutes=int(TTL_SECONDS // 60))
 
 
 class AccessPolicy:
     """Decides, per platform config, whether a message may reach the model."""
 
-    def __init__(self, platforms: dict[str, Any], pairing: PairingStore, events: EventBus) -> None:
+    def __init__(self, platforms: dict[str, Any], pairing: PairingStore, events: EventBus,
+                 languages: SenderLanguages | None = None) -> None:
         self.platforms = platforms
         self.pairing = pairing
         self.events = events
+        self.languages = languages or SenderLanguages(None)
 
     async def __call__(self, msg: InboundMessage, channel: Channel) -> bool:
         cfg = self.platforms.get(msg.platform)
@@ -59,7 +57,7 @@ class AccessPolicy:
             # Just approved and writing before the notifier's next round: the notice comes
             # first, then the answer.
             await tell_paired(self.pairing, channel, msg.platform, msg.sender_id, msg.chat_id,
-                              self.events)
+                              self.events, self.languages.for_message(msg))
             return True
         if policy == "allowlist":
             log.info("message from %s user %s dropped (not on the allowlist)", msg.platform,
@@ -69,7 +67,9 @@ class AccessPolicy:
         code = self.pairing.request_code(msg.platform, msg.sender_id, msg.chat_id,
                                          msg.sender_name)
         if code is not None:
-            await channel.send(msg.chat_id, pairing_text(msg, code))
+            self.languages.remember_hint(msg)  # for the paired notice, sent without a message
+            await channel.send(msg.chat_id,
+                               pairing_text(msg, code, self.languages.for_message(msg)))
             self.events.publish("pairing.requested", channel=msg.platform,
                                 sender=msg.sender_id, name=msg.sender_name)
             log.info("pairing requested by %s user %s", msg.platform, msg.sender_id,
@@ -86,24 +86,27 @@ class AccessPolicy:
 
 
 async def notify_paired(pairing: PairingStore, channels: dict[str, Channel],
-                        events: EventBus, interval: float = 1.0) -> None:
+                        events: EventBus, interval: float = 1.0,
+                        languages: SenderLanguages | None = None) -> None:
     """Tell newly approved senders they are paired (approval happens in another process)."""
     while True:
         for sender in pairing.unnotified():
             channel = channels.get(sender.platform)
             if channel is not None:
+                lang = (languages or SenderLanguages(None)).for_sender(sender.platform,
+                                                                       sender.user_id)
                 await tell_paired(pairing, channel, sender.platform, sender.user_id,
-                                  sender.chat_id, events)
+                                  sender.chat_id, events, lang)
         await asyncio.sleep(interval)
 
 
 async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, user_id: str,
-                      chat_id: str, events: EventBus) -> None:
+                      chat_id: str, events: EventBus, language: str = "en") -> None:
     """Send the "you're paired" notice once; a failed send is retried on the next round."""
     if not pairing.claim_notice(platform, user_id):
         return
     try:
-        await channel.send(chat_id, PAIRED)
+        await channel.send(chat_id, texts.paired(translator(language)))
     except Exception as exc:
         pairing.release_notice(platform, user_id)
         log.warning("could not tell %s user %s they are paired: %s", platform, user_id, exc,
@@ -112,9 +115,10 @@ async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, us
     events.publish("pairing.approved", channel=platform, sender=user_id)
 
 
-def start_notifier(pairing: PairingStore, channels: dict[str, Channel],
-                   events: EventBus) -> asyncio.Task[None]:
-    return asyncio.create_task(notify_paired(pairing, channels, events), name="pairing-notify")
+def start_notifier(pairing: PairingStore, channels: dict[str, Channel], events: EventBus,
+                   languages: SenderLanguages | None = None) -> asyncio.Task[None]:
+    return asyncio.create_task(notify_paired(pairing, channels, events, languages=languages),
+                               name="pairing-notify")
 
 
 async def stop_notifier(task: asyncio.Task[None]) -> None:

@@ -6,18 +6,22 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from assistant_cli import __version__
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
+from assistant_cli.i18n import Translator, available, normalize, translator
+from assistant_cli.i18n import messages as texts
 from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.config.models import AssistantConfig
     from assistant_cli.domain.events import EventBus
+    from assistant_cli.engine.language import SenderLanguages
+    from assistant_cli.engine.pipeline import HandlerPipeline
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
@@ -25,22 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant_cli.engine")
 
-APOLOGY = "Sorry — I can't reach my language model right now. Please try again in a little while."
-UNSUPPORTED = "I can only read text messages for now — please send your question as text."
-CAPPED = ("Sorry — you've used today's allowance of {cap:,} tokens with me. It resets at "
-          "00:00 UTC; please ask again after that.")
 # The owner at the terminal is never capped: the cap protects against other senders.
 UNCAPPED_PLATFORMS = frozenset({"console"})
-# Sent once a channel works again, to whoever had a message given up (engine/delivery.py).
-NOT_ANSWERED = ("Sorry — I could not get my answer to your message “{excerpt}” through to you "
-                "for too long, so I gave up on it. Please send it again if you still need it.")
-NOT_ANSWERED_MANY = ("Sorry — I could not get my answers to {count} of your messages through "
-                     "to you for too long (the first: “{excerpt}”), so I gave up on them. "
-                     "Please send again what you still need.")
-HELP = (
-    "Send me a message and I'll answer.\n"
-    "/reset — forget this conversation\n/status — what I'm running\n/help — this text"
-)
+COMMANDS = ("/start", "/help", "/reset", "/status", "/lang")
 
 # Returns True to let the message reach the model; otherwise it has been dealt with.
 PolicyCheck = Callable[[InboundMessage, "Channel"], Awaitable[bool]]
@@ -50,7 +41,7 @@ PolicyCheck = Callable[[InboundMessage, "Channel"], Awaitable[bool]]
 class Outcome:
     """How an inbox item ended, for logs, metrics and the inbox row."""
 
-    name: str  # answered, command, unsupported, blocked, capped, failed
+    name: str  # answered, handled, command, unsupported, blocked, capped, failed
     latency_ms: float
     overhead_ms: float = 0.0
     reply: str = ""  # the answer's text, for the gateway (shown only if the owner allows)
@@ -68,6 +59,8 @@ class TurnRunner:
         events: EventBus,
         policy: PolicyCheck | None = None,
         usage: UsageLedger | None = None,
+        pipeline: HandlerPipeline | None = None,
+        languages: SenderLanguages | None = None,
     ) -> None:
         self.inbox = inbox
         self.history = history
@@ -76,6 +69,11 @@ class TurnRunner:
         self.events = events
         self.policy = policy
         self.usage = usage
+        self.pipeline = pipeline
+        self.languages = languages
+
+    def language(self, msg: InboundMessage) -> str:
+        return self.languages.for_message(msg) if self.languages is not None else "en"
 
     async def run(self, item: InboxItem, channel: Channel) -> Outcome:
         started = time.monotonic()
@@ -90,28 +88,52 @@ class TurnRunner:
         if self.policy is not None and not await self.policy(msg, channel):
             self.inbox.finish(item.id, "blocked")
             return Outcome("blocked", _ms(started))
+        lang = self.language(msg)
+        t = translator(lang)
         if msg.kind != "text" or not msg.text.strip():
-            await channel.send(msg.chat_id, UNSUPPORTED)
+            await channel.send(msg.chat_id, texts.unsupported(t))
             self.inbox.finish(item.id, "unsupported")
             return Outcome("unsupported", _ms(started))
-        command = msg.text.strip().split()[0].split("@")[0].lower()
-        if command in ("/start", "/help", "/reset", "/status"):
-            await channel.send(msg.chat_id, self._command(command, msg))
+        words = msg.text.strip().split()
+        command = words[0].split("@")[0].lower()
+        if command in COMMANDS:
+            await channel.send(msg.chat_id, self._command(command, words[1:], msg, t))
             self.inbox.finish(item.id, "command")
             return Outcome("command", _ms(started))
-        return await self._answer(item, channel, started)
+        if self.pipeline is not None and self.pipeline.handlers:
+            result = await self.pipeline.run(msg, lang, channel.send)
+            if result.answer is not None:
+                # Recorded before it is sent, like a model's answer: a crash resends it.
+                self.inbox.record_reply(item.id, result.answer)
+                await channel.send(msg.chat_id, result.answer)
+                self._complete(item, result.answer, "handled")
+                return Outcome("handled", _ms(started), reply=result.answer)
+            item = replace(item, message=result.message)
+        return await self._answer(item, channel, started, lang)
 
-    def _command(self, command: str, msg: InboundMessage) -> str:
+    def _command(self, command: str, args: list[str], msg: InboundMessage,
+                 t: Translator) -> str:
         if command == "/reset":
             removed = self.history.clear(msg.conversation)
-            exchanges = removed // 2
-            plural = "" if exchanges == 1 else "s"
-            return f"Done — I forgot this conversation ({exchanges} exchange{plural})."
+            return texts.reset_done(t, removed // 2)
         if command == "/status":
             order = " → ".join(self.router.order) or "none"
-            return (f"assistant-cli {__version__}\nproviders: {order}\n"
-                    f"messages waiting: {self.inbox.depth()}")
-        return HELP
+            return texts.status(t, __version__, order, self.inbox.depth())
+        if command == "/lang":
+            return self._lang(args, msg)
+        return texts.help_text(t)
+
+    def _lang(self, args: list[str], msg: InboundMessage) -> str:
+        languages = ", ".join(available())
+        if not args:
+            lang = self.language(msg)
+            return texts.language_current(translator(lang), lang, languages)
+        chosen = normalize(args[0])
+        if chosen is None:
+            return texts.language_unknown(translator(self.language(msg)), args[0], languages)
+        if self.languages is not None:
+            self.languages.choose(msg.platform, msg.sender_id, chosen)
+        return texts.language_set(translator(chosen), chosen)
 
     def _over_cap(self, msg: InboundMessage) -> int | None:
         """The daily cap when this sender has reached it, else None."""
@@ -134,7 +156,8 @@ class TurnRunner:
             self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
                               usage.completion_tokens, estimated=usage.estimated)
 
-    async def _answer(self, item: InboxItem, channel: Channel, started: float) -> Outcome:
+    async def _answer(self, item: InboxItem, channel: Channel, started: float,
+                      lang: str) -> Outcome:
         msg = item.message
         cap = self._over_cap(msg)
         if cap is not None:
@@ -143,7 +166,7 @@ class TurnRunner:
             log.info("%s sender %s reached the daily token cap", msg.platform, msg.sender_id,
                      extra={"event": "usage.capped", "fields": {"channel": msg.platform,
                                                                 "cap": cap}})
-            await channel.send(msg.chat_id, CAPPED.format(cap=cap))
+            await channel.send(msg.chat_id, texts.capped(translator(lang), cap))
             self.inbox.finish(item.id, "capped")
             return Outcome("capped", _ms(started))
         turns = [ChatTurn("system", self.settings.system_prompt)]
@@ -152,6 +175,7 @@ class TurnRunner:
         request = ChatRequest(tuple(turns))
         parts: list[str] = []
         model_wait = 0.0
+        hooks = self.pipeline if self.pipeline is not None and self.pipeline.reply_hooks else None
 
         async def deltas() -> AsyncIterator[str]:
             nonlocal model_wait
@@ -166,12 +190,18 @@ class TurnRunner:
                     model_wait += time.monotonic() - t0
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
-                    yield event.text
+                    if not hooks:
+                        yield event.text
                 elif isinstance(event, Finished):
                     self._record_usage(msg, event, request, parts)
+            if hooks:  # on_reply hooks need the whole answer: it is sent in one piece
+                text = await hooks.on_reply(msg, "".join(parts), lang, channel.send)
+                parts[:] = [text]
             # Recorded before the channel's final send, so a crash after this point
             # resends this text instead of asking the model again.
             self.inbox.record_reply(item.id, "".join(parts))
+            if hooks:
+                yield parts[0]
 
         try:
             await channel.reply(msg, deltas())
@@ -182,7 +212,7 @@ class TurnRunner:
             self.events.publish("turn.failed", channel=msg.platform, kind=exc.kind,
                                 error=exc.message, hint=exc.hint)
             if not parts:
-                await channel.send(msg.chat_id, APOLOGY)
+                await channel.send(msg.chat_id, texts.apology(translator(lang)))
                 self.inbox.finish(item.id, "failed")
                 return Outcome("failed", _ms(started))
             raise
@@ -200,14 +230,6 @@ class TurnRunner:
 
         self.inbox.finish(item.id, outcome, sent=True, also=remember)
 
-
-def not_answered(count: int, first_text: str) -> str:
-    """The notice for `count` given-up messages of one chat, quoting the first."""
-    excerpt = " ".join(first_text.split())
-    excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57].rstrip() + "…"
-    if count == 1:
-        return NOT_ANSWERED.format(excerpt=excerpt)
-    return NOT_ANSWERED_MANY.format(count=count, excerpt=excerpt)
 
 
 def _ms(started: float) -> float:

@@ -55,6 +55,9 @@ class ServeMetrics:
                                      "Turns handed to the next provider.", ["from_provider", "to"])
         self.pairing_requests = reg.counter("assistant_pairing_requests",
                                             "Pairing codes sent to unknown senders.", ["channel"])
+        self.handler_failures = reg.counter(
+            "assistant_handler_failures", "Handler plugins skipped for a message, by handler "
+            "and reason (error, timeout).", ["handler", "reason"])
         reg.gauge("assistant_queue_depth", "Messages waiting in the inbox.",
                   lambda: float(self.queue_depth()))
         self.given_up = reg.counter(
@@ -110,6 +113,9 @@ class ServeMetrics:
         elif name == "provider.failover":
             self.failovers.inc(from_provider=str(data.get("from_", "?")),
                                to=str(data.get("to", "?")))
+        elif name == "handler.failed":
+            self.handler_failures.inc(handler=str(data.get("handler", "?")),
+                                      reason=str(data.get("reason", "?")))
         elif name == "pairing.requested":
             self.pairing_requests.inc(channel=str(data.get("channel", "?")))
 

@@ -9,6 +9,8 @@ Built-ins register exactly as third-party packages do, in their pyproject.toml:
     myplatform = "my_package.module:MyChannel"
 
 Targets are imported only when a kind is used, so an unused plugin costs nothing.
+Handlers and locales (`assistant_cli.handlers`, `assistant_cli.locales`) are loaded by
+`plugins/loading.py`; tools (`assistant_cli.tools`) by `assistant_cli/tools/`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from assistant_cli.errors import ConfigError
 
 PROVIDERS = "assistant_cli.providers"
 CHANNELS = "assistant_cli.channels"
+HANDLERS = "assistant_cli.handlers"
+LOCALES = "assistant_cli.locales"
 
 
 @cache
@@ -42,9 +46,16 @@ def load(group: str, kind: str, *, key: str) -> Any:
             hint=f"{hint}install the plugin that provides it, or pick a known kind",
         )
     try:
-        return ep.load()
+        cls = ep.load()
     except Exception as exc:  # a broken plugin must not take the whole process down silently
         raise ConfigError(
             f"{key}: the plugin for kind {kind!r} ({ep.value}) failed to load: {exc}",
             hint="reinstall or upgrade that plugin package",
         ) from None
+    declared = getattr(cls, "api_version", None)  # third-party providers/channels declare it
+    if declared is not None:
+        from assistant_cli.plugin import check_api_version
+        from assistant_cli.plugins.loading import package_of
+
+        check_api_version(package_of(ep), str(declared))
+    return cls

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.engine.turn import not_answered
+from assistant_cli.i18n import messages as texts
+from assistant_cli.i18n import translator
 from tests.e2e.telegram_harness import Starter, inbox_rows, wait
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
@@ -90,7 +91,7 @@ def test_a_message_given_up_after_the_time_limit_is_owned_up_to_once_telegram_wo
     wait(lambda: tg.messages_to(6001), what="the not-answered notice")
     time.sleep(0.5)  # a second notice would show up now
     assert tg.messages_to(6002) == ["echo: hello again"]
-    assert tg.messages_to(6001) == [not_answered(1, "will this get lost?")]
+    assert tg.messages_to(6001) == [texts.not_answered(translator("en"), 1, "will this get lost?")]
     listed = json.loads(start.cli("inbox", "failed", "--json").stdout)["failed"]
     assert [(r["chat_id"], r["reason"], r["notice"]) for r in listed] == [
         ("6001", "expired", "sent")]

@@ -1179,6 +1179,7 @@ class FakeTelegram:
         reply_to_bot: bool = False,
         entities: list[dict[str, Any]] | None = None,
         token: str | None = None,
+        language_code: str | None = None,
     ) -> int:
         """Queue a text message from a user; return the update_id.
 
@@ -1190,6 +1191,8 @@ class FakeTelegram:
             bot, chat_id, user_id, first_name, username, chat_type, reply_to_bot
         )
         message["text"] = text
+        if language_code is not None and "from" in message:
+            message["from"]["language_code"] = language_code  # the user's app language
         detected = _detect_entities(text) if entities is None else entities
         if detected:
             message["entities"] = detected
