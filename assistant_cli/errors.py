@@ -9,6 +9,7 @@
     │   └── AlreadyRunning         another `serve` holds the lock on the same state or token
     ├── PairingError               wrong, expired or locked pairing code
     ├── ChannelError               a chat platform refused or failed (bad token, conflict ...)
+    ├── ToolError                  a tool or MCP server failed (start, call, unknown name)
     └── ProviderError              a model service failed; `kind` classifies why
         (kinds: auth, quota, rate_limit, overload, network, bad_request, not_found)
 
@@ -69,6 +70,10 @@ class PairingError(AssistantError):
 
 class ChannelError(AssistantError):
     """A chat platform refused a request or could not be reached."""
+
+
+class ToolError(AssistantError):
+    """A tool could not be found, started or called."""
 
 
 class ProviderError(AssistantError):

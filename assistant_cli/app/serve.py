@@ -105,8 +105,14 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     inbox = Inbox(db)
     pairing = PairingStore(db)
     policy = AccessPolicy(platforms, pairing, events)
+    from assistant_cli.app.tools_setup import build_tool_loop, local_registry
+    from assistant_cli.store.audit import AuditLog, key_from_store
+
+    tool_registry = local_registry(config.tools, db)
+    tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
+                                tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
-                        usage=UsageLedger(db))
+                        usage=UsageLedger(db), tools=tool_loop)
     gateway_cfg = config.gateway
     overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
                                 "tls_key") if (v := getattr(options, k)) is not None}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.domain.tools import ConfirmRequest
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -40,6 +41,10 @@ class Channel(ABC):
     `assistant_cli.channels` and built with `(config_section, context)`."""
 
     platform: ClassVar[str]
+    # Shows StatusNote deltas ("using files.read…") in a streaming answer's draft.
+    shows_status: ClassVar[bool] = False
+    # Can ask the user to confirm a tool call (`confirm`).
+    can_confirm: ClassVar[bool] = False
 
     def __init__(self, config: Any, ctx: ChannelContext) -> None:
         self.config = config
@@ -62,6 +67,11 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, chat_id: str, text: str) -> None:
         """Send a complete text to a chat (notices, pairing codes, resent replies)."""
+
+    async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
+        """Ask the sender of `msg` whether a tool may run: "once", "chat", "always", "deny",
+        or None when unanswered within `request.timeout` (or when this channel cannot ask)."""
+        return None
 
     async def prepare(self) -> None:
         """Called before the gateway starts, so channels can add webhook routes."""

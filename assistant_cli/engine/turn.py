@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING
 from assistant_cli import __version__
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
-from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
+from assistant_cli.providers.base import (
+    ChatRequest,
+    Finished,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.config.models import AssistantConfig
     from assistant_cli.domain.events import EventBus
+    from assistant_cli.engine.tool_loop import ToolLoop
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
@@ -62,6 +70,7 @@ class TurnRunner:
         events: EventBus,
         policy: PolicyCheck | None = None,
         usage: UsageLedger | None = None,
+        tools: ToolLoop | None = None,
     ) -> None:
         self.inbox = inbox
         self.history = history
@@ -70,6 +79,7 @@ class TurnRunner:
         self.events = events
         self.policy = policy
         self.usage = usage
+        self.tools = tools
 
     async def run(self, item: InboxItem, channel: Channel) -> Outcome:
         started = time.monotonic()
@@ -98,6 +108,8 @@ class TurnRunner:
     def _command(self, command: str, msg: InboundMessage) -> str:
         if command == "/reset":
             removed = self.history.clear(msg.conversation)
+            if self.tools is not None:
+                self.tools.forget(f"{msg.platform}:{msg.sender_id}")
             exchanges = removed // 2
             plural = "" if exchanges == 1 else "s"
             return f"Done — I forgot this conversation ({exchanges} exchange{plural})."
@@ -143,11 +155,10 @@ class TurnRunner:
         turns = [ChatTurn("system", self.settings.system_prompt)]
         turns += self.history.recent(msg.conversation, self.settings.history_length)
         turns.append(ChatTurn("user", msg.text))
-        request = ChatRequest(tuple(turns))
         parts: list[str] = []
         model_wait = 0.0
 
-        async def deltas() -> AsyncIterator[str]:
+        async def model(request: ChatRequest) -> AsyncIterator[StreamEvent]:
             nonlocal model_wait
             stream = self.router.stream(request).__aiter__()
             while True:
@@ -158,11 +169,19 @@ class TurnRunner:
                     break
                 finally:
                     model_wait += time.monotonic() - t0
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    yield event.text
-                elif isinstance(event, Finished):
+                if isinstance(event, Finished):
                     self._record_usage(msg, event, request, parts)
+                yield event
+
+        async def deltas() -> AsyncIterator[str]:
+            if self.tools is not None:
+                async for shown in self.tools.run(item, channel, turns, model, parts):
+                    yield shown
+            else:
+                async for event in model(ChatRequest(tuple(turns))):
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                        yield event.text
             # Recorded before the channel's final send, so a crash after this point
             # resends this text instead of asking the model again.
             self.inbox.record_reply(item.id, "".join(parts))
