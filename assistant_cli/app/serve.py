@@ -113,6 +113,11 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
                                 tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
                         usage=UsageLedger(db), tools=tool_loop)
+    mcp_hub = None
+    if config.tools.mcp_servers:
+        from assistant_cli.tools.mcp_client import McpHub
+
+        mcp_hub = McpHub(config.tools.mcp_servers, resolve, tool_registry, events)
     gateway_cfg = config.gateway
     overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
                                 "tls_key") if (v := getattr(options, k)) is not None}
@@ -149,6 +154,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
             await control.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
+        if mcp_hub is not None:
+            await mcp_hub.start()  # concurrently, each within its start_timeout
         await engine.start()
         notifier = start_notifier(pairing, channels, events)
         _announce(config, channels, gateway.url if gateway else None, paths)
@@ -168,6 +175,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     finally:
         with contextlib.suppress(Exception):
             await engine.stop()
+        if mcp_hub is not None:
+            await mcp_hub.stop()
         if control is not None:
             await control.stop()
         if gateway is not None:
