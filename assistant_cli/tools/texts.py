@@ -35,3 +35,5 @@ def decided(tool: str, decision: str) -> str:
     """What the confirmation message says once answered."""
     label = DECISION_LABELS.get(decision, decision)
     return f"{tool}: {label}"
+
+NOT_YOURS = "Only the person who asked can answer this."
