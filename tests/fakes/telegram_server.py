@@ -908,9 +908,6 @@ class FakeTelegram:
             event = bot.changed
             with self._lock:
                 batch = [copy.deepcopy(u) for u in bot.updates[:limit]]
-            # Like Telegram: callback queries reach only bots that asked for them.
-            if bot.allowed_updates is not None and "callback_query" not in bot.allowed_updates:
-                batch = [u for u in batch if "callback_query" not in u]
             remaining = deadline - loop.time()
             if batch or remaining <= 0:
                 return batch
