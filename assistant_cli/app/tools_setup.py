@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.engine.tool_loop import ToolLoop, sender_level
@@ -9,6 +11,7 @@ from assistant_cli.store.tool_calls import ApprovalStore, MemoryStore, ToolCallL
 from assistant_cli.tools.builtins import builtin_tools
 from assistant_cli.tools.executor import ToolExecutor
 from assistant_cli.tools.gate import Auditor, ToolGate
+from assistant_cli.tools.mcp_client import McpHub, Resolver
 from assistant_cli.tools.plugins import load_plugin_tools
 from assistant_cli.tools.policy import ToolPolicy
 from assistant_cli.tools.registry import ToolRegistry
@@ -41,3 +44,17 @@ def build_tool_loop(config: ToolsConfig, db: Database, events: EventBus, audit: 
                             max_result_chars=config.max_result_chars)
     return ToolLoop(registry, executor, gate, ToolCallLog(db), config,
                     sender_level(platforms, pairing), memory=MemoryStore(db))
+
+
+@contextlib.asynccontextmanager
+async def connected_tools(config: ToolsConfig, db: Database, resolve: Resolver
+                          ) -> AsyncIterator[tuple[ToolRegistry, McpHub]]:
+    """Every tool, MCP servers connected (each within its start_timeout), for the short
+    commands `tools list` and `tools test`; the servers stop on exit."""
+    registry = local_registry(config, db)
+    hub = McpHub(config.mcp_servers, resolve, registry)
+    await hub.start()
+    try:
+        yield registry, hub
+    finally:
+        await hub.stop()

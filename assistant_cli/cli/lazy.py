@@ -43,6 +43,8 @@ COMMANDS: dict[str, Lazy] = {
                    "Create, check and show the configuration file."),
     "secrets": Lazy("assistant_cli.cli.secrets_cmd:app",
                     "Store, list, rotate and delete secrets in the OS keyring."),
+    "tools": Lazy("assistant_cli.cli.tools_cmd:app",
+                  "List and try the tools the model may call; approvals."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
 }
