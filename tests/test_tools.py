@@ -145,3 +145,25 @@ def test_unknown_time_zone_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"tools\.builtins\.timezone"):
         builtin_tools(BuiltinToolsConfig(time=True, timezone="Mars/Olympus"),
                       MemoryStore(Database(tmp_path / "s.db")))
+
+
+def test_tool_calls_errors_and_latency_reach_metrics() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from assistant_cli.domain.events import Event
+    from assistant_cli.observability.serve_metrics import ServeMetrics
+
+    metrics = ServeMetrics(lambda: 0)
+    for outcome, ms in (("ok", 12.0), ("timeout", 30000.0), ("ok", 3.0)):
+        metrics.handle(Event("tool.call", {"tool": "t.add", "outcome": outcome,
+                                           "duration_ms": ms}))
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render())}
+    calls = {(s.labels["outcome"]): s.value for s in families["assistant_tool_calls"].samples
+             if s.name.endswith("_total")}
+    assert calls == {"ok": 2.0, "timeout": 1.0}
+    errors = [s.value for s in families["assistant_tool_errors"].samples
+              if s.name.endswith("_total")]
+    assert errors == [1.0]
+    count = [s.value for s in families["assistant_tool_latency_seconds"].samples
+             if s.name.endswith("_count")]
+    assert count == [3.0]
