@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assistant_cli.channels.telegram import TelegramChannel
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
-from assistant_cli.tools import texts
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_channel import CHAT, Sink, make_channel, new_token, until
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.store.db import Database
-from assistant_cli.tools import texts
 from assistant_cli.tools.base import tool
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 from tests.tool_support import ToolChannel, build_rig, tools_config

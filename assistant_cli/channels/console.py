@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest, StatusNote
 from assistant_cli.errors import AssistantError
-from assistant_cli.tools import texts
 
 PROMPT = "you > "
 HEADER = "[bold magenta]assistant >[/bold magenta] "

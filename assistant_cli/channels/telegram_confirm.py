@@ -22,9 +22,9 @@ from telegram import (
     ReplyParameters,
 )
 
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import DECISIONS, ConfirmRequest
-from assistant_cli.tools import texts
 
 log = logging.getLogger("assistant_cli.channels.telegram")
 PREFIX = "tc"

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.config.models import ToolAllow, ToolsConfig
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.domain.tools import (
     StatusNote,
@@ -27,7 +28,6 @@ from assistant_cli.domain.tools import (
 )
 from assistant_cli.providers.base import ChatRequest, StreamEvent, TextDelta
 from assistant_cli.store.tool_calls import INTERRUPTED, MemoryStore, RecordedCall, ToolCallLog
-from assistant_cli.tools import texts
 from assistant_cli.tools.base import Caller
 from assistant_cli.tools.executor import ToolExecutor
 from assistant_cli.tools.gate import ToolGate

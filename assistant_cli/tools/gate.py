@@ -13,10 +13,10 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant_cli.config.models import ToolAllow
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.store.tool_calls import ApprovalStore
-from assistant_cli.tools import texts
 from assistant_cli.tools.policy import ToolPolicy
 
 if TYPE_CHECKING:
