@@ -264,3 +264,35 @@ async def test_reset_forgets_the_senders_memory(tmp_path: Path, fake: FakeOpenAI
     await rig.runner.run(rig.item("/reset"), channel)
     assert channel.sent and memory.recall("test:u") == []
     assert memory.recall("test:other") == ["likes coffee"]
+
+
+async def test_anthropic_tool_use_blocks_and_tool_results(tmp_path: Path) -> None:
+    from tests.fakes.anthropic_server import FakeAnthropic, ToolUse
+    from tests.fakes.anthropic_server import Reply as AReply
+
+    RUNS.clear()
+    with FakeAnthropic(api_key="sk-test-key") as fake:
+        fake.enqueue(ToolUse((("toolu_1", "files__read_text", '{"path": "a"}'),
+                              ("toolu_2", "files__read_text", '{"path": "b"}')),
+                             text="Reading both."), AReply("done reading"))
+        config = tools_config(fake.base_url, kind="anthropic")
+        rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS)
+        channel = ToolChannel()
+        await rig.runner.run(rig.item("read a and b"), channel)
+        first, second = fake.requests[0].body, fake.requests[1].body
+    assert channel.replies == ["Reading both.done reading"]
+    assert RUNS == [{"path": "a"}, {"path": "b"}]
+    tool = next(t for t in first["tools"] if t["name"] == "files__read_text")
+    assert tool["input_schema"]["required"] == ["path"]
+    assistant, results = second["messages"][-2], second["messages"][-1]
+    assert assistant == {"role": "assistant", "content": [
+        {"type": "text", "text": "Reading both."},
+        {"type": "tool_use", "id": "toolu_1", "name": "files__read_text",
+         "input": {"path": "a"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "files__read_text",
+         "input": {"path": "b"}}]}
+    assert results == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "contents of a",
+         "is_error": False},
+        {"type": "tool_result", "tool_use_id": "toolu_2", "content": "contents of b",
+         "is_error": False}]}

@@ -93,8 +93,9 @@ class ListAudit:
         return len(self.entries)
 
 
-def tools_config(url: str, extra: str = "") -> Config:
-    text = (f"providers:\n  fake: {{base_url: '{url}', model: fake-model, api_key: env:K}}\n"
+def tools_config(url: str, extra: str = "", kind: str = "openai") -> Config:
+    text = (f"providers:\n  fake: {{kind: {kind}, base_url: '{url}', model: fake-model,"
+            " api_key: env:K}\n"
             "assistant:\n  system_prompt: sys\n"
             "tools:\n  max_steps: 3\n  timeout: 0.5s\n  max_result_chars: 200\n"
             "  policy:\n    default: {allow: anyone, confirm: false}\n" + extra)
