@@ -83,3 +83,16 @@ def test_approvals_list_and_revoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "revoked approval" in out
     assert not store.allowed("t.add", "telegram", "42", "42")
     assert store.allowed("time.now", "telegram", "42", "elsewhere")
+
+
+def test_doctor_checks_each_mcp_server(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config()
+    code, out, _ = cli(capsys, "doctor", "--json", "--only", "tools")
+    assert code != 0  # the broken server fails
+    report = json.loads(out)
+    results = {r["id"]: r for r in (report["checks"] if isinstance(report, dict) else report)}
+    good, broken = results["tools.mcp.t"], results["tools.mcp.broken"]
+    assert good["status"] == "ok" and "tool(s) in" in good["found"]
+    assert "t.add" in good["data"]["tools"]
+    assert broken["status"] == "fail"
+    assert "command not found: no-such-mcp-server-cmd" in broken["found"]
