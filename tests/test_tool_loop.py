@@ -296,3 +296,31 @@ async def test_anthropic_tool_use_blocks_and_tool_results(tmp_path: Path) -> Non
          "is_error": False},
         {"type": "tool_result", "tool_use_id": "toolu_2", "content": "contents of b",
          "is_error": False}]}
+
+
+async def test_responses_websocket_function_calls_and_outputs(tmp_path: Path) -> None:
+    from tests.fakes.openai_ws_server import FakeResponsesWS, FunctionCalls
+    from tests.fakes.openai_ws_server import Reply as WReply
+
+    RUNS.clear()
+    with FakeResponsesWS() as fake:
+        fake.enqueue(FunctionCalls((("call_a", "files__read_text", '{"path": "a"}'),
+                                    ("call_b", "big__dump", "{}"))), WReply("all read"))
+        config = tools_config(fake.base_url, kind="openai-ws")
+        rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS)
+        channel = ToolChannel()
+        await rig.runner.run(rig.item("read"), channel)
+        await rig.runner.router.aclose()
+        first, second = fake.requests[0].event, fake.requests[1].event
+    assert channel.replies == ["all read"] and RUNS == [{"path": "a"}]
+    tool = next(t for t in first["tools"] if t["name"] == "files__read_text")
+    assert tool["type"] == "function" and tool["parameters"]["required"] == ["path"]
+    calls = [i for i in second["input"] if i["type"] == "function_call"]
+    outputs = [i for i in second["input"] if i["type"] == "function_call_output"]
+    assert calls == [
+        {"type": "function_call", "call_id": "call_a", "name": "files__read_text",
+         "arguments": '{"path": "a"}'},
+        {"type": "function_call", "call_id": "call_b", "name": "big__dump", "arguments": "{}"}]
+    assert outputs[0] == {"type": "function_call_output", "call_id": "call_a",
+                          "output": "contents of a"}
+    assert outputs[1]["call_id"] == "call_b" and "[truncated" in outputs[1]["output"]
