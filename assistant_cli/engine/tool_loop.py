@@ -86,13 +86,17 @@ class ToolLoop:
         return self.registry.specs(names)
 
     async def run(self, item: InboxItem, channel: Channel, turns: list[ChatTurn],
-                  model: Model, parts: list[str]) -> AsyncIterator[str]:
-        """Stream the answer into `parts` (the text to record) and yield what to show."""
+                  model: Model, parts: list[str], waits: list[float] | None = None
+                  ) -> AsyncIterator[str]:
+        """Stream the answer into `parts` (the text to record) and yield what to show;
+        `waits` gets the time (ms) spent in tools and waiting for confirmations."""
+        waits = waits if waits is not None else []
         specs = self.offered(item.message)
         step = 0
         for step, recorded in itertools.groupby(self.calls.for_inbox(item.id),
                                                 key=lambda r: r.step):
-            async for shown in self._replay(item, channel, turns, list(recorded), parts):
+            async for shown in self._replay(item, channel, turns, list(recorded), parts,
+                                            waits):
                 yield shown
             step += 1
         while True:
@@ -117,12 +121,13 @@ class ToolLoop:
             self.calls.record_requested(item.id, step, said, calls)
             turns.append(ChatTurn("assistant", said, tool_calls=tuple(calls)))
             for seq, call in enumerate(calls):
-                async for shown in self._call(item, channel, turns, step, seq, call):
+                async for shown in self._call(item, channel, turns, step, seq, call, waits):
                     yield shown
             step += 1
 
     async def _replay(self, item: InboxItem, channel: Channel, turns: list[ChatTurn],
-                      recorded: list[RecordedCall], parts: list[str]) -> AsyncIterator[str]:
+                      recorded: list[RecordedCall], parts: list[str], waits: list[float]
+                      ) -> AsyncIterator[str]:
         """Rebuild one recorded round; only calls that never started are run now."""
         said = recorded[0].assistant_text
         if said:
@@ -137,17 +142,19 @@ class ToolLoop:
                 self.calls.record_result(item.id, r.step, r.seq, result, "error", 0.0)
                 turns.append(_tool_turn(result))
             else:
-                async for shown in self._call(item, channel, turns, r.step, r.seq, r.call):
+                async for shown in self._call(item, channel, turns, r.step, r.seq, r.call,
+                                              waits):
                     yield shown
 
     async def _call(self, item: InboxItem, channel: Channel, turns: list[ChatTurn], step: int,
-                    seq: int, call: ToolCall) -> AsyncIterator[str]:
+                    seq: int, call: ToolCall, waits: list[float]) -> AsyncIterator[str]:
         msg = item.message
         tool = self.registry.get(call.name)
         name = tool.name if tool is not None else call.name
         refusal = None
         if tool is not None:
-            refusal = await self.gate.check(name, call.arguments, msg, self.level(msg), channel)
+            refusal = await self.gate.check(name, call.arguments, msg, self.level(msg), channel,
+                                            waits)
         if refusal is not None:
             result = ToolResult(call.call_id, name, f"error: {refusal}", True)
             self.calls.record_result(item.id, step, seq, result, "declined", 0.0)
@@ -157,6 +164,7 @@ class ToolLoop:
             yield StatusNote(texts.using(name))
         self.calls.mark_running(item.id, step, seq)
         done = await self.executor.run(call, Caller(msg.platform, msg.sender_id, msg.chat_id))
+        waits.append(done.tool_ms)
         self.calls.record_result(item.id, step, seq, done.result,
                                  "done" if done.outcome == "ok" else "error", done.duration_ms)
         turns.append(_tool_turn(done.result))

@@ -157,6 +157,7 @@ class TurnRunner:
         turns.append(ChatTurn("user", msg.text))
         parts: list[str] = []
         model_wait = 0.0
+        tool_waits: list[float] = []  # ms in tools and confirmations: not our overhead
 
         async def model(request: ChatRequest) -> AsyncIterator[StreamEvent]:
             nonlocal model_wait
@@ -175,7 +176,8 @@ class TurnRunner:
 
         async def deltas() -> AsyncIterator[str]:
             if self.tools is not None:
-                async for shown in self.tools.run(item, channel, turns, model, parts):
+                async for shown in self.tools.run(item, channel, turns, model, parts,
+                                                  tool_waits):
                     yield shown
             else:
                 async for event in model(ChatRequest(tuple(turns))):
@@ -202,8 +204,8 @@ class TurnRunner:
         text = "".join(parts)
         self._complete(item, text, "answered")
         latency = _ms(started)
-        return Outcome("answered", latency, round(max(0.0, latency - model_wait * 1000), 2),
-                       reply=text)
+        overhead = latency - model_wait * 1000 - sum(tool_waits)
+        return Outcome("answered", latency, round(max(0.0, overhead), 2), reply=text)
 
     def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message

@@ -30,6 +30,7 @@ class Execution:
     result: ToolResult
     outcome: str
     duration_ms: float
+    tool_ms: float = 0.0  # the tool's own time (its run), without our checks around it
 
 
 class ToolExecutor:
@@ -53,19 +54,20 @@ class ToolExecutor:
         if problem is not None:
             return self._done(call, tool.name, problem, "bad_args", started)
         token = set_caller(caller)
+        ran = time.monotonic()
         try:
             text = await asyncio.wait_for(tool.run(arguments), timeout=self.timeout)
         except asyncio.TimeoutError:
             return self._done(call, tool.name, f"the tool did not finish within "
-                              f"{self.timeout:g} s", "timeout", started)
+                              f"{self.timeout:g} s", "timeout", started, ran)
         except Exception as exc:  # a tool's failure is the model's to handle, not ours
             log.warning("tool %s failed: %s: %s", tool.name, type(exc).__name__, exc,
                         extra={"event": "tool.failed", "fields": {"tool": tool.name}})
             return self._done(call, tool.name, f"the tool failed: {type(exc).__name__}: {exc}",
-                              "error", started)
+                              "error", started, ran)
         finally:
             reset_caller(token)
-        return self._done(call, tool.name, self._limit(text), "ok", started)
+        return self._done(call, tool.name, self._limit(text), "ok", started, ran)
 
     def _limit(self, text: str) -> str:
         if len(text) <= self.max_result_chars:
@@ -74,15 +76,18 @@ class ToolExecutor:
                 f"characters; only the first {self.max_result_chars:,} are shown]")
 
     def _done(self, call: ToolCall, name: str, content: str, outcome: str,
-              started: float) -> Execution:
-        duration = round((time.monotonic() - started) * 1000, 2)
+              started: float, ran: float | None = None) -> Execution:
+        now = time.monotonic()
+        duration = round((now - started) * 1000, 2)
+        tool_ms = 0.0 if ran is None else (now - ran) * 1000
         error = outcome != "ok"
         if error:
             content = content if content.startswith("error") else f"error: {content}"
             log.info("tool %s: %s", name, content, extra={
                 "event": "tool.error", "fields": {"tool": name, "outcome": outcome}})
         self.events.publish("tool.call", tool=name, outcome=outcome, duration_ms=duration)
-        return Execution(ToolResult(call.call_id, name, content, error), outcome, duration)
+        return Execution(ToolResult(call.call_id, name, content, error), outcome, duration,
+                         tool_ms)
 
 
 def parse_arguments(text: str, tool: Tool) -> tuple[dict[str, Any], str | None]:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant_cli.config.models import ToolAllow
@@ -58,8 +59,9 @@ class ToolGate:
         self.confirm_timeout = confirm_timeout
 
     async def check(self, tool: str, arguments: str, msg: InboundMessage, level: ToolAllow,
-                    channel: Channel) -> str | None:
-        """None when the call may run; otherwise the error text for the model."""
+                    channel: Channel, waits: list[float] | None = None) -> str | None:
+        """None when the call may run; otherwise the error text for the model. The time a
+        question waited for the user's answer is appended to `waits` (ms)."""
         if not self.policy.permits(tool, level):
             return texts.NOT_ALLOWED.format(tool=tool)
         if not self.policy.rule_for(tool).confirm:
@@ -74,11 +76,14 @@ class ToolGate:
                                  self.confirm_timeout)
         self.events.publish("tool.confirm_asked", tool=tool, channel=msg.platform,
                             sender=msg.sender_id)
+        asked = time.monotonic()
         try:
             decision = await asyncio.wait_for(channel.confirm(msg, request),
                                               timeout=self.confirm_timeout + 5)
         except asyncio.TimeoutError:
             decision = None
+        if waits is not None:
+            waits.append((time.monotonic() - asked) * 1000)
         self._decided(tool, arguments, msg, decision or "timeout")
         if decision in ("chat", "always"):
             self.approvals.add(tool, msg.platform, msg.sender_id, msg.chat_id, decision)
