@@ -51,9 +51,12 @@ class ToolCallLog:
 
     def record_requested(self, inbox_id: int, step: int, text: str,
                          calls: list[ToolCall]) -> None:
-        """Write a step's calls (and the text before them) before any of them runs."""
+        """Write a step's calls (and the text before them) before any of them runs.
+
+        Not fsynced: nothing has run yet, and `mark_running`'s fsync makes this durable too
+        (WAL commits reach the disk in order)."""
         now = time.time()
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=False) as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO tool_calls (inbox_id, step, seq, call_id, tool,"
                 " arguments, assistant_text, status, created_at)"
@@ -62,14 +65,17 @@ class ToolCallLog:
                  for seq, c in enumerate(calls)])
 
     def mark_running(self, inbox_id: int, step: int, seq: int) -> None:
+        """Fsynced before the tool runs: after any crash, even a power cut, a call that may
+        have run is known as such and never run again."""
         with self.db.transaction() as conn:
             conn.execute("UPDATE tool_calls SET status = 'running' WHERE inbox_id = ?"
                          " AND step = ? AND seq = ?", (inbox_id, step, seq))
 
     def record_result(self, inbox_id: int, step: int, seq: int, result: ToolResult,
                       status: str, duration_ms: float) -> None:
-        """Store a result durably: from now on this call is never run again."""
-        with self.db.transaction() as conn:
+        """Store a result before the next model call. Not fsynced: a result lost to a power
+        cut leaves the call `running`, which is reported as of unknown effect, not re-run."""
+        with self.db.transaction(durable=False) as conn:
             conn.execute(
                 "UPDATE tool_calls SET status = ?, result = ?, error = ?, finished_at = ?,"
                 " duration_ms = ? WHERE inbox_id = ? AND step = ? AND seq = ?",

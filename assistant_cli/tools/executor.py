@@ -90,6 +90,30 @@ class ToolExecutor:
                          tool_ms)
 
 
+# Checking a schema itself is slow; each tool's validator is built once (per schema object).
+_validators: dict[int, tuple[dict[str, Any], Any]] = {}
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """A validator for `schema`, or None when the schema itself is broken."""
+    import jsonschema  # only when a tool is called
+
+    cached = _validators.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_validators) > 1000:  # MCP servers that keep changing their tools
+        _validators.clear()
+    cls = jsonschema.validators.validator_for(schema)
+    try:
+        cls.check_schema(schema)
+        validator = cls(schema)
+    except jsonschema.SchemaError:
+        validator = None  # a server's broken schema is not the model's fault: let it run
+    _validators[id(schema)] = (schema, validator)
+    return validator
+
+
 def parse_arguments(text: str, tool: Tool) -> tuple[dict[str, Any], str | None]:
     """(arguments, None) when `text` is a JSON object that fits the tool's schema, else
     ({}, what is wrong) in words a model can act on."""
@@ -99,13 +123,10 @@ def parse_arguments(text: str, tool: Tool) -> tuple[dict[str, Any], str | None]:
         return {}, f"the arguments are not valid JSON ({exc.msg} at position {exc.pos})"
     if not isinstance(value, dict):
         return {}, "the arguments must be a JSON object"
-    import jsonschema  # only when a tool is called
-
-    try:
-        jsonschema.validate(value, tool.parameters or {"type": "object"})
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "arguments"
-        return {}, f"the arguments do not fit the tool's schema: {where}: {exc.message}"
-    except jsonschema.SchemaError:
-        pass  # a server's broken schema is not the model's fault: let the tool decide
+    validator = _validator(tool.parameters or ANY_OBJECT)
+    if validator is not None:
+        error = next(iter(validator.iter_errors(value)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+            return {}, f"the arguments do not fit the tool's schema: {where}: {error.message}"
     return value, None
