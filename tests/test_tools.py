@@ -167,3 +167,23 @@ def test_tool_calls_errors_and_latency_reach_metrics() -> None:
     count = [s.value for s in families["assistant_tool_latency_seconds"].samples
              if s.name.endswith("_count")]
     assert count == [3.0]
+
+
+def test_plugin_tools_load_from_entry_points_and_broken_ones_are_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from assistant_cli.tools import plugins
+    from assistant_cli.tools.registry import ToolRegistry
+
+    good = metadata.EntryPoint("weather", "tests.test_tools:today", plugins.GROUP)
+    bad = metadata.EntryPoint("broken", "tests.test_tools:not_there", plugins.GROUP)
+    wrong = metadata.EntryPoint("wrong", "tests.test_tools:test_a_tool_must_be_async",
+                                plugins.GROUP)
+    monkeypatch.setattr(plugins.metadata, "entry_points",
+                        lambda group: [good, bad, wrong] if group == plugins.GROUP else [])
+    registry = ToolRegistry()
+    plugins.load_plugin_tools(registry)
+    assert [t.name for t in registry.all()] == ["weather.today"]
+    assert "AttributeError" in registry.failures["plugin broken"]
+    assert "expected a Tool" in registry.failures["plugin wrong"]

@@ -147,6 +147,9 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         gateway_control.warn_at_start(gateway_cfg)
     for channel in channels.values():
         await channel.prepare()
+    # MCP servers start concurrently (each within its start_timeout) while the gateway
+    # starts; the workers wait for them, so the first answer can already use their tools.
+    mcp_started = asyncio.ensure_future(mcp_hub.start()) if mcp_hub is not None else None
     try:
         if gateway is not None:
             await gateway.start()
@@ -154,8 +157,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
             await control.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
-        if mcp_hub is not None:
-            await mcp_hub.start()  # concurrently, each within its start_timeout
+        if mcp_started is not None:
+            await mcp_started
         await engine.start()
         notifier = start_notifier(pairing, channels, events)
         _announce(config, channels, gateway.url if gateway else None, paths)
@@ -176,6 +179,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         with contextlib.suppress(Exception):
             await engine.stop()
         if mcp_hub is not None:
+            if mcp_started is not None and not mcp_started.done():
+                mcp_started.cancel()
             await mcp_hub.stop()
         if control is not None:
             await control.stop()
