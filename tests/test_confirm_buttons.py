@@ -1,10 +1,11 @@
-"""Tool confirmations on Telegram: inline keyboard out, callback_query in (real PTB against
-the fake Bot API, which delivers button presses as Telegram does)."""
+"""Tool confirmations with buttons: Telegram inline keyboards answered by callback_query (real
+PTB against the fake Bot API), WhatsApp reply buttons answered by a button_reply webhook."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,35 @@ async def test_only_the_asker_can_answer_and_unanswered_times_out(tg: FakeTelegr
         assert (tg.callback_answers[late] or {})["text"] == texts.EXPIRED
     finally:
         await channel.stop()
+
+
+# -- WhatsApp: interactive reply buttons, answered by a button_reply webhook ------------------
+
+async def test_whatsapp_reply_buttons_answer_the_question(tmp_path: Path) -> None:
+    from tests.fakes.whatsapp_payloads import button_reply_payload
+    from tests.fakes.whatsapp_server import FakeGraph, new_wamid
+    from tests.whatsapp_support import running_channel
+
+    wa = "15550002222"
+    msg = InboundMessage(platform="whatsapp", external_id=new_wamid(), chat_id=wa,
+                         sender_id=wa, text="count")
+    request = ConfirmRequest("t.count", "{}", texts.confirm_prompt("t.count", "{}"), 5.0)
+    with FakeGraph() as graph:
+        async with running_channel(graph, tmp_path) as h:
+            asking = asyncio.create_task(h.channel.confirm(msg, request))
+            await until(lambda: any(s.type == "interactive" for s in graph.sent))
+            sent = next(s for s in graph.sent if s.type == "interactive")
+            assert sent.text == request.prompt
+            buttons = sent.body["interactive"]["action"]["buttons"]
+            assert [b["reply"]["title"] for b in buttons] == [
+                texts.ALLOW_ONCE, texts.ALLOW_CHAT, texts.DENY]
+            chat = buttons[1]["reply"]
+            other = await h.post(button_reply_payload("15559999999", chat["id"], chat["title"]))
+            assert other.status_code == 200
+            answer = await h.post(button_reply_payload(wa, chat["id"], chat["title"],
+                                                       context=sent.wamid))
+            assert answer.status_code == 200
+            assert await asyncio.wait_for(asking, 5) == "chat"
+            assert h.stored() == []  # button presses are not messages to answer
+            await until(lambda: texts.decided("t.count", "chat") in graph.texts_to(wa))
+            assert texts.NOT_YOURS in graph.texts_to("15559999999")
