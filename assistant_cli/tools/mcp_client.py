@@ -59,7 +59,7 @@ class McpServer:
         self._ready = asyncio.Event()
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._secrets: list[str] = []
+        self._secrets: set[str] = set()
         self._refreshing: set[asyncio.Task[None]] = set()
 
     @property
@@ -162,7 +162,7 @@ class McpServer:
         if not is_reference(value):
             return value
         resolved = self.resolve(value, f"tools.mcp_servers.{self.name}.{key}")
-        self._secrets.append(resolved)
+        self._secrets.add(resolved)
         return resolved
 
     async def _watch(self, client: Client) -> None:
