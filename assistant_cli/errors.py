@@ -11,6 +11,7 @@
     ├── ChannelError               a chat platform refused or failed (bad token, conflict ...)
     ├── PluginError                a plugin failed to import, is of an incompatible API
     │                              version, or has invalid settings
+    ├── ToolError                  a tool or MCP server failed (start, call, unknown name)
     └── ProviderError              a model service failed; `kind` classifies why
         (kinds: auth, quota, rate_limit, overload, network, bad_request, not_found)
 
@@ -75,6 +76,10 @@ class ChannelError(AssistantError):
 
 class PluginError(AssistantError):
     """A plugin could not be loaded or used; the message names its package and why."""
+
+
+class ToolError(AssistantError):
+    """A tool could not be found, started or called."""
 
 
 class ProviderError(AssistantError):

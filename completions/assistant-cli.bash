@@ -3,11 +3,11 @@ _assistant_cli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path/${COMP_WORDS[i]}" in
-            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/plugins"|"/plugins/install"|"/plugins/list"|"/plugins/new"|"/plugins/search"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
+            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/plugins"|"/plugins/install"|"/plugins/list"|"/plugins/new"|"/plugins/search"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve"|"/tools"|"/tools/approvals"|"/tools/list"|"/tools/test") path="$path/${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve --config --debug --help --version" ;;
+        "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve tools --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
         "/audit/verify") words="--help" ;;
@@ -49,6 +49,10 @@ _assistant_cli() {
         "/secrets/rotate") words="--help --no-test --timeout" ;;
         "/secrets/set") words="--help" ;;
         "/serve") words="--allowed-origins --help --host --jwt-secret --port --tls-cert --tls-key" ;;
+        "/tools") words="approvals list test --help" ;;
+        "/tools/approvals") words="--help --json --revoke" ;;
+        "/tools/list") words="--help --json" ;;
+        "/tools/test") words="--args --help --json" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -12,6 +12,7 @@ complete -c assistant-cli -n '__fish_use_subcommand' -a plugins -d 'List, create
 complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers, and sign in to OAuth ones.'
 complete -c assistant-cli -n '__fish_use_subcommand' -a secrets -d 'Store, list and delete secrets (API keys, bot tokens) in the OS keyrin'
 complete -c assistant-cli -n '__fish_use_subcommand' -a serve -d 'Run the assistant - receive messages, answer them with your model, unt'
+complete -c assistant-cli -n '__fish_use_subcommand' -a tools -d 'List the tools the model may call (MCP servers, plugins, built-ins), t'
 complete -c assistant-cli -n '__fish_use_subcommand' -l config
 complete -c assistant-cli -n '__fish_use_subcommand' -l debug
 complete -c assistant-cli -n '__fish_use_subcommand' -l help
@@ -164,3 +165,15 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-key
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a approvals -d 'List remembered approvals ("Allow in this chat", "Always"), or revoke '
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a list -d 'Every tool (name, source, description, policy), and servers that faile'
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a test -d 'Run one tool call here (no confirmation - you are the owner) and print'
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from approvals' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from approvals' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from approvals' -l revoke
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from list' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from list' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from test' -l args
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from test' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from test' -l json

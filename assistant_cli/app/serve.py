@@ -116,8 +116,20 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     policy = AccessPolicy(platforms, pairing, events, languages)
     pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
                                events)
+    from assistant_cli.app.tools_setup import build_tool_loop, local_registry
+    from assistant_cli.store.audit import AuditLog, key_from_store
+
+    tool_registry = local_registry(config.tools, db)
+    tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
+                                tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
-                        usage=UsageLedger(db), pipeline=pipeline, languages=languages)
+                        usage=UsageLedger(db), pipeline=pipeline, languages=languages,
+                        tools=tool_loop)
+    mcp_hub = None
+    if config.tools.mcp_servers:
+        from assistant_cli.tools.mcp_client import McpHub
+
+        mcp_hub = McpHub(config.tools.mcp_servers, resolve, tool_registry, events)
     gateway_cfg = config.gateway
     overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
                                 "tls_key") if (v := getattr(options, k)) is not None}
@@ -148,6 +160,9 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         gateway_control.warn_at_start(gateway_cfg)
     for channel in channels.values():
         await channel.prepare()
+    # MCP servers start concurrently (each within its start_timeout) while the gateway
+    # starts; the workers wait for them, so the first answer can already use their tools.
+    mcp_started = asyncio.ensure_future(mcp_hub.start()) if mcp_hub is not None else None
     try:
         if gateway is not None:
             await gateway.start()
@@ -155,6 +170,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
             await control.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
+        if mcp_started is not None:
+            await mcp_started
         await engine.start()
         notifier = start_notifier(pairing, channels, events, languages)
         _announce(config, channels, gateway.url if gateway else None, paths)
@@ -174,6 +191,10 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     finally:
         with contextlib.suppress(Exception):
             await engine.stop()
+        if mcp_hub is not None:
+            if mcp_started is not None and not mcp_started.done():
+                mcp_started.cancel()
+            await mcp_hub.stop()
         if control is not None:
             await control.stop()
         if gateway is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
+from assistant_cli.domain.tools import ConfirmRequest
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -40,6 +41,10 @@ class Channel(ABC):
     `assistant_cli.channels` and built with `(config_section, context)`."""
 
     platform: ClassVar[str]
+    # Shows StatusNote deltas ("using files.read…") in a streaming answer's draft.
+    shows_status: ClassVar[bool] = False
+    # Can ask the user to confirm a tool call (`confirm`).
+    can_confirm: ClassVar[bool] = False
 
     def __init__(self, config: Any, ctx: ChannelContext) -> None:
         self.config = config
@@ -67,6 +72,11 @@ class Channel(ABC):
         """What an exception from `reply`/`send` means: permanent (sending again cannot
         succeed) or transient (with the platform's retry_after); None when it is not a
         delivery failure of this platform. The engine retries or gives up by it."""
+        return None
+
+    async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
+        """Ask the sender of `msg` whether a tool may run: "once", "chat", "always", "deny",
+        or None when unanswered within `request.timeout` (or when this channel cannot ask)."""
         return None
 
     async def prepare(self) -> None:

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.domain.tools import ConfirmRequest, StatusNote
 from assistant_cli.errors import AssistantError
 
 PROMPT = "you > "
 HEADER = "[bold magenta]assistant >[/bold magenta] "
+CHOICES = {"o": "once", "c": "chat", "a": "always", "d": "deny"}
 
 
 class ConsoleChannel(Channel):
@@ -27,6 +30,8 @@ class ConsoleChannel(Channel):
     """
 
     platform = "console"
+    shows_status = True
+    can_confirm = True
 
     def __init__(self, config: Any, ctx: ChannelContext) -> None:
         super().__init__(config, ctx)
@@ -41,6 +46,7 @@ class ConsoleChannel(Channel):
         self._started = time.time()
         self._line_open = False  # an answer's header is printed and its line not ended
         self._why: str | None = None  # why the last answer failed, shown after the apology
+        self._question: asyncio.Future[str] | None = None  # a tool confirmation waiting
 
     async def start(self, sink: InboundSink) -> None:
         self._loop = asyncio.get_running_loop()
@@ -64,23 +70,44 @@ class ConsoleChannel(Channel):
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self.ctx.request_stop)
                 return
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                self._loop_call(self._prompt)
-                continue
-            msg = InboundMessage(
-                platform=self.platform, external_id=uuid.uuid4().hex, chat_id="local",
-                sender_id=self.user, sender_name=self.user, text=text,
-            )
-            self._loop_call(self._submit, msg)
+            self._loop_call(self._line, line.rstrip("\r\n"))
 
     def _loop_call(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _submit(self, msg: InboundMessage) -> None:
+    def _line(self, text: str) -> None:
+        """A line typed: the answer to a pending confirmation, else a new message."""
+        question = self._question
+        if question is not None and not question.done():
+            question.set_result(text)
+            return
+        if not text.strip():
+            self._prompt()
+            return
+        msg = InboundMessage(
+            platform=self.platform, external_id=uuid.uuid4().hex, chat_id="local",
+            sender_id=self.user, sender_name=self.user, text=text,
+        )
         if self._sink is not None:
             self._sink.submit(msg)
+
+    async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
+        """Asked in the middle of an answer (the reply holds the output lock)."""
+        self._question = asyncio.get_running_loop().create_future()
+        self.out.print()
+        self.out.print(request.prompt, style="yellow", markup=False)
+        self.out.print(f"{texts.CONSOLE_CHOICES} > ", end="", markup=False)
+        self.out.file.flush()
+        try:
+            answer = await asyncio.wait_for(self._question, request.timeout)
+        except asyncio.TimeoutError:
+            self.out.print()
+            return None
+        finally:
+            self._question = None
+        self.out.print(HEADER, end="")
+        return CHOICES.get(answer.strip().lower()[:1], "deny")
 
     def _prompt(self) -> None:
         self.out.print(f"[bold green]{PROMPT}[/bold green]", end="")
@@ -91,6 +118,10 @@ class ConsoleChannel(Channel):
             self._header(msg)
             try:
                 async for text in deltas:
+                    if isinstance(text, StatusNote):
+                        self.out.print(f"({text}) ", end="", style="dim", markup=False)
+                        self.out.file.flush()
+                        continue
                     self.out.print(text, end="", style="cyan", markup=False)
                     self.out.file.flush()
             except AssistantError as exc:

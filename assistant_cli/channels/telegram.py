@@ -13,11 +13,12 @@ import random
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
-from telegram import Bot, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter
 
 from assistant_cli.channels import telegram_setup as setup
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.channels.telegram_confirm import Confirmations
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
 from assistant_cli.channels.telegram_outbound import (
     Outbox,
@@ -29,6 +30,7 @@ from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
+from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.locks import acquire_lock, machine_lock_path
 
@@ -42,6 +44,8 @@ class TelegramChannel(Channel):
     webhook on the gateway, and streams answers back."""
 
     platform = "telegram"
+    shows_status = True
+    can_confirm = True
     config: TelegramConfig
 
     def __init__(self, config: TelegramConfig, ctx: ChannelContext) -> None:
@@ -63,6 +67,8 @@ class TelegramChannel(Channel):
         self._webhook_secret: str | None = None
         self._active = 0  # replies and sends using the bot right now
         self._stopping = False
+        self._confirmations = Confirmations()
+        self._callbacks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -197,6 +203,10 @@ class TelegramChannel(Channel):
         sink, me = self._sink, self._me
         if sink is None or me is None:
             return False
+        if update.callback_query is not None:
+            self._button(update.callback_query)
+            self._offset = update.update_id + 1
+            return True
         try:
             msg = to_inbound(update, me)
         except Exception:  # retrying cannot help a message we cannot read; don't block on it
@@ -255,6 +265,9 @@ class TelegramChannel(Channel):
             update = Update.de_json(data, bot)
         except Exception:
             return 400
+        if update.callback_query is not None:
+            self._button(update.callback_query)
+            return 200
         try:
             msg = to_inbound(update, me)
         except Exception:
@@ -289,6 +302,19 @@ class TelegramChannel(Channel):
 
     def classify_failure(self, exc: BaseException) -> DeliveryFailure | None:
         return classify(exc)
+
+    async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
+        async with self._lease() as bot:
+            return await self._confirmations.ask(bot, _chat(msg.chat_id), msg, request)
+
+    def _button(self, query: CallbackQuery) -> None:
+        """A button press: answered in a task (receiving never waits on sending)."""
+        bot = self._bot
+        if bot is None or not Confirmations.owns(query):
+            return
+        task = asyncio.create_task(self._confirmations.answered(bot, query))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
 
     def _drafts_off(self) -> None:
         self.use_drafts = False

@@ -31,6 +31,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from assistant_cli.channels.telegram_format import Chunk, escape, render_chunks
 from assistant_cli.domain.messages import DeliveryFailure
+from assistant_cli.domain.tools import StatusNote
 from assistant_cli.errors import ChannelError
 
 log = logging.getLogger("assistant_cli.channels.telegram")
@@ -201,6 +202,11 @@ class ReplyStream:
         text = ""
         try:
             async for piece in deltas:
+                if isinstance(piece, StatusNote):  # shown in the draft, never sent as answer
+                    typing_done.set()
+                    self._next_at = 0.0
+                    self._maybe_push(f"{text}\n\n{piece}" if text else piece)
+                    continue
                 text += piece
                 if text.strip():
                     typing_done.set()

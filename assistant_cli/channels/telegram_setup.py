@@ -15,7 +15,7 @@ log = logging.getLogger("assistant_cli.channels.telegram")
 
 TOKEN_KEY = "platforms.telegram.api_token"
 # Edits would be answered a second time, and nothing else is a question for the assistant.
-ALLOWED_UPDATES = ["message"]
+ALLOWED_UPDATES = ["message", "callback_query"]  # button presses: tool confirmations
 
 
 def build_bot(config: TelegramConfig, token: str) -> Bot:

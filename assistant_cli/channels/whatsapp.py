@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.channels.confirm import PendingQuestions, is_answer, payload
 from assistant_cli.channels.whatsapp_graph import (
     NO_SUCH_OBJECT,
     WINDOW_CLOSED,
@@ -26,7 +27,9 @@ from assistant_cli.channels.whatsapp_graph import (
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
+from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
+from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
@@ -41,12 +44,15 @@ EMPTY_ANSWER = "(the model returned an empty answer)"
 TYPING_EVERY = 20.0  # WhatsApp drops "typing…" after 25 s; refresh it before that
 TEMPLATE_COOLDOWN = 3600.0  # at most one re-engagement template per person per hour
 REQUIRED = ("phone_number_id", "access_token", "app_secret", "verify_token")
+# WhatsApp allows three reply buttons: "Always" is only offered where there is room.
+BUTTONS = ("once", "chat", "deny")
 
 
 class WhatsAppChannel(Channel):
     """One WhatsApp Business phone number."""
 
     platform = "whatsapp"
+    can_confirm = True
     config: WhatsAppConfig
 
     def __init__(self, config: WhatsAppConfig, ctx: ChannelContext) -> None:
@@ -59,6 +65,7 @@ class WhatsAppChannel(Channel):
                 hint="copy the phone number id from WhatsApp Manager → API setup; store the "
                 "secrets with `assistant-cli secrets set NAME` and write keyring:NAME")
         self.phone_number_id = str(config.phone_number_id)
+        self._questions = PendingQuestions()
         self.graph: GraphClient | None = None
         self.deliveries: DeliveryLog | None = None
         self.typing_every = TYPING_EVERY
@@ -171,7 +178,8 @@ class WhatsAppChannel(Channel):
             return 503  # not running (yet): Meta keeps it and redelivers
         try:
             for msg in batch.messages:
-                sink.submit(msg)
+                if not self._button_answer(msg):
+                    sink.submit(msg)
             new = deliveries.record_many(batch.statuses) if batch.statuses else []
         except Exception:
             log.exception("could not store a whatsapp webhook; Meta will redeliver it",
@@ -180,6 +188,33 @@ class WhatsAppChannel(Channel):
         for status in new:
             self._on_status(status)
         return 200
+
+    def _button_answer(self, msg: InboundMessage) -> bool:
+        """A press on one of our confirmation buttons settles its question (it is not a
+        message to answer); True when `msg` was one."""
+        data = msg.meta.get("reply_id")
+        if not isinstance(data, str) or not is_answer(data):
+            return False
+        note = self._questions.answer(data, msg.sender_id)
+        self._spawn(self._note(msg.chat_id, note))
+        return True
+
+    async def _note(self, chat_id: str, text: str) -> None:
+        try:
+            await self.send(chat_id, text)
+        except Exception as exc:  # a courtesy; the decision stands regardless
+            log.info("whatsapp note not sent: %s", exc)
+
+    async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
+        token, future = self._questions.open(msg.sender_id, request.tool)
+        buttons = [(payload(token, d), texts.DECISION_LABELS[d]) for d in BUTTONS]
+        try:
+            async with self._using_graph() as graph:
+                await graph.send_buttons(msg.chat_id, request.prompt, buttons)
+        except BaseException:
+            self._questions.close(token)
+            raise
+        return await self._questions.wait(token, future, request.timeout)
 
     def _on_status(self, status: DeliveryStatus) -> None:
         if status.status != "failed":

@@ -147,6 +147,15 @@ class GraphClient:
         return _wamid(await self._call("POST", f"/{self.phone_number_id}/messages", {
             **_addressed(to), "type": "text", "text": {"preview_url": False, "body": body}}))
 
+    async def send_buttons(self, to: str, body: str, buttons: list[tuple[str, str]]) -> str:
+        """An interactive message with up to three reply buttons (id, title ≤ 20
+        characters); a press comes back as an `interactive` `button_reply` message."""
+        return _wamid(await self._call("POST", f"/{self.phone_number_id}/messages", {
+            **_addressed(to), "type": "interactive", "interactive": {
+                "type": "button", "body": {"text": body[:1024]},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": i, "title": t[:20]}}
+                                       for i, t in buttons]}}}))
+
     async def send_template(self, to: str, name: str, language: str) -> str:
         """Send an approved template (allowed outside the 24-hour window); returns its wamid."""
         return _wamid(await self._call("POST", f"/{self.phone_number_id}/messages", {

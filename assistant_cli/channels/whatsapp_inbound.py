@@ -116,7 +116,7 @@ def _message(item: dict[str, Any], names: dict[str, str],
         log.info("whatsapp %s from %s not answered", kind, sender,
                  extra={"event": "whatsapp.skipped", "fields": {"type": kind}})
         return None
-    text = ""
+    text, reply_id = "", ""
     if kind == "text":
         text = _text(item, "text", "body")
     elif kind == "button":  # a quick-reply button under one of our templates
@@ -127,6 +127,7 @@ def _message(item: dict[str, Any], names: dict[str, str],
         chosen = reply.get("button_reply") or reply.get("list_reply")
         if isinstance(chosen, dict) and chosen.get("title"):
             kind, text = "text", str(chosen["title"])
+            reply_id = str(chosen.get("id") or "")
     elif kind in CAPTIONED:
         text = _text(item, kind, "caption")
     if kind == "text" and not text.strip():
@@ -135,7 +136,7 @@ def _message(item: dict[str, Any], names: dict[str, str],
         platform="whatsapp", external_id=wamid, chat_id=sender, sender_id=sender,
         sender_name=names.get(sender, ""), text=text, kind=kind,
         meta={"phone_number_id": phone_number_id, "timestamp": str(item.get("timestamp", "")),
-              "type": str(item.get("type", ""))},
+              "type": str(item.get("type", "")), **({"reply_id": reply_id} if reply_id else {})},
     )
 
 

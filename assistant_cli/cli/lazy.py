@@ -45,6 +45,8 @@ COMMANDS: dict[str, Lazy] = {
                     "Store, list, rotate and delete secrets in the OS keyring."),
     "inbox": Lazy("assistant_cli.cli.inbox_cmd:app",
                   "List messages whose answer was given up; queue them again."),
+    "tools": Lazy("assistant_cli.cli.tools_cmd:app",
+                  "List and try the tools the model may call; approvals."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
     "plugins": Lazy("assistant_cli.cli.plugins_cmd:app",

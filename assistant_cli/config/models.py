@@ -202,6 +202,8 @@ class DeliveryConfig(Strict):
     retry_initial: float = Field(default=2.0, gt=0)  # first wait, doubled per failure
     retry_max: float = Field(default=600.0, gt=0)  # longest wait between two tries
     other_error_attempts: int = Field(default=5, ge=1)  # tries for a non-delivery error
+
+
 class PluginsConfig(Strict):
     """Which plugins run and their settings (each checked against the plugin's own model)."""
 
@@ -216,6 +218,76 @@ class PluginsConfig(Strict):
     index_url: str = "https://pypi.org"
 
 
+def _seconds(value: object) -> object:
+    # Durations are written "30s", "2m", "500ms" or as a number of seconds.
+    if isinstance(value, str):
+        text = value.strip().lower()
+        for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+            if text.endswith(suffix) and text[: -len(suffix)].strip().replace(".", "", 1).isdigit():
+                return float(text[: -len(suffix)]) * factor
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+ToolAllow = Literal["owner", "paired", "anyone"]
+
+
+class McpServerConfig(Strict):
+    """One MCP server: `command` (stdio, started and supervised by us) or `url` (Streamable
+    HTTP). Values in `env` and `headers` may be keyring:/env: references."""
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    start_timeout: Seconds = 20.0
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("set either command (a stdio server) or url (Streamable HTTP)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class ToolRule(Strict):
+    """Who may trigger a tool (owner, paired senders, anyone) and whether it asks first."""
+
+    allow: ToolAllow = "owner"
+    confirm: bool = True
+
+
+class BuiltinToolsConfig(Strict):
+    time: bool = False  # time.now
+    memory: bool = False  # memory.remember / memory.recall
+    timezone: str | None = None  # IANA zone for time.now; default: this machine's
+
+
+class ToolsConfig(Strict):
+    max_steps: int = Field(default=8, ge=1, le=50)
+    timeout: Seconds = 30.0
+    confirm_timeout: Seconds = 120.0
+    max_result_chars: int = Field(default=16_000, ge=100)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    policy: dict[str, ToolRule] = Field(default_factory=dict)
+    builtins: BuiltinToolsConfig = Field(default_factory=BuiltinToolsConfig)
+
+    @model_validator(mode="after")
+    def _server_names(self) -> ToolsConfig:
+        for name in self.mcp_servers:
+            if not name or not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"mcp_servers: {name!r}: use letters, digits, _ and - only")
+        return self
+
+    @property
+    def any_enabled(self) -> bool:
+        return bool(self.mcp_servers) or self.builtins.time or self.builtins.memory
+
+
 class Config(Strict):
     version: Literal[1] = 1
     # Language of chat replies when the sender's platform gives none and they chose none.
@@ -228,6 +300,19 @@ class Config(Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+
+    @model_validator(mode="after")
+    def _tools_need_tool_calling(self) -> Config:
+        if not self.tools.any_enabled:
+            return self
+        for name in self.provider_order():
+            provider = self.providers.get(name)
+            if provider is not None and provider.kind == "grpc":
+                raise ValueError(
+                    f"providers.{name}: kind grpc has no tool support, but tools are "
+                    "configured; use another provider kind, or remove the tools section")
+        return self
 
     def provider_order(self) -> list[str]:
         """Names of providers in the order a turn tries them: default, then fallbacks."""

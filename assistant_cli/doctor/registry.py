@@ -54,7 +54,8 @@ STATIC: tuple[Check, ...] = (
     Check("whatsapp.token", "WhatsApp access token and phone number id",
           channel_checks.check_whatsapp, network=True),
 )
-GROUPS = ("env", "config", "secrets", "state", "gateway", "providers", "telegram", "whatsapp")
+GROUPS = ("env", "config", "secrets", "state", "gateway", "providers", "telegram", "whatsapp",
+          "tools")
 
 
 async def all_checks(ctx: DoctorContext) -> list[Check]:
@@ -78,13 +79,16 @@ async def all_checks(ctx: DoctorContext) -> list[Check]:
         return checks
     at = next(i for i, c in enumerate(checks) if c.id == "providers.tls")
     checks[at:at] = provider_checks.provider_checks(config)
+    from assistant_cli.doctor.tool_checks import mcp_checks
+
+    checks += mcp_checks(config)
     return checks
 
 
 def is_known_selector(selector: str) -> bool:
     """An id, a group name, or providers.NAME (valid even when the config does not load)."""
     return (selector in GROUPS or any(c.id == selector for c in STATIC)
-            or selector.startswith("providers."))
+            or selector.startswith(("providers.", "tools.")))
 
 
 def selected(check_id: str, selectors: list[str]) -> bool:

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant_cli.domain.tools import ToolCall
+
 
 @dataclass(frozen=True)
 class InboundMessage:
@@ -48,8 +50,12 @@ class InboxItem:
 class ChatTurn:
     """One turn of a conversation as sent to a model."""
 
-    role: str  # system, user, assistant
+    role: str  # system, user, assistant, tool
     content: str
+    # An assistant turn that asked for tools carries the calls; a tool turn answers one.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
 
 
 @dataclass(frozen=True)

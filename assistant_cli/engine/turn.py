@@ -14,7 +14,14 @@ from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
 from assistant_cli.i18n import Translator, available, normalize, translator
 from assistant_cli.i18n import messages as texts
-from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
+from assistant_cli.providers.base import (
+    ChatRequest,
+    Finished,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
     from assistant_cli.domain.events import EventBus
     from assistant_cli.engine.language import SenderLanguages
     from assistant_cli.engine.pipeline import HandlerPipeline
+    from assistant_cli.engine.tool_loop import ToolLoop
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
     from assistant_cli.store.inbox import Inbox
@@ -61,6 +69,7 @@ class TurnRunner:
         usage: UsageLedger | None = None,
         pipeline: HandlerPipeline | None = None,
         languages: SenderLanguages | None = None,
+        tools: ToolLoop | None = None,
     ) -> None:
         self.inbox = inbox
         self.history = history
@@ -69,6 +78,7 @@ class TurnRunner:
         self.events = events
         self.policy = policy
         self.usage = usage
+        self.tools = tools
         self.pipeline = pipeline
         self.languages = languages
 
@@ -115,6 +125,8 @@ class TurnRunner:
                  t: Translator) -> str:
         if command == "/reset":
             removed = self.history.clear(msg.conversation)
+            if self.tools is not None:
+                self.tools.forget(f"{msg.platform}:{msg.sender_id}")
             return texts.reset_done(t, removed // 2)
         if command == "/status":
             order = " → ".join(self.router.order) or "none"
@@ -172,12 +184,12 @@ class TurnRunner:
         turns = [ChatTurn("system", self.settings.system_prompt)]
         turns += self.history.recent(msg.conversation, self.settings.history_length)
         turns.append(ChatTurn("user", msg.text))
-        request = ChatRequest(tuple(turns))
         parts: list[str] = []
         model_wait = 0.0
         hooks = self.pipeline if self.pipeline is not None and self.pipeline.reply_hooks else None
+        tool_waits: list[float] = []  # ms in tools and confirmations: not our overhead
 
-        async def deltas() -> AsyncIterator[str]:
+        async def model(request: ChatRequest) -> AsyncIterator[StreamEvent]:
             nonlocal model_wait
             stream = self.router.stream(request).__aiter__()
             while True:
@@ -188,12 +200,22 @@ class TurnRunner:
                     break
                 finally:
                     model_wait += time.monotonic() - t0
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    if not hooks:
-                        yield event.text
-                elif isinstance(event, Finished):
+                if isinstance(event, Finished):
                     self._record_usage(msg, event, request, parts)
+                yield event
+
+        async def deltas() -> AsyncIterator[str]:
+            if self.tools is not None:
+                async for shown in self.tools.run(item, channel, turns, model, parts,
+                                                  tool_waits):
+                    if not hooks:
+                        yield shown
+            else:
+                async for event in model(ChatRequest(tuple(turns))):
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                        if not hooks:
+                            yield event.text
             if hooks:  # on_reply hooks need the whole answer: it is sent in one piece
                 text = await hooks.on_reply(msg, "".join(parts), lang, channel.send)
                 parts[:] = [text]
@@ -219,8 +241,8 @@ class TurnRunner:
         text = "".join(parts)
         self._complete(item, text, "answered")
         latency = _ms(started)
-        return Outcome("answered", latency, round(max(0.0, latency - model_wait * 1000), 2),
-                       reply=text)
+        overhead = latency - model_wait * 1000 - sum(tool_waits)
+        return Outcome("answered", latency, round(max(0.0, overhead), 2), reply=text)
 
     def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message

@@ -22,6 +22,7 @@ FORWARDED_EVENTS = frozenset({
     "message.in", "message.out", "message.error", "message.failed", "turn.failed",
     "pairing.requested", "pairing.approved", "pairing.denied",
     "provider.error", "provider.failover", "provider.exhausted",
+    "tool.call", "tool.confirm", "mcp.ready", "mcp.failed",
 })
 # Fields holding what people wrote or were answered: sent only with expose_message_text.
 TEXT_FIELDS = ("text",)

@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant_cli.domain.events import Consumer, Event, EventBus
 from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
+from assistant_cli.observability.tool_metrics import ToolMetrics
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}
 WINDOW_SECONDS = 300.0
@@ -75,6 +76,7 @@ class ServeMetrics:
         reg.gauge("process_start_time_seconds", "When this process started (Unix time).",
                   lambda: self.process.started_at)
         self.cpu_seconds = reg.counter("process_cpu_seconds", "User and system CPU time.")
+        self.tools = ToolMetrics(reg)
         self._latencies = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
@@ -118,6 +120,8 @@ class ServeMetrics:
                                       reason=str(data.get("reason", "?")))
         elif name == "pairing.requested":
             self.pairing_requests.inc(channel=str(data.get("channel", "?")))
+        elif name == "tool.call":
+            self.tools.observe(data)
 
     def start(self, events: EventBus) -> None:
         """Consume the bus in a background task (a bounded queue: never slows publishers)."""

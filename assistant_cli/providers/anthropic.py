@@ -6,6 +6,11 @@ the key in `x-api-key` (an OAuth token as `Authorization: Bearer`; both from
 named SSE events: message_start (input usage), content_block_start/_delta/_stop (text in
 `text_delta`s), message_delta (stop reason, output usage), message_stop; `ping` keeps the
 stream alive and an `error` event reports a failure after the HTTP 200 (e.g. overloaded).
+
+Tools: offered as `tools` (name, description, input_schema); a call streams as a
+`tool_use` content block (id, name) whose input arrives in `input_json_delta` pieces, and
+the message stops with `tool_use`. Results go back as `tool_result` blocks in one user
+message (all of a round's results together, as the API requires for parallel calls).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from assistant_cli.domain.messages import ChatTurn
+from assistant_cli.domain.tools import ToolCall, ToolCallRequested, wire_name
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import (
     ChatRequest,
@@ -51,7 +58,8 @@ MODELS_PAGE = 1000
 MAX_MODEL_PAGES = 10
 
 # The rest of the project speaks OpenAI's finish reasons.
-STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+                "tool_use": "tool_calls"}
 
 
 def _quota_error(name: str, status: int | None, detail: str) -> ProviderError:
@@ -150,18 +158,7 @@ class AnthropicProvider(HttpProvider):
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(t.content for t in request.turns if t.role == "system")
-        messages: list[dict[str, Any]] = []
-        for turn in request.turns:
-            if turn.role == "system":
-                continue
-            role = "assistant" if turn.role == "assistant" else "user"
-            if not messages and role == "assistant":
-                continue  # the conversation must open with the user; trimmed history may not
-            if messages and messages[-1]["role"] == role:
-                # Roles must alternate; two in a row (e.g. an unanswered question) merge.
-                messages[-1]["content"] += "\n\n" + turn.content
-            else:
-                messages.append({"role": role, "content": turn.content})
+        messages = _messages(request.turns)
         body: dict[str, Any] = {
             "model": self.config.model,
             "max_tokens": self.max_tokens_for(request) or DEFAULT_MAX_TOKENS,
@@ -170,6 +167,10 @@ class AnthropicProvider(HttpProvider):
         }
         if system:
             body["system"] = system
+        if request.tools:
+            body["tools"] = [{"name": wire_name(t.name), "description": t.description,
+                              "input_schema": t.parameters or {"type": "object"}}
+                             for t in request.tools]
         temperature = self.temperature_for(request)
         if temperature is not None:
             body["temperature"] = min(temperature, 1.0)  # Anthropic's range is 0-1
@@ -188,6 +189,7 @@ class AnthropicProvider(HttpProvider):
         stop: str | None = None
         model: str | None = None
         produced: list[str] = []
+        calls = _ToolUses({wire_name(t.name): t.name for t in request.tools})
         events = sse_events(response)
         async for _name, data in events:
             try:
@@ -206,7 +208,8 @@ class AnthropicProvider(HttpProvider):
                 output_tokens = usage.get("output_tokens", output_tokens)
             elif kind in ("content_block_start", "content_block_delta"):
                 block = payload.get("content_block") or payload.get("delta") or {}
-                # Only text reaches the user; thinking and tool-use blocks are skipped.
+                calls.add(payload.get("index"), block)
+                # Only text reaches the user; thinking blocks are skipped.
                 if block.get("type") in ("text", "text_delta") and block.get("text"):
                     produced.append(block["text"])
                     yield TextDelta(block["text"])
@@ -231,6 +234,8 @@ class AnthropicProvider(HttpProvider):
             usage_out = estimated_usage(request, produced)
         else:
             usage_out = Usage(int(input_tokens), int(output_tokens))
+        for call in calls.done():
+            yield ToolCallRequested(call)
         yield Finished(STOP_REASONS.get(stop or "", stop), usage_out, model)
 
     async def list_models(self) -> list[str]:
@@ -260,6 +265,73 @@ class AnthropicProvider(HttpProvider):
         await self._models_page(1, None)
         assert self.last_response is not None
         return self.last_response
+
+
+def _content(turn: ChatTurn) -> str | list[dict[str, Any]]:
+    if turn.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": turn.tool_call_id,
+                 "content": turn.content, "is_error": turn.content.startswith("error:")}]
+    if not turn.tool_calls:
+        return turn.content
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": turn.content}] if turn.content else []
+    for call in turn.tool_calls:
+        try:
+            arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+        except json.JSONDecodeError:
+            arguments = {}  # what the model sent was refused as bad JSON; the result says so
+        blocks.append({"type": "tool_use", "id": call.call_id, "name": wire_name(call.name),
+                       "input": arguments if isinstance(arguments, dict) else {}})
+    return blocks
+
+
+def _messages(turns: tuple[ChatTurn, ...]) -> list[dict[str, Any]]:
+    """Alternating user/assistant messages; tool results are user messages."""
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn.role == "system":
+            continue
+        role = "assistant" if turn.role == "assistant" else "user"
+        if not messages and role == "assistant":
+            continue  # the conversation must open with the user; trimmed history may not
+        content = _content(turn)
+        if messages and messages[-1]["role"] == role:
+            # Roles must alternate; two in a row (an unanswered question, a round's tool
+            # results) merge into one message.
+            last = messages[-1]
+            if isinstance(last["content"], str) and isinstance(content, str):
+                last["content"] += "\n\n" + content
+            else:
+                last["content"] = _blocks(last["content"]) + _blocks(content)
+        else:
+            messages.append({"role": role, "content": content})
+    return messages
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+class _ToolUses:
+    """tool_use blocks put together from content_block_start and input_json_delta."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names  # wire name → our name
+        self.blocks: dict[int, dict[str, Any]] = {}
+
+    def add(self, index: Any, block: dict[str, Any]) -> None:
+        if block.get("type") == "tool_use" and isinstance(index, int):
+            self.blocks[index] = {"id": block.get("id", ""), "name": block.get("name", ""),
+                                  "json": []}
+        elif block.get("type") == "input_json_delta" and index in self.blocks:
+            self.blocks[index]["json"].append(block.get("partial_json") or "")
+
+    def done(self) -> list[ToolCall]:
+        out = []
+        for index in sorted(self.blocks):
+            b = self.blocks[index]
+            out.append(ToolCall(b["id"] or f"toolu_{index}", self.names.get(b["name"], b["name"]),
+                                "".join(b["json"]) or "{}"))
+        return out
 
 
 def _input_tokens(usage: dict[str, Any]) -> int | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from assistant_cli.config.models import ProviderConfig
 from assistant_cli.domain.messages import ChatTurn
+from assistant_cli.domain.tools import ToolCallRequested, ToolSpec
 
 if TYPE_CHECKING:
     from assistant_cli.providers.auth import ProviderAuth
@@ -24,6 +25,7 @@ class ChatRequest:
     turns: tuple[ChatTurn, ...]
     max_tokens: int | None = None
     temperature: float | None = None
+    tools: tuple[ToolSpec, ...] = ()  # offered to the model; adapters without tools ignore
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class Finished:
     provider: str | None = None  # filled in by the router
 
 
-StreamEvent = TextDelta | Finished
+# Adapters that support tools yield ToolCallRequested events (each call assembled from its
+# fragments) after the text and before Finished.
+StreamEvent = TextDelta | ToolCallRequested | Finished
 
 
 @dataclass(frozen=True)

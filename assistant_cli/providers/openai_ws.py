@@ -9,6 +9,11 @@ Each turn opens `wss://.../responses` (the scheme derived from base_url's http/h
 with every request (`store: false`), so a kept-open socket would save only a handshake.
 The model list and health check are `GET {base_url}/models` over plain HTTP(S), through
 the REST adapters' shared `HttpProvider`.
+
+Tools: offered as `tools` of `type: function`; a call arrives as a `function_call` output
+item (`call_id`, `name`) whose arguments stream in `response.function_call_arguments.delta`
+events, settled by `response.output_item.done`; results go back as
+`function_call_output` input items.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
+from assistant_cli.domain.messages import ChatTurn
+from assistant_cli.domain.tools import ToolCall, ToolCallRequested, wire_name
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import (
     ChatRequest,
@@ -103,11 +110,14 @@ class OpenAIWebSocketProvider(HttpProvider):
             "type": "response.create",
             "model": self.config.model,
             "store": False,
-            "input": [
-                {"type": "message", "role": t.role, "content": t.content}
-                for t in request.turns if t.role != "system"
-            ],
+            "input": [item for t in request.turns if t.role != "system"
+                      for item in _input_items(t)],
         }
+        if request.tools:
+            body["tools"] = [{"type": "function", "name": wire_name(t.name),
+                              "description": t.description,
+                              "parameters": t.parameters or {"type": "object", "properties": {}}}
+                             for t in request.tools]
         if instructions:
             body["instructions"] = instructions
         max_tokens = self.max_tokens_for(request)
@@ -239,9 +249,11 @@ class OpenAIWebSocketProvider(HttpProvider):
         self, ws: aiohttp.ClientWebSocketResponse[bool], request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         produced: list[str] = []
+        calls = _FunctionCalls({wire_name(t.name): t.name for t in request.tools})
         while True:
             event = await self._receive(ws)
             kind = event.get("type")
+            calls.add(event)
             if kind == "response.output_text.delta":
                 delta = str(event.get("delta") or "")
                 if delta:
@@ -256,6 +268,9 @@ class OpenAIWebSocketProvider(HttpProvider):
                     out = Usage(int(usage["input_tokens"]), int(usage["output_tokens"]))
                 else:
                     out = estimated_usage(request, produced)
+                for call in calls.done():
+                    yield ToolCallRequested(call)
+                    finish = "tool_calls"
                 yield Finished(finish, out, response.get("model"))
                 return
             elif kind == "response.failed":
@@ -278,6 +293,49 @@ class OpenAIWebSocketProvider(HttpProvider):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _input_items(turn: ChatTurn) -> list[dict[str, Any]]:
+    if turn.role == "tool":
+        return [{"type": "function_call_output", "call_id": turn.tool_call_id,
+                 "output": turn.content}]
+    items: list[dict[str, Any]] = []
+    if turn.content or not turn.tool_calls:
+        items.append({"type": "message", "role": turn.role, "content": turn.content})
+    items += [{"type": "function_call", "call_id": c.call_id, "name": wire_name(c.name),
+               "arguments": c.arguments} for c in turn.tool_calls]
+    return items
+
+
+class _FunctionCalls:
+    """function_call output items, their arguments streamed by output_index."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names  # wire name → our name
+        self.items: dict[int, dict[str, Any]] = {}
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind, index = event.get("type"), event.get("output_index")
+        if not isinstance(index, int):
+            return
+        item = event.get("item") or {}
+        if kind == "response.output_item.added" and item.get("type") == "function_call":
+            self.items[index] = {"call_id": item.get("call_id") or item.get("id") or "",
+                                 "name": item.get("name") or "", "arguments": [],
+                                 "final": None}
+        elif kind == "response.function_call_arguments.delta" and index in self.items:
+            self.items[index]["arguments"].append(str(event.get("delta") or ""))
+        elif kind == "response.output_item.done" and index in self.items:
+            self.items[index]["final"] = item.get("arguments")  # the settled text wins
+
+    def done(self) -> list[ToolCall]:
+        out = []
+        for index in sorted(self.items):
+            i = self.items[index]
+            arguments = i["final"] if isinstance(i["final"], str) else "".join(i["arguments"])
+            out.append(ToolCall(i["call_id"] or f"call_{index}",
+                                self.names.get(i["name"], i["name"]), arguments))
+        return out
 
 
 def _retry_header(headers: Any) -> dict[str, str]:

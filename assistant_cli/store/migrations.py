@@ -146,4 +146,42 @@ ALTER TABLE inbox ADD COLUMN notice TEXT;
 CREATE INDEX inbox_notice ON inbox (notice, platform);
 CREATE INDEX inbox_queue ON inbox (status, id)
 """,
+    # 6: tool calls per inbox row (resume after a crash), remembered approvals, memory.
+    """
+CREATE TABLE tool_calls (
+    id INTEGER PRIMARY KEY,
+    inbox_id INTEGER NOT NULL REFERENCES inbox (id),
+    step INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    assistant_text TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    duration_ms REAL,
+    UNIQUE (inbox_id, step, seq)
+);
+CREATE TABLE tool_approvals (
+    id INTEGER PRIMARY KEY,
+    tool TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    chat_id TEXT,
+    scope TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE INDEX tool_approvals_lookup ON tool_approvals (tool, platform, sender_id);
+CREATE TABLE tool_memory (
+    id INTEGER PRIMARY KEY,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX tool_memory_sender ON tool_memory (sender, id)
+""",
 ]

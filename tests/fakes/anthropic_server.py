@@ -95,7 +95,18 @@ class StreamError:
     text: str = "partial answer that breaks off"
 
 
-Behaviour: TypeAlias = Reply | Error | StreamError | Hang | HangAfter
+@dataclass(frozen=True)
+class ToolUse:
+    """Answer with tool_use blocks, streamed as Anthropic documents them: optional text
+    block first, then per call a content_block_start {type: tool_use, id, name, input: {}}
+    and its input as `input_json_delta` pieces (partial_json), stop_reason "tool_use".
+    `calls` are (id, name, input JSON text)."""
+
+    calls: tuple[tuple[str, str, str], ...]
+    text: str = ""
+
+
+Behaviour: TypeAlias = Reply | Error | StreamError | Hang | HangAfter | ToolUse
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,8 @@ class FakeAnthropic(AiohttpFake[Behaviour, RecordedRequest]):
         behaviour = self._next()
         if isinstance(behaviour, Error):
             return self._error(behaviour)
+        if isinstance(behaviour, ToolUse):
+            return await self._stream_tool_use(request, body, behaviour)
         if isinstance(behaviour, Hang):
             await self._stall()
         text = self.reply(body)
@@ -255,6 +268,43 @@ class FakeAnthropic(AiohttpFake[Behaviour, RecordedRequest]):
             with contextlib.suppress(Exception):
                 if request.transport is not None:
                     request.transport.abort()
+        return response
+
+
+    async def _stream_tool_use(self, request: web.Request, body: dict[str, Any],
+                               use: ToolUse) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            payload = json.dumps({"type": event, **data}, separators=(",", ":"))
+            await response.write(f"event: {event}\ndata: {payload}\n\n".encode())
+
+        await send("message_start", {"message": self._message(body, "", None, 1)})
+        index = 0
+        if use.text:
+            await send("content_block_start",
+                       {"index": 0, "content_block": {"type": "text", "text": ""}})
+            for token in split_tokens(use.text):
+                await send("content_block_delta",
+                           {"index": 0, "delta": {"type": "text_delta", "text": token}})
+            await send("content_block_stop", {"index": 0})
+            index = 1
+        for call_id, name, arguments in use.calls:
+            await send("content_block_start", {"index": index, "content_block": {
+                "type": "tool_use", "id": call_id, "name": name, "input": {}}})
+            await send("content_block_delta", {"index": index, "delta": {
+                "type": "input_json_delta", "partial_json": ""}})
+            for start in range(0, len(arguments), 5):
+                await send("content_block_delta", {"index": index, "delta": {
+                    "type": "input_json_delta", "partial_json": arguments[start:start + 5]}})
+            await send("content_block_stop", {"index": index})
+            index += 1
+        await send("message_delta", {"delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                     "usage": {"output_tokens": 20}})
+        await send("message_stop", {})
+        await response.write_eof()
         return response
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "ReplyFn",
+    "ToolCalls",
     "content_text",
     "openai_error",
     "split_tokens",
@@ -121,7 +122,18 @@ class Error:
         return cls(401, _invalid_key_body())
 
 
-Behaviour: TypeAlias = Reply | Error | Hang | HangAfter
+@dataclass(frozen=True)
+class ToolCalls:
+    """Answer with tool calls, streamed as OpenAI documents them: optional text first, then
+    for each call (index 0, 1, ... — parallel calls) a first fragment with `id`, `type` and
+    `function.name` (arguments ""), then the arguments in small pieces; finish_reason
+    "tool_calls". `calls` are (id, name, arguments JSON text)."""
+
+    calls: tuple[tuple[str, str, str], ...]
+    text: str = ""
+
+
+Behaviour: TypeAlias = Reply | Error | Hang | HangAfter | ToolCalls
 ReplyFn: TypeAlias = Callable[[list[dict[str, Any]]], str]
 
 
@@ -219,6 +231,9 @@ class FakeOpenAI(AiohttpFake[Behaviour, RecordedRequest]):
         # Called with the request's messages for every unscripted reply; tests
         # assign their own function here.
         self.reply: ReplyFn = self.default_reply
+        # Consulted when the script is empty: a behaviour for these messages, or None for
+        # the plain reply (lets a test answer tool results differently from questions).
+        self.decide: Callable[[list[dict[str, Any]]], Behaviour | None] | None = None
 
     def default_reply(self, messages: list[dict[str, Any]]) -> str:
         """Echo the last user message; what ``reply`` starts out as."""
@@ -349,6 +364,10 @@ class FakeOpenAI(AiohttpFake[Behaviour, RecordedRequest]):
         behaviour = self._next()
         stream = body.get("stream") is True
         messages: list[dict[str, Any]] = body["messages"]
+        if behaviour is None and self.decide is not None:
+            behaviour = self.decide(messages)
+        if isinstance(behaviour, ToolCalls):
+            return await self._stream_tool_calls(request, body, model, behaviour)
 
         if isinstance(behaviour, Error):
             return self._error_response(behaviour)
@@ -447,6 +466,42 @@ class FakeOpenAI(AiohttpFake[Behaviour, RecordedRequest]):
             with contextlib.suppress(Exception):
                 if request.transport is not None:
                     request.transport.abort()
+        return response
+
+
+    async def _stream_tool_calls(self, request: web.Request, body: dict[str, Any], model: str,
+                                 calls: ToolCalls) -> web.StreamResponse:
+        completion_id, created = _completion_id(), int(time.time())
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+
+        async def send(delta: dict[str, Any] | None, finish: str | None = None,
+                       usage: dict[str, int] | None = None) -> None:
+            chunk: dict[str, Any] = {
+                "id": completion_id, "object": "chat.completion.chunk", "created": created,
+                "model": model, "system_fingerprint": "fp_fake",
+                "choices": [] if delta is None else [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                "usage": usage}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        first: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        if calls.text:
+            first["content"] = ""
+        await send(first)
+        for token in split_tokens(calls.text):
+            await send({"content": token})
+        for index, (call_id, name, arguments) in enumerate(calls.calls):
+            await send({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                        "function": {"name": name, "arguments": ""}}]})
+            for start in range(0, len(arguments), 7):  # fragments cut anywhere, as OpenAI does
+                await send({"tool_calls": [{"index": index, "function": {
+                    "arguments": arguments[start:start + 7]}}]})
+        await send({}, "tool_calls")
+        await send(None, usage=_usage(body.get("messages") or [], split_tokens(calls.text)))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
         return response
 
 

@@ -68,7 +68,18 @@ class CloseAfter:
     text: str = "one two three four five"
 
 
-Behaviour: TypeAlias = Reply | HandshakeError | ErrorEvent | Failed | Hang | CloseAfter
+@dataclass(frozen=True)
+class FunctionCalls:
+    """Answer with function_call output items, as the Responses API streams them:
+    output_item.added (type function_call, call_id, name, arguments ""), argument pieces in
+    response.function_call_arguments.delta, .done, output_item.done, response.completed.
+    `calls` are (call_id, name, arguments JSON text)."""
+
+    calls: tuple[tuple[str, str, str], ...]
+
+
+Behaviour: TypeAlias = (Reply | HandshakeError | ErrorEvent | Failed | Hang | CloseAfter
+                        | FunctionCalls)
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,9 @@ class FakeResponsesWS(AiohttpFake[Behaviour, RecordedRequest]):
         behaviour = self._next()
         if isinstance(behaviour, Hang):
             await self._stall()
+        if isinstance(behaviour, FunctionCalls):
+            await self._function_calls(ws, seq, event, behaviour)
+            return True
         text = behaviour.text if isinstance(behaviour, (Reply, ErrorEvent, CloseAfter)) else (
             self.reply(event))
         tokens = split_tokens(text)
@@ -242,6 +256,34 @@ class FakeResponsesWS(AiohttpFake[Behaviour, RecordedRequest]):
         return True
 
 
+    async def _function_calls(self, ws: web.WebSocketResponse, seq: Any,
+                              event: dict[str, Any], calls: FunctionCalls) -> None:
+        response = _response(event, "in_progress")
+        await self._send(ws, seq, "response.created", response=response)
+        items = []
+        for index, (call_id, name, arguments) in enumerate(calls.calls):
+            item = {"id": f"fc_{secrets.token_hex(8)}", "type": "function_call",
+                    "status": "in_progress", "arguments": "", "call_id": call_id,
+                    "name": name}
+            await self._send(ws, seq, "response.output_item.added", output_index=index,
+                             item=item)
+            for start in range(0, len(arguments), 6):
+                await self._send(ws, seq, "response.function_call_arguments.delta",
+                                 item_id=item["id"], output_index=index,
+                                 delta=arguments[start:start + 6])
+            await self._send(ws, seq, "response.function_call_arguments.done",
+                             item_id=item["id"], output_index=index, arguments=arguments)
+            item = {**item, "status": "completed", "arguments": arguments}
+            await self._send(ws, seq, "response.output_item.done", output_index=index,
+                             item=item)
+            items.append(item)
+        final = _response(event, "completed")
+        final["output"] = items
+        final["usage"] = {"input_tokens": _input_tokens(event), "output_tokens": 10,
+                          "total_tokens": _input_tokens(event) + 10}
+        await self._send(ws, seq, "response.completed", response=final)
+
+
 def _invalid(event: dict[str, Any]) -> tuple[str, str] | None:
     """(code, message) when a client event breaks the documented rules."""
     if event.get("type") != "response.create":
@@ -279,6 +321,7 @@ __all__ = [
     "ErrorEvent",
     "Failed",
     "FakeResponsesWS",
+    "FunctionCalls",
     "HandshakeError",
     "Hang",
     "RecordedRequest",

@@ -9,6 +9,7 @@ import inspect
 import json
 import random
 import re
+import secrets
 import socket
 import struct
 import threading
@@ -536,7 +537,10 @@ class FakeTelegram:
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "getfile": self._get_file,
+            "answercallbackquery": self._answer_callback_query,
         }
+        # callback_query id → the answer the bot gave (None until answered)
+        self.callback_answers: dict[str, dict[str, Any] | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1152,6 +1156,48 @@ class FakeTelegram:
         }
 
     # ------------------------------------------------------------------ test helpers: inbound
+
+    def _answer_callback_query(self, bot: _BotState, params: dict[str, Any]) -> Any:
+        query_id = str(params.get("callback_query_id") or "")
+        with self._lock:
+            if query_id not in self.callback_answers:
+                raise _bad_request("query is too old and response timeout expired or query ID "
+                                   "is invalid")
+            self.callback_answers[query_id] = {k: v for k, v in params.items()
+                                               if k != "callback_query_id"}
+        return True
+
+    def push_callback_query(self, chat_id: int, message_id: int, data: str, *,
+                            user_id: int | None = None, first_name: str = "Alice",
+                            token: str | None = None) -> str:
+        """A user pressed an inline-keyboard button under the bot's message `message_id`;
+        returns the callback query's id (its answer shows up in `callback_answers`)."""
+        bot = self._require_bot(token)
+        message = self._find(bot, chat_id, message_id)
+        if message is None:
+            raise KeyError(f"no message {message_id} in chat {chat_id}")
+        user_id = chat_id if user_id is None else user_id
+        query_id = str(secrets.randbits(63))
+        with self._lock:
+            self.callback_answers[query_id] = None
+        self._enqueue(bot, {"callback_query": {
+            "id": query_id, "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+            "message": copy.deepcopy(message.payload), "chat_instance": str(chat_id * 7),
+            "data": data}})
+        return query_id
+
+    def keyboard(self, chat_id: int, *, token: str | None = None
+                 ) -> tuple[int, list[dict[str, Any]]] | None:
+        """(message_id, buttons) of the newest bot message in a chat that shows an inline
+        keyboard, or None."""
+        bot = self._require_bot(token)
+        with self._lock:
+            for message in reversed(list(bot.messages.get(chat_id, {}).values())):
+                markup = message.payload.get("reply_markup")
+                if message.from_bot and not message.deleted and markup:
+                    rows = markup.get("inline_keyboard") or []
+                    return message.message_id, [b for row in rows for b in row]
+        return None
 
     def push_update(self, update: dict[str, Any], *, token: str | None = None) -> int:
         """Queue an arbitrary update (``update_id`` is assigned if missing); return its id."""

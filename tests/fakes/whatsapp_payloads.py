@@ -92,6 +92,17 @@ def text_payload(wa_id: str | None, text: str, *, wamid: str | None = None,
                            name=name, user_id=user_id, phone_number_id=phone_number_id)
 
 
+def button_reply_payload(wa_id: str, button_id: str, title: str, *, context: str = "",
+                         name: str = "Stranger") -> dict[str, Any]:
+    """A press on a reply button under one of our interactive messages (`context`: its
+    wamid), as the webhook delivers it."""
+    message: dict[str, Any] = {"type": "interactive", "interactive": {
+        "type": "button_reply", "button_reply": {"id": button_id, "title": title}}}
+    if context:
+        message["context"] = {"from": "15550001111", "id": context}
+    return message_payload(wa_id, message, name=name)
+
+
 def image_payload(wa_id: str, caption: str | None = None, *,
                   wamid: str | None = None) -> dict[str, Any]:
     image: dict[str, Any] = {"mime_type": "image/jpeg", "sha256": secrets.token_hex(32),

@@ -53,6 +53,33 @@ __all__ = [
     "new_wamid", "post_webhook", "sign", "signed", "status", "text_payload",
 ]
 
+def _interactive(part: Any) -> tuple[str, str]:
+    """(problem, body text) of an interactive reply-button message, checked as the Cloud API
+    documents it: a body of 1-1024 characters, 1-3 buttons with unique ids (≤ 256) and
+    titles of 1-20 characters."""
+    if not isinstance(part, dict) or part.get("type") != "button":
+        return "(#100) Param interactive['type'] must be one of {button, list, ...}", ""
+    text = str((part.get("body") or {}).get("text") or "")
+    if not 1 <= len(text) <= 1024:
+        return "(#100) Param interactive['body']['text'] must be 1-1024 characters", ""
+    buttons = (part.get("action") or {}).get("buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "(#131009) Parameter value is not valid: buttons must be 1-3", ""
+    ids = []
+    for button in buttons:
+        reply = button.get("reply") if isinstance(button, dict) else None
+        if not isinstance(reply, dict) or button.get("type") != "reply":
+            return "(#100) Param interactive['action']['buttons'][0]['type'] is invalid", ""
+        if not 1 <= len(str(reply.get("title") or "")) <= 20:
+            return "(#131009) Parameter value is not valid: button title length", ""
+        if not 1 <= len(str(reply.get("id") or "")) <= 256:
+            return "(#131009) Parameter value is not valid: button id length", ""
+        ids.append(reply["id"])
+    if len(set(ids)) != len(ids):
+        return "(#131009) Parameter value is not valid: button ids must be unique", ""
+    return "", text
+
+
 BSUID = re.compile(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}")
 
 
@@ -288,8 +315,13 @@ class FakeGraph(AiohttpFake[Fault | FailLater, Any]):
             if not isinstance(language, dict) or not language.get("code"):
                 return _invalid("(#100) The parameter template['language']['code'] is "
                                 "required.")
+        elif kind == "interactive":
+            problem, text = _interactive(body.get("interactive"))
+            if problem:
+                return _invalid(problem)
         else:
-            return _invalid(f"(#100) Param type must be one of text, template (got {kind})")
+            return _invalid(f"(#100) Param type must be one of text, template, interactive "
+                            f"(got {kind})")
         with self._cond:
             self._attempts.append(now)
             self._cond.notify_all()

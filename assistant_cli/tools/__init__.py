@@ -1,0 +1,1 @@
+"""Tools the model may call: registry, policy, MCP connectors, built-ins, confirmations."""
