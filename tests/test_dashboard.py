@@ -245,7 +245,7 @@ async def test_main_screen_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
                                    "outcome": "answered", "latency_ms": 312.0}),
                   ("pairing.requested", {"channel": "telegram", "sender": "123456789",
                                          "name": "Ada"}),
-                  ("provider.failover", {"from_": "local", "to": "openai",
+                  ("provider.failover", {"from": "local", "to": "openai",
                                          "kind": "network"})]
         for i, (name, data) in enumerate(events):
             app._on_event(name, data, NOW + i)

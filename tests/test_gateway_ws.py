@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from assistant_cli.domain.events import LogRecorded
 from assistant_cli.gateway.tokens import SigningKey, mint
 from assistant_cli.store.audit import AuditLog, key_from_store
 from tests.fakes.openai_server import Error, FakeOpenAI
@@ -214,8 +215,9 @@ async def test_garbage_and_half_open_clients_never_block_message_handling(
             # Flood the bus (about 16 MB) so the stuck client's socket buffers fill up.
             for burst in range(40):
                 for i in range(200):
-                    h.events.publish("log", ts="", level="INFO", logger="x", event="flood",
-                                     msg="x" * 2000, fields={"i": burst * 200 + i})
+                    h.events.publish(LogRecorded(record={
+                        "ts": "", "level": "INFO", "logger": "x", "event": "flood",
+                        "msg": "x" * 2000, "fields": {"i": burst * 200 + i}}))
                 await asyncio.sleep(0.01)
             started = time.monotonic()
             for i in range(5):

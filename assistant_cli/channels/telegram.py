@@ -23,6 +23,7 @@ from assistant_cli.channels.telegram_outbound import Outbox, ReplyStream, retry_
 from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
+from assistant_cli.domain.events import ChannelFailing
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.locks import acquire_lock, machine_lock_path
@@ -225,7 +226,7 @@ class TelegramChannel(Channel):
         self.ready, self.last_error = False, text
         log.warning("%s — retrying in %.1f s", text, delay,
                     extra={"event": event, "fields": {"failures": failures}})
-        self.ctx.events.publish("channel.error", channel=self.platform, error=text)
+        self.ctx.events.publish(ChannelFailing(channel=self.platform, error=text))
         return delay
 
     def _backoff(self, failures: int) -> float:

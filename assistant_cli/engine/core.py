@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from assistant_cli.domain.events import MessageError, MessageIn, MessageOut
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.turn import TurnRunner
 
@@ -60,8 +61,8 @@ class Engine:
             log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
                      extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
             return False
-        self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
-                            length=len(msg.text), id=row, text=msg.text)
+        self.events.publish(MessageIn(channel=msg.platform, sender=msg.sender_id,
+                                      length=len(msg.text), id=row, text=msg.text))
         self._wake.set()
         return True
 
@@ -136,11 +137,11 @@ class Engine:
             self._busy += 1
             try:
                 outcome = await self.runner.run(item, channel)
-                self.events.publish("message.out", channel=item.message.platform,
-                                    sender=item.message.sender_id, outcome=outcome.name,
-                                    latency_ms=outcome.latency_ms,
-                                    overhead_ms=outcome.overhead_ms, id=item.id,
-                                    length=len(outcome.reply), text=outcome.reply)
+                self.events.publish(MessageOut(
+                    channel=item.message.platform, sender=item.message.sender_id,
+                    outcome=outcome.name, latency_ms=outcome.latency_ms,
+                    overhead_ms=outcome.overhead_ms, id=item.id, length=len(outcome.reply),
+                    text=outcome.reply))
                 log.info("%s message %d: %s in %.0f ms", item.message.platform, item.id,
                          outcome.name, outcome.latency_ms, extra={
                              "event": "message.done", "fields": {
@@ -156,8 +157,8 @@ class Engine:
                               item.id, "will retry" if retry else "giving up",
                               extra={"event": "message.error",
                                      "fields": {"channel": item.message.platform}})
-                self.events.publish("message.error", channel=item.message.platform,
-                                    error=str(exc), retry=retry)
+                self.events.publish(MessageError(channel=item.message.platform,
+                                                 error=str(exc), retry=retry))
                 if retry:
                     await asyncio.sleep(min(2.0 ** item.attempts, 30.0))
             finally:

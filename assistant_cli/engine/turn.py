@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant_cli import __version__
+from assistant_cli.domain.events import ProviderUsage, TurnFailed, UsageCapped
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.base import ChatRequest, Finished, TextDelta, Usage, estimate_tokens
@@ -120,10 +121,11 @@ class TurnRunner:
             sum(estimate_tokens(t.content) for t in request.turns),
             estimate_tokens("".join(parts)), estimated=True)
         provider = event.provider or "unknown"
-        self.events.publish("provider.usage", provider=provider, sender=msg.sender_id,
-                            channel=msg.platform, prompt_tokens=usage.prompt_tokens,
-                            completion_tokens=usage.completion_tokens,
-                            estimated=usage.estimated)
+        self.events.publish(ProviderUsage(provider=provider, sender=msg.sender_id,
+                                          channel=msg.platform,
+                                          prompt_tokens=usage.prompt_tokens,
+                                          completion_tokens=usage.completion_tokens,
+                                          estimated=usage.estimated))
         if self.usage is not None:
             self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
                               usage.completion_tokens, estimated=usage.estimated)
@@ -132,8 +134,8 @@ class TurnRunner:
         msg = item.message
         cap = self._over_cap(msg)
         if cap is not None:
-            self.events.publish("usage.capped", channel=msg.platform, sender=msg.sender_id,
-                                cap=cap)
+            self.events.publish(UsageCapped(channel=msg.platform, sender=msg.sender_id,
+                                            cap=cap))
             log.info("%s sender %s reached the daily token cap", msg.platform, msg.sender_id,
                      extra={"event": "usage.capped", "fields": {"channel": msg.platform,
                                                                 "cap": cap}})
@@ -173,8 +175,8 @@ class TurnRunner:
             log.error("no provider could answer: %s", exc.message, extra={
                 "event": "turn.failed", "fields": {"kind": exc.kind, "channel": msg.platform,
                                                    "hint": exc.hint}})
-            self.events.publish("turn.failed", channel=msg.platform, kind=exc.kind,
-                                error=exc.message, hint=exc.hint)
+            self.events.publish(TurnFailed(channel=msg.platform, kind=exc.kind,
+                                           error=exc.message, hint=exc.hint))
             if not parts:
                 await channel.send(msg.chat_id, APOLOGY)
                 self.inbox.finish(item.id, "failed")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from assistant_cli.domain.events import MetricsReading
 from assistant_cli.gateway.auth import Authenticator, Lockout
 from assistant_cli.gateway.hub import EventHub
 from assistant_cli.gateway.local import client_url
@@ -147,7 +148,7 @@ class ControlPlane:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             if self.hub.outboxes:
-                events.publish("metrics", **self.metrics.snapshot())
+                events.publish(MetricsReading(values=self.metrics.snapshot()))
             now, wall = time.monotonic(), time.time()
             for session in list(self.sessions):
                 if session.claims["exp"] < wall and not session.expiring:

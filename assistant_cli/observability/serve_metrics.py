@@ -14,7 +14,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from assistant_cli.domain.events import Consumer, Event, EventBus
+from assistant_cli.domain.events import (
+    Consumer,
+    Event,
+    EventBus,
+    MessageError,
+    MessageIn,
+    MessageOut,
+    PairingRequested,
+    ProviderCallFailed,
+    ProviderFailover,
+)
 from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}
@@ -64,6 +74,11 @@ class ServeMetrics:
         reg.gauge("process_start_time_seconds", "When this process started (Unix time).",
                   lambda: self.process.started_at)
         self.cpu_seconds = reg.counter("process_cpu_seconds", "User and system CPU time.")
+        self.handler_errors = reg.counter(
+            "assistant_event_handler_errors",
+            "Events a bus consumer (serve-metrics, gateway-hub ...) raised on and skipped.",
+            ["consumer"])
+        self._bus: EventBus | None = None
         self._latencies = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
@@ -72,38 +87,35 @@ class ServeMetrics:
 
     # -- feeding ------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
-        """Account for one event (unknown names are ignored)."""
-        name, data = event.name, event.data
-        if name == "message.out":
-            channel = str(data.get("channel", "?"))
-            outcome = str(data.get("outcome", "?"))
-            self.handled.inc(channel=channel, outcome=outcome)
-            latency_ms = float(data.get("latency_ms") or 0.0)
-            self.latency.observe(latency_ms / 1000, channel=channel)
-            self._latencies.add(latency_ms)
-            if outcome == "answered":
-                overhead_ms = float(data.get("overhead_ms") or 0.0)
-                self.overhead.observe(overhead_ms / 1000, channel=channel)
-                self._overheads.add(overhead_ms)
-            self._outcomes.add(0.0 if outcome == "failed" else 1.0)
-            self._per_minute.add()
-        elif name == "message.in":
-            self.received.inc(channel=str(data.get("channel", "?")))
-        elif name == "message.error":
-            self.handled.inc(channel=str(data.get("channel", "?")), outcome="error")
+        """Account for one event (events it does not count are ignored)."""
+        if isinstance(event, MessageOut):
+            self._message_out(event)
+        elif isinstance(event, MessageIn):
+            self.received.inc(channel=event.channel)
+        elif isinstance(event, MessageError):
+            self.handled.inc(channel=event.channel, outcome="error")
             self._outcomes.add(0.0)
             self._per_minute.add()
-        elif name == "provider.error":
-            self.provider_errors.inc(provider=str(data.get("provider", "?")),
-                                     kind=str(data.get("kind", "?")))
-        elif name == "provider.failover":
-            self.failovers.inc(from_provider=str(data.get("from_", "?")),
-                               to=str(data.get("to", "?")))
-        elif name == "pairing.requested":
-            self.pairing_requests.inc(channel=str(data.get("channel", "?")))
+        elif isinstance(event, ProviderCallFailed):
+            self.provider_errors.inc(provider=event.provider, kind=event.kind)
+        elif isinstance(event, ProviderFailover):
+            self.failovers.inc(from_provider=str(event.from_provider), to=event.to)
+        elif isinstance(event, PairingRequested):
+            self.pairing_requests.inc(channel=event.channel)
+
+    def _message_out(self, event: MessageOut) -> None:
+        self.handled.inc(channel=event.channel, outcome=event.outcome)
+        self.latency.observe(event.latency_ms / 1000, channel=event.channel)
+        self._latencies.add(event.latency_ms)
+        if event.outcome == "answered":
+            self.overhead.observe(event.overhead_ms / 1000, channel=event.channel)
+            self._overheads.add(event.overhead_ms)
+        self._outcomes.add(0.0 if event.outcome == "failed" else 1.0)
+        self._per_minute.add()
 
     def start(self, events: EventBus) -> None:
         """Consume the bus in a background task (a bounded queue: never slows publishers)."""
+        self._bus = events
         self._consumer = events.consume(self.handle, name="serve-metrics")
 
     async def stop(self) -> None:
@@ -116,6 +128,9 @@ class ServeMetrics:
         """Prometheus text format."""
         cpu = self.process.cpu_seconds()
         self.cpu_seconds.values[()] = cpu
+        if self._bus is not None:  # counted by the bus itself: the consumer may be the victim
+            for consumer, count in self._bus.handler_errors.items():
+                self.handler_errors.values[(consumer,)] = float(count)
         return self.registry.render()
 
     def snapshot(self) -> dict[str, Any]:
