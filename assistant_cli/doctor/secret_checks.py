@@ -4,66 +4,22 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant_cli.doctor.base import DoctorContext, Result, fail, in_thread, ok, warn
+from assistant_cli.doctor.channel_checks import telegram_probe, whatsapp_probe
+from assistant_cli.doctor.probes import probe_provider
+from assistant_cli.secrets.references import (
+    INTERNAL_SECRETS,
+    Loc,
+    references,
+    rotate_command,
+)
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config
-
-Loc = tuple[str, ...]
-
-# Internal keys that must not be rotated by hand: rotating the audit key would make every
-# existing entry unverifiable.
-INTERNAL_SECRETS = frozenset({"audit_hmac_key"})
-
-
-OAUTH_PREFIX = "oauth."  # a provider's OAuth tokens (providers/oauth_tokens.py)
-
-
-def rotate_command(name: str) -> str:
-    """How to rotate a stored secret: OAuth tokens come from signing in again."""
-    if name.startswith(OAUTH_PREFIX):
-        return f"assistant-cli providers login {name[len(OAUTH_PREFIX):]}"
-    return f"assistant-cli secrets rotate {name}"
-
-
-def references(config: Config, *, used_only: bool) -> list[tuple[Loc, str]]:
-    """(config key path, reference) of every `keyring:`/`env:` secret value in the config.
-
-    `used_only` keeps those that `serve` would resolve: enabled platforms, the providers in
-    the turn order, an enabled gateway.
-    """
-    from assistant_cli.config.loader import is_reference
-    from assistant_cli.config.models import SECRET_KEYS
-
-    found: list[tuple[Loc, str]] = []
-
-    def walk(value: Any, loc: Loc) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k in SECRET_KEYS and isinstance(v, str) and is_reference(v):
-                    found.append(((*loc, k), v))
-                else:
-                    walk(v, (*loc, str(k)))
-
-    walk(config.model_dump(), ())
-    if not used_only:
-        return found
-    order = set(config.provider_order())
-
-    def used(loc: Loc) -> bool:
-        if loc[0] == "platforms" and len(loc) > 2:
-            section = getattr(config.platforms, loc[1], None)
-            return bool(section is not None and getattr(section, "enabled", True))
-        if loc[0] == "providers":
-            return loc[1] in order
-        if loc[0] == "gateway":
-            return config.gateway.enabled
-        return True
-
-    return [(loc, ref) for loc, ref in found if used(loc)]
-
+    from assistant_cli.secrets.rotation import ValueTester
+    from assistant_cli.secrets.store import SecretStore
 
 def is_generatable(loc: Loc) -> bool:
     """Secrets we choose ourselves, so `doctor --fix` may create them when missing."""
@@ -208,3 +164,28 @@ async def check_rotation(ctx: DoctorContext) -> Result:
 
 def _date(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def new_value_tester(config: Config, store: SecretStore, name: str,
+                     timeout: float) -> ValueTester:
+    """How `secrets rotate` tests a new value of NAME: through the same probes as the doctor
+    (a provider call, Telegram getMe, the WhatsApp phone number lookup)."""
+
+    async def test(loc: Loc, value: str) -> Result | None:
+        if loc[0] == "providers" and loc[1] in config.providers:
+            ref = f"keyring:{name}"
+
+            def resolve(other: str, key: str) -> str:
+                return value if other == ref else store.resolve(other, key=key)
+
+            return await probe_provider(loc[1], config.providers[loc[1]], resolve, timeout)
+        telegram, whatsapp = config.platforms.telegram, config.platforms.whatsapp
+        if loc == ("platforms", "telegram", "api_token") and telegram is not None:
+            result, _ = await telegram_probe(telegram, value, timeout)
+            return result
+        if (loc == ("platforms", "whatsapp", "access_token") and whatsapp is not None
+                and whatsapp.phone_number_id):
+            return await whatsapp_probe(whatsapp, value, timeout)
+        return None
+
+    return test

@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -25,7 +24,7 @@ from aiohttp import web
 from assistant_cli.domain.events import MetricsReading
 from assistant_cli.gateway.auth import Authenticator, Lockout
 from assistant_cli.gateway.hub import EventHub
-from assistant_cli.gateway.local import client_url
+from assistant_cli.gateway.local import client_url, state_file
 from assistant_cli.gateway.methods import Methods, Services
 from assistant_cli.gateway.websocket import Session, websocket_handler
 from assistant_cli.observability import log_events
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant_cli.gateway")
 
-STATE_FILE = "gateway.json"
 TICK_SECONDS = 1.0
 CLOSE_TOKEN_EXPIRED = 4001
 INDEX_TEXT = (
@@ -53,10 +51,6 @@ INDEX_TEXT = (
     "    assistant-cli dashboard 'THIS-URL-WITH-ITS-?token=...'\n\n"
     "Health: /healthz  Readiness: /readyz  Prometheus metrics: /metrics\n"
 )
-
-
-def state_file(paths: Paths) -> Path:
-    return paths.state_dir / STATE_FILE
 
 
 def local_base_url(gateway: Gateway) -> str:

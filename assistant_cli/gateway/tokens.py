@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.errors import ConfigError, KeyringUnavailable
+from assistant_cli.secrets.rotation import Rotation, record
 
 if TYPE_CHECKING:
+    from assistant_cli.config.models import Config
     from assistant_cli.secrets.store import SecretStore
 
 AUDIENCE = "assistant-cli-gateway"
@@ -145,6 +147,18 @@ def rotate_jwt_secret(store: SecretStore, name: str = "gateway_jwt_secret") -> s
     value = new_secret()
     store.set(name, value)
     return key_id(value)
+
+
+def rotate_gateway_secret(store: SecretStore, name: str, config: Config | None) -> Rotation:
+    """New JWT signing key with a new kid, audit-logged; the previous key verifies for the
+    grace period. `assistant-cli secrets rotate gateway_jwt_secret`."""
+    grace = config.gateway.rotation_grace if config is not None else 86_400
+    kid = rotate_jwt_secret(store, name)
+    record(store, "secret.rotate", name, "ok", kid=kid, grace_s=grace)
+    hours = grace / 3600
+    return Rotation(name, kid=kid, notes=[
+        f"tokens signed with the previous key stay valid for {hours:g} h "
+        "(gateway.rotation_grace); mint new ones for your clients"])
 
 
 class JwtKeys:

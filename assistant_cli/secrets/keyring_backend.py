@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant_cli.errors import KeyringUnavailable
+from assistant_cli.secrets import PASSWORD_ENV
 
 if TYPE_CHECKING:
     # keyring (and cryptography, for the file backend) take noticeable time to import, and
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE = "assistant-cli"
-PASSWORD_ENV = "ASSISTANT_CLI_KEYRING_PASSWORD"
 BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
 
 _FRIENDLY_NAMES = {
