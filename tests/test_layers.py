@@ -137,3 +137,36 @@ def test_the_cycle_finder_sees_an_import_hidden_in_a_function(tmp_path: Path) ->
     graph = import_graph(pkg)
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
     assert graph["pkg.c"] == set() and graph["pkg.d"] == {"pkg.c"}
+
+
+def function_level_imports(path: Path) -> list[str]:
+    """`line: module` of each import inside a function (TYPE_CHECKING blocks aside)."""
+    tree = ast.parse(path.read_text(), str(path))
+    hidden = _type_checking_only(tree)
+    found = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in hidden:
+                    name = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                    found.append(f"{node.lineno}: {name}")
+    return found
+
+
+def test_imports_inside_functions_are_explained_in_the_module_docstring() -> None:
+    """Only for start-up time or optional extras; the CLI's lazy commands say so once, in
+    cli/__init__.py."""
+    cli_doc = ast.get_docstring(ast.parse((PACKAGE / "cli" / "__init__.py").read_text()))
+    assert cli_doc is not None and "inside their command functions" in cli_doc
+    unexplained = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in ("cli", "proto") or "proto" in rel.parts:
+            continue
+        found = function_level_imports(path)
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if found and "inside functions" not in doc:
+            unexplained[str(rel)] = found
+    assert not unexplained, (
+        "imports inside functions without a reason in the module docstring (move them to "
+        f"the top, or say why they are lazy): {unexplained}")

@@ -10,8 +10,24 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.channels.base import ChannelContext
+from assistant_cli.domain.events import EventBus
+from assistant_cli.engine.core import Engine
+from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
+from assistant_cli.engine.turn import TurnRunner
+from assistant_cli.gateway import control as gateway_control
+from assistant_cli.gateway.server import Gateway
 from assistant_cli.locks import acquire_lock
+from assistant_cli.observability.logs import setup_logging
 from assistant_cli.paths import Paths
+from assistant_cli.plugins import registry
+from assistant_cli.providers.router import ProviderRouter
+from assistant_cli.secrets.store import SecretStore
+from assistant_cli.store.db import Database
+from assistant_cli.store.history import History
+from assistant_cli.store.inbox import Inbox
+from assistant_cli.store.pairing import PairingStore
+from assistant_cli.store.usage import HealthLog, UsageLedger
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
@@ -48,21 +64,6 @@ def wanted_channels(config: Config) -> dict[str, Any]:
 
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
-    from assistant_cli.channels.base import ChannelContext
-    from assistant_cli.domain.events import EventBus
-    from assistant_cli.engine.core import Engine
-    from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
-    from assistant_cli.engine.turn import TurnRunner
-    from assistant_cli.observability.logs import setup_logging
-    from assistant_cli.plugins import registry
-    from assistant_cli.providers.router import ProviderRouter
-    from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.db import Database
-    from assistant_cli.store.history import History
-    from assistant_cli.store.inbox import Inbox
-    from assistant_cli.store.pairing import PairingStore
-    from assistant_cli.store.usage import HealthLog, UsageLedger
-
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     platforms = wanted_channels(config)
@@ -115,8 +116,6 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     gateway = None
     web_app = None
     if gateway_cfg.enabled:
-        from assistant_cli.gateway.server import Gateway
-
         gateway = Gateway(gateway_cfg, lambda: ready_report(engine))
         web_app = gateway.app
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
@@ -128,8 +127,6 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers)
     control = None
     if gateway is not None:
-        from assistant_cli.gateway import control as gateway_control
-
         control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
                                         secrets=secrets, db=db, engine=engine, router=router,
                                         pairing=pairing, events=events)

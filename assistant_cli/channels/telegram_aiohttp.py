@@ -2,6 +2,9 @@
 
 aiohttp rather than PTB's own httpx transport: under load httpx+httpcore dominated serve's
 CPU profile, and aiohttp spends a fraction of that per request (see whatsapp_graph.py).
+
+aiohttp is imported inside functions: `doctor` builds the Bot (and so this transport) on
+a thread, and importing aiohttp there keeps it off the event loop it reports on.
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ from assistant_cli.channels.whatsapp_graph import (
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
+from assistant_cli.channels.whatsapp_webhook import (
+    WEBHOOK_PATH,
+    make_receive_handler,
+    make_verify_handler,
+)
 from assistant_cli.domain.events import (
     WhatsAppDeliveryFailed,
     WhatsAppTemplateSent,
@@ -34,11 +39,11 @@ from assistant_cli.domain.events import (
 )
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import ChannelError, ConfigError
+from assistant_cli.store.db import Database
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import WhatsAppConfig
-    from assistant_cli.store.db import Database
 
 log = logging.getLogger("assistant_cli.channels.whatsapp")
 
@@ -78,13 +83,6 @@ class WhatsAppChannel(Channel):
     # -- lifecycle --------------------------------------------------------------------
     async def prepare(self) -> None:
         """Resolve the secrets and add the webhook routes to the gateway."""
-        from assistant_cli.channels.whatsapp_webhook import (
-            WEBHOOK_PATH,
-            make_receive_handler,
-            make_verify_handler,
-        )
-        from assistant_cli.store.db import Database
-
         app = self.ctx.web_app
         if app is None:
             raise ConfigError(f"{KEY} receives messages through the gateway's webhook, but "

@@ -4,6 +4,9 @@ Every call goes to `{graph_base_url}/{api_version}/...` with the bearer token. R
 (130429 throughput, 131056 pair rate, 80007 account, 4 app) and transient failures are
 retried with back-off here; everything else surfaces as a `GraphError` carrying Graph's
 error code, which the channel turns into a template, an event or a clear error.
+
+aiohttp is imported inside functions: `doctor` imports this module for its error codes
+without opening a connection.
 """
 
 from __future__ import annotations

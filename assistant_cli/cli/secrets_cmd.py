@@ -129,11 +129,12 @@ def rotate(
     from assistant_cli.doctor.base import quiet_logging
     from assistant_cli.doctor.secret_checks import new_value_tester
     from assistant_cli.errors import ConfigError, SecretError
-    from assistant_cli.gateway.tokens import rotate_gateway_secret
+    from assistant_cli.gateway.tokens import rotate_jwt_secret
     from assistant_cli.secrets.rotation import (
         check_rotatable,
         is_gateway_secret,
         rotate_credential,
+        rotate_gateway_secret,
     )
     from assistant_cli.secrets.store import SecretStore
 
@@ -147,7 +148,7 @@ def rotate(
         problem = exc.message.splitlines()[0]
     check_rotatable(store, name, config)
     if is_gateway_secret(config, name):
-        done = rotate_gateway_secret(store, name, config)
+        done = rotate_gateway_secret(store, name, config, rotate_jwt_secret)
         print(f"rotated {name}: new signing key {done.kid}")
     else:
         if sys.stdin.isatty():

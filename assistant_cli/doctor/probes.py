@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from assistant_cli.doctor.base import Result, fail, in_thread, ok, warn
+from assistant_cli.errors import AssistantError, ProviderError, UsageError
+from assistant_cli.plugins import registry
+from assistant_cli.providers.mtls import TlsFiles, ssl_context
+from assistant_cli.providers.probe import probe
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import ProviderConfig
-    from assistant_cli.errors import ProviderError
 
 Resolver = Callable[[str, str], str]
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -137,8 +140,6 @@ async def probe_provider(name: str, cfg: ProviderConfig, resolve: Resolver,
                          "a proxy or firewall holds the request; if it is merely slow, run "
                          "doctor with a larger --timeout"))
     except Exception as exc:
-        from assistant_cli.errors import AssistantError, ProviderError
-
         if isinstance(exc, ProviderError):
             result = _advice(name, cfg, exc, secret_hint, firewall)
             return Result(result.status, " · ".join([*steps, result.found]), result.fix,
@@ -152,9 +153,6 @@ async def probe_provider(name: str, cfg: ProviderConfig, resolve: Resolver,
 
 async def _handshake(name: str, cfg: ProviderConfig, address: str, host: str, port: int,
                      budget: _Budget) -> str | Result:
-    from assistant_cli.errors import UsageError
-    from assistant_cli.providers.mtls import TlsFiles, ssl_context
-
     files = TlsFiles.of(cfg)
     try:
         context = ssl_context(files) if files.custom else ssl.create_default_context()
@@ -192,9 +190,6 @@ async def _ask_once(name: str, cfg: ProviderConfig, resolve: Resolver,
 
     Returns the model that answered; raises the failing step's ProviderError.
     """
-    from assistant_cli.errors import ProviderError
-    from assistant_cli.providers.probe import probe
-
     short = cfg.model_copy(update={"timeout": max(timeout, 0.1)})
     adapter = _adapter_class(name, cfg)(name, short, resolve)
     try:
@@ -212,8 +207,6 @@ async def _ask_once(name: str, cfg: ProviderConfig, resolve: Resolver,
 
 
 def _adapter_class(name: str, cfg: ProviderConfig) -> Any:
-    from assistant_cli.plugins import registry
-
     return registry.load(registry.PROVIDERS, cfg.kind, key=f"providers.{name}.kind")
 
 

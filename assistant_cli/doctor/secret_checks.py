@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING
 from assistant_cli.doctor.base import DoctorContext, Result, fail, in_thread, ok, warn
 from assistant_cli.doctor.channel_checks import telegram_probe, whatsapp_probe
 from assistant_cli.doctor.probes import probe_provider
+from assistant_cli.doctor.state_checks import connect_existing
+from assistant_cli.errors import ConfigError, KeyringUnavailable, SecretError
+from assistant_cli.gateway.tokens import MIN_SECRET_LENGTH, new_secret
 from assistant_cli.secrets.references import (
     INTERNAL_SECRETS,
     Loc,
     references,
     rotate_command,
 )
+from assistant_cli.secrets.rotation import record
+from assistant_cli.store.audit import KEY_NAME
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config
@@ -27,9 +32,6 @@ def is_generatable(loc: Loc) -> bool:
 
 
 async def check_keyring(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import KeyringUnavailable, SecretError
-    from assistant_cli.store.audit import KEY_NAME
-
     store = ctx.store()
 
     def probe() -> str:
@@ -52,8 +54,6 @@ KEYRING_TIMEOUT_FIX = "the keyring did not answer in time: " + _KEYRING_FIX
 
 
 async def check_present(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import SecretError
-
     config = ctx.config()
     refs = references(config, used_only=True)
     if not refs:
@@ -61,8 +61,6 @@ async def check_present(ctx: DoctorContext) -> Result:
     store = ctx.store()
 
     def scan() -> tuple[list[tuple[Loc, str]], list[str]]:
-        from assistant_cli.gateway.tokens import MIN_SECRET_LENGTH
-
         missing, weak = [], []
         for loc, ref in refs:
             value = os.environ.get(ref[4:]) if ref.startswith("env:") else store.get(ref[8:])
@@ -107,9 +105,6 @@ async def generate_missing(ctx: DoctorContext) -> list[str]:
     store = ctx.store()
 
     def work() -> list[str]:
-        from assistant_cli.gateway.tokens import new_secret
-        from assistant_cli.secrets.rotation import record
-
         changes = []
         for loc, ref in references(config, used_only=True):
             if is_generatable(loc) and ref.startswith("keyring:") and not store.get(ref[8:]):
@@ -122,9 +117,6 @@ async def generate_missing(ctx: DoctorContext) -> list[str]:
 
 
 async def check_rotation(ctx: DoctorContext) -> Result:
-    from assistant_cli.doctor.state_checks import connect_existing
-    from assistant_cli.errors import ConfigError
-
     try:
         period = ctx.load_config().secrets.rotation_days
     except ConfigError:

@@ -26,15 +26,17 @@ from assistant_cli.gateway.auth import Authenticator, Lockout
 from assistant_cli.gateway.hub import EventHub
 from assistant_cli.gateway.local import client_url, state_file
 from assistant_cli.gateway.methods import Methods, Services
+from assistant_cli.gateway.tls import startup_warnings
+from assistant_cli.gateway.tokens import JwtKeys
 from assistant_cli.gateway.websocket import Session, websocket_handler
 from assistant_cli.observability import log_events
 from assistant_cli.observability.serve_metrics import ServeMetrics
+from assistant_cli.store.audit import AuditLog, key_from_store
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
     from assistant_cli.domain.events import EventBus
     from assistant_cli.gateway.server import Gateway
-    from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.paths import Paths
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.secrets.store import SecretStore
@@ -190,8 +192,6 @@ class ControlPlane:
 
 def warn_at_start(config: GatewayConfig) -> None:
     """Print (and log) the gateway settings that expose more than the owner may think."""
-    from assistant_cli.gateway.tls import startup_warnings
-
     for warning in startup_warnings(config):
         # Logged at info: the printed line is the warning (a stderr log handler would double it).
         log.info("warning: %s", warning, extra={"event": "gateway.insecure"})
@@ -202,9 +202,6 @@ def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: Sec
           db: Database, engine: Any, router: ProviderRouter, pairing: PairingStore,
           events: EventBus) -> ControlPlane:
     """Everything the control side needs, from the parts `serve` already has."""
-    from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.store.audit import AuditLog, key_from_store
-
     keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
     services = Services(
         engine=engine, router=router, pairing=pairing, audit=AuditLog(db, key_from_store(secrets)),

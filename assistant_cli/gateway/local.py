@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from assistant_cli.errors import StateError, UsageError
+from assistant_cli.gateway.tokens import JwtKeys
+from assistant_cli.secrets.store import SecretStore
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
-    from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.paths import Paths
 
 STATE_FILE = "gateway.json"  # where a running serve says how to reach its gateway
@@ -70,9 +71,6 @@ def local_base_url(paths: Paths, config: GatewayConfig) -> str:
 
 def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:
     """The signing keys `serve` uses (the secret is generated if it does not exist yet)."""
-    from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.secrets.store import SecretStore
-
     return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace)
 
 

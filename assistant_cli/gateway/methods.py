@@ -2,6 +2,8 @@
 
 Methods that change something (pairing.approve, pairing.deny) are recorded in the audit
 log with the token's subject as the actor (`token:SUB`), successes and refusals alike.
+
+observability.logview (rich) is imported inside functions: only `logs.tail` reads logs.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ extra metadata for it. Rotation (`rotate_jwt_secret`) stores a fresh secret unde
 usual name and moves the old one to `NAME_previous`; the previous key keeps verifying
 tokens for `gateway.rotation_grace` seconds after the rotation (its keyring entry's
 rotation time in `secrets_meta` says when that was).
+
+PyJWT is imported inside functions: CLI commands that only locate the gateway
+(gateway/local.py) never sign or verify a token.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.errors import ConfigError, KeyringUnavailable
-from assistant_cli.secrets.rotation import Rotation, record
+from assistant_cli.observability.logs import register_secret
 
 if TYPE_CHECKING:
-    from assistant_cli.config.models import Config
     from assistant_cli.secrets.store import SecretStore
 
 AUDIENCE = "assistant-cli-gateway"
@@ -125,8 +127,6 @@ def _keyring_name(ref: str) -> str | None:
 
 def ensure_secret(store: SecretStore, ref: str, where: str = "gateway.jwt_secret") -> str:
     """Resolve the secret reference; a `keyring:` one is generated on first use."""
-    from assistant_cli.observability.logs import register_secret
-
     name = _keyring_name(ref)
     if name is not None and not store.get(name):
         value = new_secret()
@@ -147,18 +147,6 @@ def rotate_jwt_secret(store: SecretStore, name: str = "gateway_jwt_secret") -> s
     value = new_secret()
     store.set(name, value)
     return key_id(value)
-
-
-def rotate_gateway_secret(store: SecretStore, name: str, config: Config | None) -> Rotation:
-    """New JWT signing key with a new kid, audit-logged; the previous key verifies for the
-    grace period. `assistant-cli secrets rotate gateway_jwt_secret`."""
-    grace = config.gateway.rotation_grace if config is not None else 86_400
-    kid = rotate_jwt_secret(store, name)
-    record(store, "secret.rotate", name, "ok", kid=kid, grace_s=grace)
-    hours = grace / 3600
-    return Rotation(name, kid=kid, notes=[
-        f"tokens signed with the previous key stay valid for {hours:g} h "
-        "(gateway.rotation_grace); mint new ones for your clients"])
 
 
 class JwtKeys:

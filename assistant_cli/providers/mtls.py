@@ -4,6 +4,9 @@
 chain in the wrong order or an expired certificate is refused before it is written to the
 config instead of surfacing later as an opaque handshake failure. `ssl_context` is what
 the HTTP and WebSocket adapters use; gRPC takes the files' bytes (`TlsFiles.read_bytes`).
+
+cryptography is imported inside functions: only certificate checks need it, and
+`providers add` for a key-only provider stays quick.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ and refresh — plus `OAuthSession`, which keeps a provider's access token fresh
 
 Token requests are form posts to `token_url` (RFC 6749 §4, RFC 8628 for devices); a
 client secret, when configured, goes in the form body (client_secret_post).
+
+httpx is imported inside functions: a provider without OAuth never posts a form here.
 """
 
 from __future__ import annotations

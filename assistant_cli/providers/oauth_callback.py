@@ -4,6 +4,8 @@
 sends the browser back to `http://127.0.0.1:PORT/callback?code=...&state=...`, where a
 short-lived server on this machine (RFC 8252 §7.3) takes the code, checks the state and
 exchanges the code, with the PKCE verifier, for tokens.
+
+aiohttp is imported inside functions: only a browser sign-in starts the callback server.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -108,8 +111,6 @@ async def authorization_code_login(
 
 
 def _page(title: str, text: str, status: int = 200) -> web.Response:
-    from html import escape
-
     from aiohttp import web
 
     return web.Response(text=PAGE.format(title=escape(title), text=escape(text)),

@@ -9,6 +9,9 @@ Each turn opens `wss://.../responses` (the scheme derived from base_url's http/h
 with every request (`store: false`), so a kept-open socket would save only a handshake.
 The model list and health check are `GET {base_url}/models` over plain HTTP(S), through
 the REST adapters' shared `HttpProvider`.
+
+aiohttp is imported inside functions: the provider registry loads adapter classes for
+`providers add` and `doctor`, which never open a socket.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file."""
+"""Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file.
+
+keyring and the encrypted-file backend (cryptography) are imported inside functions:
+they take noticeable time to import, and most commands never touch a secret.
+"""
 
 from __future__ import annotations
 

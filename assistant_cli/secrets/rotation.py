@@ -5,9 +5,9 @@ doctor's provider probe (a one-token call through the adapter), a Telegram token
 a WhatsApp token the phone number lookup. The old value stays in place unless every test
 accepted the new one. The tests themselves are the doctor's: the caller hands one in as a
 `ValueTester` (`doctor/secret_checks.py` `new_value_tester`), so the secret store never
-depends on the floors above it. The gateway's JWT secret is not typed in:
-`gateway/tokens.py` `rotate_gateway_secret` makes a new key (new `kid`) and keeps the old
-one valid for `gateway.rotation_grace` seconds.
+depends on the floors above it. The gateway's JWT secret is not typed in: the gateway's
+`rotate_jwt_secret` (handed in the same way) makes a new key (new `kid`), and the old one
+stays valid for `gateway.rotation_grace` seconds.
 """
 
 from __future__ import annotations
@@ -174,3 +174,16 @@ def _other_bot(old: str, new: str) -> list[str]:
         return [f"the new token belongs to another bot (id {new_id}, was {old_id}); people "
                 "who paired with the old bot must write to the new one"]
     return []
+
+
+def rotate_gateway_secret(store: SecretStore, name: str, config: Config | None,
+                          rotate_jwt_secret: Callable[[SecretStore, str], str]) -> Rotation:
+    """New JWT signing key with a new kid (`rotate_jwt_secret` of gateway/tokens.py makes
+    it), audit-logged; the previous key verifies for the grace period."""
+    grace = config.gateway.rotation_grace if config is not None else 86_400
+    kid = rotate_jwt_secret(store, name)
+    record(store, "secret.rotate", name, "ok", kid=kid, grace_s=grace)
+    hours = grace / 3600
+    return Rotation(name, kid=kid, notes=[
+        f"tokens signed with the previous key stay valid for {hours:g} h "
+        "(gateway.rotation_grace); mint new ones for your clients"])

@@ -3,6 +3,9 @@
 States, with a sentence a person can act on: `connecting`, `connected`, `unreachable`
 (nothing answers; retried with backoff), `unauthorized` (the token is refused; retried only
 when the user asks, or at once when the dashboard can mint a fresh token itself).
+
+aiohttp is imported inside functions: the dashboard draws its first frame before the
+connection library has loaded.
 """
 
 from __future__ import annotations
