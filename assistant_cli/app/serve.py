@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from assistant_cli.store.usage import HealthLog, UsageLedger
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
-    from assistant_cli.config.models import Config
+    from assistant_cli.config.models import Config, GatewayConfig
 
 log = logging.getLogger("assistant_cli.app.serve")
 
@@ -62,110 +62,150 @@ def wanted_channels(config: Config) -> dict[str, Any]:
     return chosen
 
 
+class StopSignal:
+    """How a run ends: the console's input ended (answer everything queued first), or
+    SIGINT/SIGTERM (stop intake, let answers finish; a second signal hurries them)."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.signalled = asyncio.Event()
+        self.drain_first = False
+        self.engine: Engine | None = None
+
+    def request_stop(self) -> None:
+        self.drain_first = True
+        self.stop.set()
+
+    def on_signal(self) -> None:
+        # The first SIGINT/SIGTERM stops intake and lets answers finish; a second one
+        # cuts the grace period short (the work goes back to the queue, not lost).
+        if self.signalled.is_set() and self.engine is not None:
+            self.engine.hurry()
+        self.signalled.set()
+        self.stop.set()
+
+
+@dataclass
+class Serve:
+    """The parts of one run, wired together."""
+
+    engine: Engine
+    channels: dict[str, Channel]
+    pairing: PairingStore
+    events: EventBus
+    gateway: Gateway | None
+    control: gateway_control.ControlPlane | None
+
+
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     platforms = wanted_channels(config)
-    console_active = "console" in platforms
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
-                  console_level=None if console_active else "WARNING")
+                  console_level=None if "console" in platforms else "WARNING")
     db = Database(paths.database)
+    signal_ = StopSignal()
+    serve = assemble(config, paths, options, db, platforms, signal_)
+    for channel in serve.channels.values():
+        await channel.prepare()
+    try:
+        await _run_until_stopped(config, paths, serve, signal_)
+    finally:
+        await _shut_down(serve)
+        db.close()
+        lock.close()
+    return 0
+
+
+def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
+             platforms: dict[str, Any], signal_: StopSignal) -> Serve:
+    """Store, secrets, providers, policy, channels, engine and gateway, not yet started."""
     secrets = SecretStore(paths, db)
 
     def resolve(ref: str, key: str) -> str:
         return secrets.resolve(ref, key=key)
 
-    # Fail at start, not at the first message, when a provider's secret is missing.
-    for name in config.provider_order():
-        api_key = config.providers[name].api_key
-        if api_key:
-            resolve(api_key, f"providers.{name}.api_key")
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signalled = asyncio.Event()
-    drain_first = False
-
-    def request_stop() -> None:
-        nonlocal drain_first
-        drain_first = True
-        stop.set()
-
-    def on_signal() -> None:
-        # The first SIGINT/SIGTERM stops intake and lets answers finish; a second one
-        # cuts the grace period short (the work goes back to the queue, not lost).
-        if signalled.is_set():
-            engine.hurry()
-        signalled.set()
-        stop.set()
-
+    _check_provider_secrets(config, resolve)
     events = EventBus()
     router = ProviderRouter(config, resolve, events, health=HealthLog(db).hook)
-    inbox = Inbox(db)
-    pairing = PairingStore(db)
-    policy = AccessPolicy(platforms, pairing, events)
-    runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
-                        usage=UsageLedger(db))
-    gateway_cfg = config.gateway
-    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
-                                "tls_key") if (v := getattr(options, k)) is not None}
-    if overrides:
-        gateway_cfg = gateway_cfg.model_copy(update=overrides)
-    gateway = None
-    web_app = None
-    if gateway_cfg.enabled:
-        gateway = Gateway(gateway_cfg, lambda: ready_report(engine))
-        web_app = gateway.app
+    inbox, pairing = Inbox(db), PairingStore(db)
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events,
+                        AccessPolicy(platforms, pairing, events), usage=UsageLedger(db))
+    gateway_cfg = _gateway_config(config, options)
+    gateway = (Gateway(gateway_cfg, lambda: ready_report(signal_.engine))
+               if gateway_cfg.enabled else None)
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
-                         request_stop=request_stop, web_app=web_app)
-    channels: dict[str, Channel] = {}
-    for name, section in platforms.items():
-        cls = registry.load(registry.CHANNELS, name, key=f"platforms.{name}")
-        channels[name] = cls(section, ctx)
-    engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers)
+                         request_stop=signal_.request_stop,
+                         web_app=gateway.app if gateway is not None else None)
+    channels: dict[str, Channel] = {
+        name: registry.load(registry.CHANNELS, name, key=f"platforms.{name}")(section, ctx)
+        for name, section in platforms.items()}
+    engine = signal_.engine = Engine(inbox, runner, channels, events,
+                                     workers=config.assistant.workers)
     control = None
     if gateway is not None:
         control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
                                         secrets=secrets, db=db, engine=engine, router=router,
                                         pairing=pairing, events=events)
         gateway_control.warn_at_start(gateway_cfg)
-    for channel in channels.values():
-        await channel.prepare()
+    return Serve(engine, channels, pairing, events, gateway, control)
+
+
+def _check_provider_secrets(config: Config, resolve: Callable[[str, str], str]) -> None:
+    """Fail at start, not at the first message, when a provider's secret is missing."""
+    for name in config.provider_order():
+        api_key = config.providers[name].api_key
+        if api_key:
+            resolve(api_key, f"providers.{name}.api_key")
+
+
+def _gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
+    """config.yaml's gateway section with the command line's overrides."""
+    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
+                                "tls_key") if (v := getattr(options, k)) is not None}
+    return config.gateway.model_copy(update=overrides) if overrides else config.gateway
+
+
+async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
+                             signal_: StopSignal) -> None:
+    """Start gateway and engine, say so, wait for the end, and let answers finish."""
+    engine, gateway, control = serve.engine, serve.gateway, serve.control
+    if gateway is not None:
+        await gateway.start()
+    if control is not None:
+        await control.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signal_.on_signal)
+    await engine.start()
+    notifier = start_notifier(serve.pairing, serve.channels, serve.events)
+    _announce(config, serve.channels, gateway.url if gateway else None, paths)
+    if control is not None:
+        control.announce()
+    await signal_.stop.wait()
+    if signal_.drain_first:
+        # Input ended (e.g. piped questions): answer all of them; a signal ends the wait.
+        await engine.drain(until=signal_.signalled)
+    if engine.in_flight:
+        # On a line of its own: in the terminal an answer may be half-printed.
+        print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
+              f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
+              "messages are answered at the next start", file=sys.stderr, flush=True)
+    await stop_notifier(notifier)
+    log.info("shutting down", extra={"event": "serve.stopping"})
+
+
+async def _shut_down(serve: Serve) -> None:
     try:
-        if gateway is not None:
-            await gateway.start()
-        if control is not None:
-            await control.start()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        await engine.start()
-        notifier = start_notifier(pairing, channels, events)
-        _announce(config, channels, gateway.url if gateway else None, paths)
-        if control is not None:
-            control.announce()
-        await stop.wait()
-        if drain_first:
-            # Input ended (e.g. piped questions): answer all of them; a signal ends the wait.
-            await engine.drain(until=signalled)
-        if engine.in_flight:
-            # On a line of its own: in the terminal an answer may be half-printed.
-            print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
-                  f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
-                  "messages are answered at the next start", file=sys.stderr, flush=True)
-        await stop_notifier(notifier)
-        log.info("shutting down", extra={"event": "serve.stopping"})
-    finally:
-        with contextlib.suppress(Exception):
-            await engine.stop()
-        if control is not None:
-            await control.stop()
-        if gateway is not None:
-            await gateway.stop()
-        db.close()
-        lock.close()
-    return 0
+        await serve.engine.stop()
+    except Exception:  # logged, not raised: the gateway and the state file must still close
+        log.exception("the engine did not stop cleanly", extra={"event": "serve.stop_failed"})
+    if serve.control is not None:
+        await serve.control.stop()
+    if serve.gateway is not None:
+        await serve.gateway.stop()
 
 
 def ready_report(engine: Any) -> dict[str, Any]:

@@ -140,8 +140,11 @@ class TelegramChannel(Channel):
     async def _close_bot(self) -> None:
         bot, self._bot = self._bot, None
         if bot is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await bot.shutdown()
+            except Exception as exc:  # logged, not raised: stopping goes on regardless
+                log.warning("closing the Telegram client failed: %s", exc,
+                            extra={"event": "telegram.close_failed"})
 
     def _release_lock(self) -> None:
         handle, self._token_lock = self._token_lock, None
@@ -238,9 +241,13 @@ class TelegramChannel(Channel):
         bot = self._bot
         if bot is None or self._offset is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             await bot.get_updates(offset=self._offset, timeout=0, limit=1,
                                   allowed_updates=ALLOWED_UPDATES, read_timeout=3.0)
+        except Exception as exc:  # the inbox dedupes what Telegram hands us again
+            log.warning("could not confirm the last update to Telegram (it may be delivered "
+                        "again and is then ignored): %s", exc,
+                        extra={"event": "telegram.confirm_failed"})
 
     def _accept_update(self, data: dict[str, Any]) -> int:
         """A webhook delivery: the HTTP status to answer Telegram with."""

@@ -82,9 +82,12 @@ class Engine:
     async def stop(self) -> None:
         """Stop intake, let in-flight turns finish within the grace period, then cancel."""
         self.intake_open = False
-        for channel in self.channels.values():
-            with contextlib.suppress(Exception):
+        for name, channel in self.channels.items():
+            try:
                 await channel.stop()
+            except Exception:  # logged, not raised: the other channels must stop too
+                log.exception("channel %s did not stop cleanly", name,
+                              extra={"event": "channel.stop_failed", "fields": {"channel": name}})
         self._stopping.set()
         self._wake.set()
         if self._tasks:

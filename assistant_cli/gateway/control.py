@@ -133,9 +133,12 @@ class ControlPlane:
 
     async def _close_sessions(self, app: web.Application) -> None:
         for session in list(self.sessions):
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(session.ws.close(code=1001, message=b"server stopping"),
                                        1.0)
+            except Exception as exc:  # a client gone already; it is cut off just below
+                log.debug("closing a dashboard connection failed: %r", exc,
+                          extra={"event": "gateway.close_failed"})
             session.abort()
 
     async def _tick(self) -> None:
