@@ -170,3 +170,26 @@ def test_imports_inside_functions_are_explained_in_the_module_docstring() -> Non
     assert not unexplained, (
         "imports inside functions without a reason in the module docstring (move them to "
         f"the top, or say why they are lazy): {unexplained}")
+
+
+def body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from the first statement after the docstring to the end: a Typer command's
+    signature is its interface, so it does not count."""
+    body = fn.body
+    if (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str) and len(body) > 1):
+        body = body[1:]
+    return (fn.end_lineno or fn.lineno) - body[0].lineno + 1
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    """House rule: a function reads at once (about 60 lines); ruff's C901 holds complexity."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "proto" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and body_lines(node) > 60:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} "
+                            f"({body_lines(node)} lines)")
+    assert not long, "split these into named steps:\n" + "\n".join(long)

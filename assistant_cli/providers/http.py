@@ -26,6 +26,32 @@ from assistant_cli.providers.base import Provider, ResponseInfo
 from assistant_cli.providers.errors import classify_http_error, network_error
 
 
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) for each server-sent event, joining multi-line data.
+
+    The one SSE parser of the REST adapters (OpenAI and Anthropic alike), after the WHATWG
+    rules they need: `event:`/`data:` fields, comments, blank-line dispatch. Twenty lines
+    of ours rather than httpx-sse, which would add a dependency for the same loop."""
+    event = ""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+        elif line.startswith(":"):
+            continue  # comment / keep-alive
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+    if data:
+        yield event or "message", "\n".join(data)
+
+
 class HttpProvider(Provider):
     """A Provider that reaches its service over HTTP(S) with httpx."""
 

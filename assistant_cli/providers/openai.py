@@ -22,7 +22,7 @@ from assistant_cli.providers.base import (
     Usage,
     estimated_usage,
 )
-from assistant_cli.providers.http import HttpProvider
+from assistant_cli.providers.http import HttpProvider, sse_events
 
 
 class OpenAIProvider(HttpProvider):
@@ -58,13 +58,10 @@ class OpenAIProvider(HttpProvider):
         usage: Usage | None = None
         model: str | None = None
         produced: list[str] = []
-        lines = response.aiter_lines()
-        async for line in lines:
-            if not line.startswith("data:"):
-                continue  # comments (": keep-alive"), event names and blank separators
-            data = line[5:].strip()
+        events = sse_events(response)
+        async for _name, data in events:
             if data == "[DONE]":
-                await self.finish_body(lines)
+                await self.finish_body(events)
                 break
             try:
                 chunk = json.loads(data)
