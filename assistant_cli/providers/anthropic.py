@@ -10,7 +10,6 @@ stream alive and an `error` event reports a failure after the HTTP 200 (e.g. ove
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,7 +164,7 @@ class AnthropicProvider(HttpProvider):
         answer = _Answer()
         events = sse_events(response)
         async for _name, data in events:
-            payload = self._payload(data)
+            payload = self.stream_json(data, "stream event")
             kind = payload.get("type")
             if kind == "message_stop":
                 await self.finish_body(events)
@@ -183,15 +182,6 @@ class AnthropicProvider(HttpProvider):
             )
         yield answer.finished(request)
 
-    def _payload(self, data: str) -> dict[str, Any]:
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError:
-            raise ProviderError(
-                f"{self.name} sent a malformed stream event", kind="bad_request",
-                provider=self.name,
-            ) from None
-        return payload if isinstance(payload, dict) else {}
 
     async def list_models(self) -> list[str]:
         """Model ids from `GET {base_url}/models`, following `has_more` pages."""

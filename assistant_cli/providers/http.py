@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -100,6 +101,15 @@ class HttpProvider(Provider):
 
         with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
             await asyncio.wait_for(exhaust(), timeout=1.0)
+
+    def stream_json(self, data: str, what: str) -> dict[str, Any]:
+        """One streamed JSON object ({} for any other JSON value); malformed: bad_request."""
+        try:
+            value = json.loads(data)
+        except json.JSONDecodeError:
+            raise ProviderError(f"{self.name} sent a malformed {what}", kind="bad_request",
+                                provider=self.name) from None
+        return value if isinstance(value, dict) else {}
 
     def _refused(self, response: httpx.Response) -> ProviderError:
         return self.auth.refused(self.classify(response))

@@ -7,7 +7,6 @@ Works with OpenAI, OpenRouter, Ollama (`/v1`), vLLM and llama.cpp's server: all 
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -63,13 +62,7 @@ class OpenAIProvider(HttpProvider):
             if data == "[DONE]":
                 await self.finish_body(events)
                 break
-            try:
-                chunk = json.loads(data)
-            except json.JSONDecodeError:
-                raise ProviderError(
-                    f"{self.name} sent a malformed stream chunk", kind="bad_request",
-                    provider=self.name,
-                ) from None
+            chunk = self.stream_json(data, "stream chunk")
             if "error" in chunk:  # some servers report mid-stream failures this way
                 err = chunk["error"] or {}
                 raise ProviderError(
