@@ -18,13 +18,16 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from assistant_cli.errors import ProviderError
-from assistant_cli.providers.base import Provider, ResponseInfo
+from assistant_cli.providers.base import Provider, ResponseInfo, SecretResolver
 from assistant_cli.providers.errors import classify_http_error, network_error
+
+if TYPE_CHECKING:
+    from assistant_cli.config.models import ProviderConfig
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
@@ -61,6 +64,12 @@ class HttpProvider(Provider):
     request_id_header: ClassVar[str | None] = None
     _client: httpx.AsyncClient | None = None
 
+    def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` replaces httpx's network layer (tests: `httpx.MockTransport`)."""
+        super().__init__(name, config, resolve_secret)
+        self.transport = transport
+
     @property
     def log(self) -> logging.Logger:
         return logging.getLogger(type(self).__module__)
@@ -78,7 +87,8 @@ class HttpProvider(Provider):
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
+            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify(),
+                                             transport=self.transport)
         return self._client
 
     def endpoint(self, path: str) -> str:

@@ -31,6 +31,7 @@ from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
     ResponseInfo,
+    SecretResolver,
     StreamEvent,
     TextDelta,
     Usage,
@@ -41,6 +42,8 @@ from assistant_cli.providers.http import HttpProvider
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from assistant_cli.config.models import ProviderConfig
 
 log = logging.getLogger("assistant_cli.providers.openai_ws")
 
@@ -82,6 +85,14 @@ class OpenAIWebSocketProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     url_schemes: ClassVar[tuple[str, ...] | None] = ("http", "https", "ws", "wss")
     _session: aiohttp.ClientSession | None = None
+
+    def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver, *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`transport` carries the HTTP calls (model list), `connector` the WebSocket: both
+        replace the network layer for tests; the caller keeps owning `connector`."""
+        super().__init__(name, config, resolve_secret, transport=transport)
+        self.connector = connector
 
     @property
     def url(self) -> str:
@@ -133,7 +144,9 @@ class OpenAIWebSocketProvider(HttpProvider):
             trace = aiohttp.TraceConfig()
             trace.on_request_start.append(self._on_request_start)
             trace.on_request_end.append(self._on_request_end)
-            self._session = aiohttp.ClientSession(timeout=timeout, trace_configs=[trace])
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, trace_configs=[trace], connector=self.connector,
+                connector_owner=self.connector is None)
         return self._session
 
     async def _on_request_start(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:

@@ -19,7 +19,10 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import aiohttp
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
@@ -77,7 +80,10 @@ EventCallback = Callable[[str, dict[str, Any], float], None]
 class GatewayClient:
     """Keeps one WebSocket to the gateway open while `run()` runs."""
 
-    def __init__(self, target: Target, on_event: EventCallback, on_state: StateCallback) -> None:
+    def __init__(self, target: Target, on_event: EventCallback, on_state: StateCallback, *,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`connector` replaces aiohttp's network layer (tests); the caller keeps owning it."""
+        self.connector = connector
         self.target = target
         self.on_event = on_event
         self.on_state = on_state
@@ -111,7 +117,8 @@ class GatewayClient:
         import aiohttp
 
         self._backoff, self._refreshed = BACKOFF_START, False
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=self.connector,
+                                         connector_owner=self.connector is None) as session:
             while not self._stopped:
                 self._set("connecting", f"connecting to {self.target.base_url} …")
                 ws = await self._connect(session)
