@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ async def _refused(h: Harness, *, token: str | None = None, query: str = "",
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await session.ws_connect(h.ws_url + query, headers=headers)
     exc = info.value
-    return exc.status, (exc.headers or {}).get("X-Assistant-Error", "")
+    return exc.status, exc.headers.get("X-Assistant-Error", "") if exc.headers else ""
 
 
 async def test_missing_expired_forged_wrong_audience_and_alg_none_tokens_get_401(
@@ -52,7 +53,7 @@ async def test_missing_expired_forged_wrong_audience_and_alg_none_tokens_get_401
                                           "exp": now + 60}, key.secret, algorithm="HS256",
                                          headers={"kid": key.kid}),
             "bad_algorithm": jwt.encode({"sub": "a", "aud": "x", "iat": now, "exp": now + 60},
-                                        None, algorithm="none"),
+                                        "", algorithm="none"),
         }
         for code, token in cases.items():
             status, why = await _refused(h, token=token)
@@ -162,7 +163,8 @@ async def test_message_text_reaches_clients_only_when_the_owner_allows_it(
         async with live_gateway(tmp_path / str(expose), fake, expose_message_text=expose) as h, \
                 connected(h) as client:
             h.channel.feed("secret plans")
-            out = await wait_until(lambda c=client: c.named("message.out"), what="message.out")
+            out = await wait_until(functools.partial(client.named, "message.out"),
+                                   what="message.out")
             inbound = client.named("message.in")[0]["data"]
             assert inbound["length"] == len("secret plans")
             assert out[0]["data"]["latency_ms"] > 0

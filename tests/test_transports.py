@@ -32,7 +32,7 @@ SSE = ('data: {"model":"m-1","choices":[{"delta":{"content":"Hel"}}]}\n\n'
 
 
 def request() -> ChatRequest:
-    return ChatRequest([ChatTurn("user", "hi")])
+    return ChatRequest((ChatTurn("user", "hi"),))
 
 
 async def test_a_rest_provider_streams_through_the_transport_it_is_given() -> None:
@@ -73,7 +73,7 @@ async def test_the_anthropic_adapter_reads_events_split_over_lines_from_the_one_
     await provider.aclose()
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["ok"]
     finished = events[-1]
-    assert isinstance(finished, Finished)
+    assert isinstance(finished, Finished) and finished.usage is not None
     assert (finished.model, finished.usage.prompt_tokens, finished.usage.completion_tokens) == (
         "claude-x", 3, 1)
 
