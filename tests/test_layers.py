@@ -9,6 +9,7 @@ are the ones that hid the cycles before.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -193,3 +194,16 @@ def test_no_function_is_longer_than_a_screen() -> None:
                 long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} "
                             f"({body_lines(node)} lines)")
     assert not long, "split these into named steps:\n" + "\n".join(long)
+
+
+def test_every_package_has_a_floor() -> None:
+    """A package in no layer would be checked by nothing."""
+    # Read by pattern: tomllib is Python 3.11+, and the floors are one plain list.
+    block = re.search(r"^layers = \[\n(.*?)^\]", (ROOT / "pyproject.toml").read_text(),
+                      re.M | re.S)
+    assert block is not None
+    layers = re.findall(r'"([^"]+)"', block.group(1))
+    placed = {name.strip() for layer in layers for name in layer.replace("|", ":").split(":")}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert packages <= placed, (f"give {sorted(packages - placed)} a floor in "
+                                "[tool.importlinter] (pyproject.toml) and docs/ARCHITECTURE.md")
