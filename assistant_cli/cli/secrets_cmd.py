@@ -127,7 +127,7 @@ def rotate(
     Example: printf %s "$NEW_KEY" | assistant-cli secrets rotate openai_api_key
     """
     from assistant_cli.doctor.base import quiet_logging
-    from assistant_cli.doctor.secret_checks import new_value_tester
+    from assistant_cli.doctor.new_value import new_value_tester
     from assistant_cli.errors import ConfigError, SecretError
     from assistant_cli.gateway.tokens import rotate_jwt_secret
     from assistant_cli.secrets.rotation import (
