@@ -5,6 +5,8 @@ Resolution order:
 - otherwise `$XDG_CONFIG_HOME/assistant-cli/` (default ~/.config) for config and
   `$XDG_STATE_HOME/assistant-cli/` (default ~/.local/state) for state.
 `--config PATH` overrides only the config file location.
+
+tempfile is imported inside functions: `--help` passes through this module.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from assistant_cli.errors import StateError
+from assistant_cli.errors import StateError
 
 APP = "assistant-cli"
 
@@ -89,9 +89,6 @@ def ensure_dir(directory: Path) -> Path:
     Every way this can fail becomes one StateError that names the path and the fix, so a
     state directory that is a file, read-only or on a full disk never shows a traceback.
     """
-    # Imported here: this module is on the `--help` path, which stays lean.
-    from assistant_cli.errors import StateError
-
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -104,8 +101,6 @@ def ensure_dir(directory: Path) -> Path:
 
 
 def _dir_error(directory: Path, exc: OSError) -> StateError:
-    from assistant_cli.errors import StateError
-
     if exc.errno in (errno.EEXIST, errno.ENOTDIR):
         # Something on the way is a file: name the first one, not only the leaf.
         blocker = next((p for p in (directory, *directory.parents)
@@ -125,7 +120,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     system) and is fsynced before the rename; the directory is fsynced after it, so the
     new content survives power loss too. Raises OSError; callers name what was written.
     """
-    import tempfile
+    import tempfile  # costs `--help`, which passes through this module, a few ms
 
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -21,6 +21,7 @@ from assistant_cli import i18n
 from assistant_cli.i18n import translator
 from assistant_cli.plugin import (
     ChatRequest,
+    ChatTurn,
     Finished,
     Handler,
     HandlerResult,
@@ -119,8 +120,6 @@ class LoopbackProvider(Provider):
 
 async def collect(provider: Provider, text: str) -> str:
     """The whole answer of `provider` to one user message."""
-    from assistant_cli.plugin import ChatTurn
-
     parts = [e.text async for e in provider.stream(ChatRequest((ChatTurn("user", text),)))
              if isinstance(e, TextDelta)]
     return "".join(parts)

@@ -164,7 +164,7 @@ async def live_gateway(tmp_path: Path, fake: FakeOpenAI, *, allow_from: tuple[st
 class WsClient:
     """A minimal protocol client for tests: requests by id, events collected in order."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
         self.ws = ws
         self.events: list[dict[str, Any]] = []
         self.responses: dict[Any, dict[str, Any]] = {}

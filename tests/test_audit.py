@@ -111,12 +111,11 @@ def test_list_since_takes_durations_and_local_iso_times(
     import json
     import time
 
-    from assistant_cli.store import audit as audit_module
 
     now = time.time()
     for age, target in [(7200, "two-hours-ago"), (60, "a-minute-ago")]:
         with monkeypatch.context() as m:
-            m.setattr(audit_module.time, "time", lambda age=age: now - age)
+            m.setattr("assistant_cli.store.audit.time.time", lambda age=age: now - age)
             audit.append("secret.set", target, "ok")
     audit.db.execute("DELETE FROM audit WHERE action = 'pairing.allow'")  # list doesn't verify
     runner = CliRunner()

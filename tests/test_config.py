@@ -147,7 +147,7 @@ def _key_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
         path = f"{prefix}{name}"
         paths.add(path)
         ann: Any = info.annotation
-        args = getattr(ann, "__args__", (ann,))
+        args: tuple[Any, ...] = getattr(ann, "__args__", (ann,))
         if getattr(ann, "__origin__", None) is dict:
             value = args[1]
             if isinstance(value, type) and issubclass(value, BaseModel):
@@ -187,7 +187,6 @@ def test_config_example_documents_every_key_and_validates() -> None:
 def test_failed_config_write_leaves_the_old_file_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant_cli.paths
 
     path = tmp_path / "config.yaml"
     path.write_text("version: 1\n")
@@ -195,7 +194,7 @@ def test_failed_config_write_leaves_the_old_file_whole(
     def disk_full(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(assistant_cli.paths.os, "replace", disk_full)
+    monkeypatch.setattr("assistant_cli.paths.os.replace", disk_full)
     with pytest.raises(ConfigError) as info:
         atomic_write_text(path, "providers: {}\n" * 1000)
     assert f"cannot write {path}: No space left on device" in info.value.message

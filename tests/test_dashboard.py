@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TabbedContent
+from textual.widgets import Input, RichLog, Static, TabbedContent
 
 from assistant_cli.i18n import messages as texts
 from assistant_cli.i18n import translator
@@ -243,18 +243,18 @@ async def test_main_screen_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
         await until(pilot, lambda: app.pending, "canned data")
         for m in METRICS:
             app.apply_metrics(m)
-        events = [("message.in", {"channel": "telegram", "sender": "42", "length": 17}),
-                  ("message.out", {"channel": "telegram", "sender": "42",
-                                   "outcome": "answered", "latency_ms": 312.0}),
-                  ("pairing.requested", {"channel": "telegram", "sender": "123456789",
-                                         "name": "Ada"}),
-                  ("provider.failover", {"from_": "local", "to": "openai",
-                                         "kind": "network"})]
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("message.in", {"channel": "telegram", "sender": "42", "length": 17}),
+            ("message.out", {"channel": "telegram", "sender": "42", "outcome": "answered",
+                             "latency_ms": 312.0}),
+            ("pairing.requested", {"channel": "telegram", "sender": "123456789",
+                                   "name": "Ada"}),
+            ("provider.failover", {"from": "local", "to": "openai", "kind": "network"})]
         for i, (name, data) in enumerate(events):
             app._on_event(name, data, NOW + i)
         # The footer fills in its keys asynchronously (slower on a busy machine).
         await until(pilot, lambda: len(app.query("FooterKey")) >= 5, "the footer keys")
-        await until(pilot, lambda: len(app.query_one("#feed").lines) == 4, "the feed")
+        await until(pilot, lambda: len(app.query_one("#feed", RichLog).lines) == 4, "the feed")
         await pilot.pause(0.2)
         svg = app.export_screenshot()
     time.tzset()

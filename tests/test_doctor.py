@@ -130,7 +130,7 @@ def test_valid_config_is_ok() -> None:
 # --- secrets -----------------------------------------------------------------------------
 
 def test_no_usable_keyring_fails_with_the_options() -> None:
-    keyring.set_keyring(fail_backend.Keyring())
+    keyring.set_keyring(fail_backend.Keyring())  # type: ignore[no-untyped-call]
     r = result("secrets.keyring")
     assert r.status == "fail" and "ASSISTANT_CLI_KEYRING_PASSWORD" in r.fix
 
@@ -370,13 +370,12 @@ def test_state_directory_that_cannot_be_created_fails(tmp_path: Path,
 def test_low_disk_space_warns_then_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    from assistant_cli.doctor import state_checks
 
     usage = shutil.disk_usage("/")
-    monkeypatch.setattr(state_checks.shutil, "disk_usage",
+    monkeypatch.setattr("assistant_cli.doctor.state_checks.shutil.disk_usage",
                         lambda p: usage._replace(free=500 * 2**20))
     assert result("state.disk").status == "warn"
-    monkeypatch.setattr(state_checks.shutil, "disk_usage",
+    monkeypatch.setattr("assistant_cli.doctor.state_checks.shutil.disk_usage",
                         lambda p: usage._replace(free=10 * 2**20))
     r = result("state.disk")
     assert r.status == "fail" and "10 MiB" in r.found

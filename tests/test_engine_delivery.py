@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,9 +73,9 @@ class RecordingBus(EventBus):
         super().__init__()
         self.seen: list[Event] = []
 
-    def publish(self, name: str, /, **data: object) -> Event:
-        self.seen.append(event := super().publish(name, **data))
-        return event
+    def publish(self, event: Event | str, /, **data: Any) -> Event:
+        self.seen.append(published := super().publish(event, **data))
+        return published
 
 
 @pytest.fixture

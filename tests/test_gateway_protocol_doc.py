@@ -3,13 +3,17 @@ metric families the code has."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import assistant_cli.gateway as gateway_pkg
+from assistant_cli.domain.events import LogRecorded, MetricsReading
 from assistant_cli.gateway.methods import Methods
-from assistant_cli.gateway.protocol import FORWARDED_EVENTS
+from assistant_cli.gateway.protocol import FORWARDED_EVENTS, HELLO, HELLO_FIELDS, WIRE_EVENTS
+from assistant_cli.observability.log_events import record_data
 from assistant_cli.observability.serve_metrics import ServeMetrics
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "GATEWAY_PROTOCOL.md"
@@ -34,6 +38,32 @@ def test_every_method_is_documented_and_every_documented_method_exists() -> None
 
 def test_every_forwarded_event_is_documented_and_nothing_more() -> None:
     assert first_column(section("Events")) == set(FORWARDED_EVENTS)
+
+
+def documented_event_fields() -> dict[str, list[str]]:
+    """Event name → the `field` names its data cell lists (parenthesised notes left out)."""
+    rows = re.findall(r"^\| `([\w.]+)` \| (.*) \|$", section("Events"), re.M)
+    return {name: re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cell))
+            for name, cell in rows}
+
+
+def test_documented_event_data_is_what_the_wire_map_sends() -> None:
+    spread = {MetricsReading.NAME: list(ServeMetrics(lambda: 0).snapshot()),
+              LogRecorded.NAME: list(record_data(logging.makeLogRecord({"msg": "x"})))}
+    expected = {HELLO: list(HELLO_FIELDS)}
+    for cls, wire in WIRE_EVENTS.items():
+        expected[cls.NAME] = spread[cls.NAME] if wire.spread else [k for k, _ in wire.fields]
+    assert documented_event_fields() == expected
+
+
+def test_every_field_of_a_forwarded_event_is_mapped_and_no_internal_name_leaks() -> None:
+    for cls, wire in WIRE_EVENTS.items():
+        if wire.spread is not None:
+            assert [f.name for f in dataclasses.fields(cls)] == ["ts", wire.spread]
+            continue
+        attributes = {attr for _, attr in wire.fields}
+        assert attributes == {f.name for f in dataclasses.fields(cls)} - {"ts"}, cls.NAME
+        assert all(re.fullmatch(r"[a-z]+(_[a-z0-9]+)*", key) for key, _ in wire.fields)
 
 
 def test_documented_error_codes_are_the_ones_responses_use() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from assistant_cli.domain.events import LogRecorded
 from assistant_cli.gateway.tokens import SigningKey, mint
 from assistant_cli.store.audit import AuditLog, key_from_store
 from tests.fakes.openai_server import Error, FakeOpenAI
@@ -32,7 +34,7 @@ async def _refused(h: Harness, *, token: str | None = None, query: str = "",
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await session.ws_connect(h.ws_url + query, headers=headers)
     exc = info.value
-    return exc.status, (exc.headers or {}).get("X-Assistant-Error", "")
+    return exc.status, exc.headers.get("X-Assistant-Error", "") if exc.headers else ""
 
 
 async def test_missing_expired_forged_wrong_audience_and_alg_none_tokens_get_401(
@@ -51,7 +53,7 @@ async def test_missing_expired_forged_wrong_audience_and_alg_none_tokens_get_401
                                           "exp": now + 60}, key.secret, algorithm="HS256",
                                          headers={"kid": key.kid}),
             "bad_algorithm": jwt.encode({"sub": "a", "aud": "x", "iat": now, "exp": now + 60},
-                                        None, algorithm="none"),
+                                        "", algorithm="none"),
         }
         for code, token in cases.items():
             status, why = await _refused(h, token=token)
@@ -161,7 +163,8 @@ async def test_message_text_reaches_clients_only_when_the_owner_allows_it(
         async with live_gateway(tmp_path / str(expose), fake, expose_message_text=expose) as h, \
                 connected(h) as client:
             h.channel.feed("secret plans")
-            out = await wait_until(lambda c=client: c.named("message.out"), what="message.out")
+            out = await wait_until(functools.partial(client.named, "message.out"),
+                                   what="message.out")
             inbound = client.named("message.in")[0]["data"]
             assert inbound["length"] == len("secret plans")
             assert out[0]["data"]["latency_ms"] > 0
@@ -214,8 +217,9 @@ async def test_garbage_and_half_open_clients_never_block_message_handling(
             # Flood the bus (about 16 MB) so the stuck client's socket buffers fill up.
             for burst in range(40):
                 for i in range(200):
-                    h.events.publish("log", ts="", level="INFO", logger="x", event="flood",
-                                     msg="x" * 2000, fields={"i": burst * 200 + i})
+                    h.events.publish(LogRecorded(record={
+                        "ts": "", "level": "INFO", "logger": "x", "event": "flood",
+                        "msg": "x" * 2000, "fields": {"i": burst * 200 + i}}))
                 await asyncio.sleep(0.01)
             started = time.monotonic()
             for i in range(5):

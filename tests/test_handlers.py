@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.domain.events import Event, EventBus
+from assistant_cli.domain.events import EventBus, HandlerFailed
 from assistant_cli.engine.language import SenderLanguages
 from assistant_cli.engine.pipeline import HandlerPipeline
 from assistant_cli.engine.turn import TurnRunner
@@ -143,7 +143,8 @@ async def test_a_raising_or_slow_handler_is_skipped_counted_and_the_message_stil
     assert "RuntimeError: plugin bug" in str(failed[0]["error"])
     metrics = ServeMetrics(lambda: 0)
     for data in failed:
-        metrics.handle(Event("handler.failed", data))
+        metrics.handle(HandlerFailed(handler=str(data["handler"]), reason=str(data["reason"]),
+                                     error=str(data["error"])))
     assert ('assistant_handler_failures_total{handler="slow",reason="timeout"} 2'
             in metrics.render())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant_cli.domain.events import Event
+from assistant_cli.domain.events import MessageFailed
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.observability.serve_metrics import ServeMetrics
 from assistant_cli.paths import Paths, resolve
@@ -97,7 +97,7 @@ def test_doctor_warns_about_given_up_messages_and_names_the_commands(
 
 def test_metrics_count_given_up_messages_by_reason_and_show_the_failed_total() -> None:
     metrics = ServeMetrics(lambda: 0, failed_count=lambda: 3)
-    metrics.handle(Event("message.failed", {"channel": "telegram", "reason": "expired"}))
+    metrics.handle(MessageFailed(channel="telegram", id=1, reason="expired", error="HTTP 403"))
     text = metrics.render()
     assert 'assistant_messages_given_up_total{channel="telegram",reason="expired"} 1' in text
     assert "assistant_inbox_failed 3" in text

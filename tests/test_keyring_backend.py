@@ -278,7 +278,7 @@ def test_plaintext_backend_chosen_implicitly_is_refused(
         def delete_password(self, service: str, username: str) -> None:
             return None
 
-    keyring.set_keyring(PlaintextKeyring())
+    keyring.set_keyring(PlaintextKeyring())  # type: ignore[no-untyped-call]
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     with pytest.raises(KeyringUnavailable):
         select_backend(tmp_path / "secrets.enc")

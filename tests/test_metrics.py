@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from assistant_cli.domain.events import Event
+from assistant_cli.domain.events import MessageOut, ProviderCallFailed
 from assistant_cli.observability.metrics import (
     Histogram,
     ProcessStats,
@@ -75,14 +75,18 @@ def test_label_values_are_escaped() -> None:
     assert families["odd"].samples[0].labels["name"] == 'a "b"\\c\nd'
 
 
+def answered(channel: str, latency_ms: float) -> MessageOut:
+    return MessageOut(channel=channel, sender="1", outcome="answered", latency_ms=latency_ms,
+                      overhead_ms=1.0, id=1, length=2, text="hi")
+
+
 def test_snapshot_from_events_compares_against_the_objectives() -> None:
     m = ServeMetrics(lambda: 3)
     for latency in (100.0, 200.0, 900.0):
-        m.handle(Event("message.out", {"channel": "telegram", "outcome": "answered",
-                                       "latency_ms": latency, "overhead_ms": 1.0}))
-    m.handle(Event("message.out", {"channel": "telegram", "outcome": "failed",
-                                   "latency_ms": 50.0}))
-    m.handle(Event("provider.error", {"provider": "p", "kind": "rate_limit"}))
+        m.handle(answered("telegram", latency))
+    m.handle(MessageOut(channel="telegram", sender="1", outcome="failed", latency_ms=50.0,
+                        overhead_ms=0.0, id=2, length=0, text=""))
+    m.handle(ProviderCallFailed(provider="p", kind="rate_limit", status=429, cooldown_s=30.0))
     snap = m.snapshot()
     assert snap["messages_total"] == 4 and snap["messages_per_min"] == 4
     assert snap["latency_p50_ms"] == 100.0 and snap["latency_p99_ms"] == 900.0

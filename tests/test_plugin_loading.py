@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -58,7 +58,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     registry.available.cache_clear()
 
 
-def load(text: str) -> list[object]:
+def load(text: str) -> Sequence[object]:
     doc = parse_document(text, "config.yaml")
     config = validate_document(doc, "config.yaml")
     return load_handlers(config.plugins, lambda model, data, name: validate_section(

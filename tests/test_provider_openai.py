@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def provider(fake: FakeOpenAI, key: str = "sk-test-key", **kw: object) -> OpenAIProvider:
+def provider(fake: FakeOpenAI, key: str = "sk-test-key", **kw: Any) -> OpenAIProvider:
     cfg = ProviderConfig(base_url=fake.base_url, model="fake-model", api_key="env:K", **kw)
     return OpenAIProvider("fake", cfg, lambda ref, where: key)
 

@@ -59,7 +59,7 @@ def test_resolved_secrets_are_redacted_from_logs() -> None:
 
 
 def test_no_keyring_backend_fails_with_the_options_never_plaintext() -> None:
-    keyring.set_keyring(keyring.backends.fail.Keyring())
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     store = SecretStore(resolve())
     with pytest.raises(KeyringUnavailable) as info:
         store.set("x", "y")

@@ -9,6 +9,7 @@ import pytest
 
 from assistant_cli.config.loader import parse_document, validate_document
 from assistant_cli.config.models import BuiltinToolsConfig, ToolRule
+from assistant_cli.domain.events import ToolCalled
 from assistant_cli.errors import ConfigError
 from assistant_cli.store.db import Database
 from assistant_cli.store.tool_calls import MemoryStore
@@ -150,13 +151,11 @@ def test_unknown_time_zone_names_the_key(tmp_path: Path) -> None:
 def test_tool_calls_errors_and_latency_reach_metrics() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from assistant_cli.domain.events import Event
     from assistant_cli.observability.serve_metrics import ServeMetrics
 
     metrics = ServeMetrics(lambda: 0)
     for outcome, ms in (("ok", 12.0), ("timeout", 30000.0), ("ok", 3.0)):
-        metrics.handle(Event("tool.call", {"tool": "t.add", "outcome": outcome,
-                                           "duration_ms": ms}))
+        metrics.handle(ToolCalled(tool="t.add", outcome=outcome, duration_ms=ms))
     families = {f.name: f for f in text_string_to_metric_families(metrics.render())}
     calls = {(s.labels["outcome"]): s.value for s in families["assistant_tool_calls"].samples
              if s.name.endswith("_total")}
@@ -180,7 +179,7 @@ def test_plugin_tools_load_from_entry_points_and_broken_ones_are_reported(
     bad = metadata.EntryPoint("broken", "tests.test_tools:not_there", plugins.GROUP)
     wrong = metadata.EntryPoint("wrong", "tests.test_tools:test_a_tool_must_be_async",
                                 plugins.GROUP)
-    monkeypatch.setattr(plugins.metadata, "entry_points",
+    monkeypatch.setattr("assistant_cli.tools.plugins.metadata.entry_points",
                         lambda group: [good, bad, wrong] if group == plugins.GROUP else [])
     registry = ToolRegistry()
     plugins.load_plugin_tools(registry)

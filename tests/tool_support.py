@@ -35,7 +35,7 @@ class ToolChannel(Channel):
     can_confirm = True
 
     def __init__(self, decisions: list[str | None] | None = None) -> None:
-        super().__init__(None, None)
+        super().__init__(None, None)  # type: ignore[arg-type]  # no config, no context
         self.replies: list[str] = []
         self.statuses: list[str] = []
         self.sent: list[str] = []
@@ -49,7 +49,7 @@ class ToolChannel(Channel):
         self.ready = False
 
     async def reply(self, msg: InboundMessage, deltas: AsyncIterator[str]) -> None:
-        text = []
+        text: list[str] = []
         async for d in deltas:
             (self.statuses if isinstance(d, StatusNote) else text).append(d)
         self.replies.append("".join(text))

@@ -1,21 +1,52 @@
-"""Assembling and running `serve`: store, secrets, providers, channels, gateway, engine."""
+"""Assembling and running `serve`: store, secrets, providers, channels, gateway, engine.
+
+`assistant_cli.tools.mcp_client` is imported inside functions (`assemble`), only when MCP
+servers are configured: the `mcp` SDK and its dependencies cost start-up time and memory otherwise.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli import i18n
+from assistant_cli.app.tools_setup import build_tool_loop, local_registry
+from assistant_cli.channels.base import ChannelContext
+from assistant_cli.config.loader import Document, read_document, validate_section
+from assistant_cli.domain.events import EventBus
+from assistant_cli.engine.core import Engine
+from assistant_cli.engine.language import SenderLanguages
+from assistant_cli.engine.pipeline import HandlerPipeline
+from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
+from assistant_cli.engine.turn import TurnRunner
+from assistant_cli.gateway import control as gateway_control
+from assistant_cli.gateway.server import Gateway
 from assistant_cli.locks import acquire_lock
+from assistant_cli.observability.logs import setup_logging
 from assistant_cli.paths import Paths
+from assistant_cli.plugins import registry
+from assistant_cli.plugins.loading import load_handlers, load_locales
+from assistant_cli.providers.router import ProviderRouter
+from assistant_cli.secrets.store import SecretStore
+from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.db import Database
+from assistant_cli.store.history import History
+from assistant_cli.store.inbox import Inbox
+from assistant_cli.store.kv import language_store, plugin_store
+from assistant_cli.store.pairing import PairingStore
+from assistant_cli.store.retry import RetryPolicy
+from assistant_cli.store.undelivered import Undelivered
+from assistant_cli.store.usage import HealthLog, UsageLedger
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
-    from assistant_cli.config.models import Config
+    from assistant_cli.config.models import Config, GatewayConfig
+    from assistant_cli.tools.mcp_client import McpHub
 
 log = logging.getLogger("assistant_cli.app.serve")
 
@@ -46,83 +77,86 @@ def wanted_channels(config: Config) -> dict[str, Any]:
     return chosen
 
 
+class StopSignal:
+    """How a run ends: the console's input ended (answer everything queued first), or
+    SIGINT/SIGTERM (stop intake, let answers finish; a second signal hurries them)."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.signalled = asyncio.Event()
+        self.drain_first = False
+        self.engine: Engine | None = None
+
+    def request_stop(self) -> None:
+        self.drain_first = True
+        self.stop.set()
+
+    def on_signal(self) -> None:
+        # The first SIGINT/SIGTERM stops intake and lets answers finish; a second one
+        # cuts the grace period short (the work goes back to the queue, not lost).
+        if self.signalled.is_set() and self.engine is not None:
+            self.engine.hurry()
+        self.signalled.set()
+        self.stop.set()
+
+
+@dataclass
+class Serve:
+    """The parts of one run, wired together."""
+
+    engine: Engine
+    channels: dict[str, Channel]
+    pairing: PairingStore
+    events: EventBus
+    gateway: Gateway | None
+    control: gateway_control.ControlPlane | None
+    languages: SenderLanguages
+    mcp_hub: McpHub | None = None
+    mcp_started: asyncio.Future[None] | None = None
+
+
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
-    from assistant_cli.channels.base import ChannelContext
-    from assistant_cli.domain.events import EventBus
-    from assistant_cli.engine.core import Engine
-    from assistant_cli.engine.language import SenderLanguages
-    from assistant_cli.engine.pipeline import HandlerPipeline
-    from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notifier
-    from assistant_cli.engine.turn import TurnRunner
-    from assistant_cli.observability.logs import setup_logging
-    from assistant_cli.plugins import registry
-    from assistant_cli.providers.router import ProviderRouter
-    from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.db import Database
-    from assistant_cli.store.history import History
-    from assistant_cli.store.inbox import Inbox
-    from assistant_cli.store.kv import language_store, plugin_store
-    from assistant_cli.store.pairing import PairingStore
-    from assistant_cli.store.retry import RetryPolicy
-    from assistant_cli.store.undelivered import Undelivered
-    from assistant_cli.store.usage import HealthLog, UsageLedger
-
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     platforms = wanted_channels(config)
-    console_active = "console" in platforms
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
-                  console_level=None if console_active else "WARNING")
+                  console_level=None if "console" in platforms else "WARNING")
     db = Database(paths.database)
+    signal_ = StopSignal()
+    serve = assemble(config, paths, options, db, platforms, signal_)
+    for channel in serve.channels.values():
+        await channel.prepare()
+    try:
+        await _run_until_stopped(config, paths, serve, signal_)
+    finally:
+        await _shut_down(serve)
+        db.close()
+        lock.close()
+    return 0
+
+
+def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
+             platforms: dict[str, Any], signal_: StopSignal) -> Serve:
+    """Store, secrets, providers, policy, channels, engine and gateway, not yet started."""
     secrets = SecretStore(paths, db)
 
     def resolve(ref: str, key: str) -> str:
         return secrets.resolve(ref, key=key)
 
-    # Fail at start, not at the first message, when a provider's secret is missing.
-    for name in config.provider_order():
-        api_key = config.providers[name].api_key
-        if api_key:
-            resolve(api_key, f"providers.{name}.api_key")
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signalled = asyncio.Event()
-    drain_first = False
-
-    def request_stop() -> None:
-        nonlocal drain_first
-        drain_first = True
-        stop.set()
-
-    def on_signal() -> None:
-        # The first SIGINT/SIGTERM stops intake and lets answers finish; a second one
-        # cuts the grace period short (the work goes back to the queue, not lost).
-        if signalled.is_set():
-            engine.hurry()
-        signalled.set()
-        stop.set()
-
+    _check_provider_secrets(config, resolve)
     events = EventBus()
     router = ProviderRouter(config, resolve, events, health=HealthLog(db).hook)
-    delivery = config.delivery
-    inbox = Inbox(db, policy=RetryPolicy(
-        give_up_after=delivery.give_up_after, initial=delivery.retry_initial,
-        maximum=delivery.retry_max, other_attempts=delivery.other_error_attempts))
-    pairing = PairingStore(db)
+    inbox, pairing = _inbox(config, db), PairingStore(db)
     languages = SenderLanguages(language_store(db), config.locale)
-    policy = AccessPolicy(platforms, pairing, events, languages)
     pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
                                events)
-    from assistant_cli.app.tools_setup import build_tool_loop, local_registry
-    from assistant_cli.store.audit import AuditLog, key_from_store
-
     tool_registry = local_registry(config.tools, db)
     tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
                                 tool_registry, platforms, pairing)
-    runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events,
+                        AccessPolicy(platforms, pairing, events, languages),
                         usage=UsageLedger(db), pipeline=pipeline, languages=languages,
                         tools=tool_loop)
     mcp_hub = None
@@ -130,86 +164,36 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         from assistant_cli.tools.mcp_client import McpHub
 
         mcp_hub = McpHub(config.tools.mcp_servers, resolve, tool_registry, events)
-    gateway_cfg = config.gateway
-    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
-                                "tls_key") if (v := getattr(options, k)) is not None}
-    if overrides:
-        gateway_cfg = gateway_cfg.model_copy(update=overrides)
-    gateway = None
-    web_app = None
-    if gateway_cfg.enabled:
-        from assistant_cli.gateway.server import Gateway
-
-        gateway = Gateway(gateway_cfg, lambda: ready_report(engine))
-        web_app = gateway.app
+    gateway_cfg = _gateway_config(config, options)
+    gateway = (Gateway(gateway_cfg, lambda: ready_report(signal_.engine))
+               if gateway_cfg.enabled else None)
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
-                         request_stop=request_stop, web_app=web_app)
-    channels: dict[str, Channel] = {}
-    for name, section in platforms.items():
-        cls = registry.load(registry.CHANNELS, name, key=f"platforms.{name}")
-        channels[name] = cls(section, ctx)
-    engine = Engine(inbox, runner, channels, events, workers=config.assistant.workers,
-                    undelivered=Undelivered(db))
+                         request_stop=signal_.request_stop,
+                         web_app=gateway.app if gateway is not None else None)
+    channels: dict[str, Channel] = {
+        name: registry.load(registry.CHANNELS, name, key=f"platforms.{name}")(section, ctx)
+        for name, section in platforms.items()}
+    engine = signal_.engine = Engine(inbox, runner, channels, events,
+                                     workers=config.assistant.workers,
+                                     undelivered=Undelivered(db))
     control = None
     if gateway is not None:
-        from assistant_cli.gateway import control as gateway_control
-
         control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
                                         secrets=secrets, db=db, engine=engine, router=router,
                                         pairing=pairing, events=events)
         gateway_control.warn_at_start(gateway_cfg)
-    for channel in channels.values():
-        await channel.prepare()
-    # MCP servers start concurrently (each within its start_timeout) while the gateway
-    # starts; the workers wait for them, so the first answer can already use their tools.
-    mcp_started = asyncio.ensure_future(mcp_hub.start()) if mcp_hub is not None else None
-    try:
-        if gateway is not None:
-            await gateway.start()
-        if control is not None:
-            await control.start()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        if mcp_started is not None:
-            await mcp_started
-        await engine.start()
-        notifier = start_notifier(pairing, channels, events, languages)
-        _announce(config, channels, gateway.url if gateway else None, paths)
-        if control is not None:
-            control.announce()
-        await stop.wait()
-        if drain_first:
-            # Input ended (e.g. piped questions): answer all of them; a signal ends the wait.
-            await engine.drain(until=signalled)
-        if engine.in_flight:
-            # On a line of its own: in the terminal an answer may be half-printed.
-            print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
-                  f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
-                  "messages are answered at the next start", file=sys.stderr, flush=True)
-        await stop_notifier(notifier)
-        log.info("shutting down", extra={"event": "serve.stopping"})
-    finally:
-        with contextlib.suppress(Exception):
-            await engine.stop()
-        if mcp_hub is not None:
-            if mcp_started is not None and not mcp_started.done():
-                mcp_started.cancel()
-            await mcp_hub.stop()
-        if control is not None:
-            await control.stop()
-        if gateway is not None:
-            await gateway.stop()
-        db.close()
-        lock.close()
-    return 0
+    return Serve(engine, channels, pairing, events, gateway, control, languages, mcp_hub)
+
+
+def _inbox(config: Config, db: Database) -> Inbox:
+    delivery = config.delivery
+    return Inbox(db, policy=RetryPolicy(
+        give_up_after=delivery.give_up_after, initial=delivery.retry_initial,
+        maximum=delivery.retry_max, other_attempts=delivery.other_error_attempts))
 
 
 def load_plugins(config: Config, paths: Paths) -> list[Any]:
     """Locale directories registered, handlers loaded in order (failures reported)."""
-    from assistant_cli import i18n
-    from assistant_cli.config.loader import Document, read_document, validate_section
-    from assistant_cli.plugins.loading import load_handlers, load_locales
-
     plugins = config.plugins
     for directory in load_locales(plugins):
         i18n.add_directory(directory)
@@ -222,6 +206,71 @@ def load_plugins(config: Config, paths: Paths) -> list[Any]:
                                 paths.config_file.name)
 
     return load_handlers(plugins, validate)
+
+
+def _check_provider_secrets(config: Config, resolve: Callable[[str, str], str]) -> None:
+    """Fail at start, not at the first message, when a provider's secret is missing."""
+    for name in config.provider_order():
+        api_key = config.providers[name].api_key
+        if api_key:
+            resolve(api_key, f"providers.{name}.api_key")
+
+
+def _gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
+    """config.yaml's gateway section with the command line's overrides."""
+    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
+                                "tls_key") if (v := getattr(options, k)) is not None}
+    return config.gateway.model_copy(update=overrides) if overrides else config.gateway
+
+
+async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
+                             signal_: StopSignal) -> None:
+    """Start gateway and engine, say so, wait for the end, and let answers finish."""
+    engine, gateway, control = serve.engine, serve.gateway, serve.control
+    # MCP servers start concurrently (each within its start_timeout) while the gateway
+    # starts; the workers wait for them, so the first answer can already use their tools.
+    mcp_started = asyncio.ensure_future(serve.mcp_hub.start()) if serve.mcp_hub else None
+    serve.mcp_started = mcp_started
+    if gateway is not None:
+        await gateway.start()
+    if control is not None:
+        await control.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signal_.on_signal)
+    if mcp_started is not None:
+        await mcp_started
+    await engine.start()
+    notifier = start_notifier(serve.pairing, serve.channels, serve.events, serve.languages)
+    _announce(config, serve.channels, gateway.url if gateway else None, paths)
+    if control is not None:
+        control.announce()
+    await signal_.stop.wait()
+    if signal_.drain_first:
+        # Input ended (e.g. piped questions): answer all of them; a signal ends the wait.
+        await engine.drain(until=signal_.signalled)
+    if engine.in_flight:
+        # On a line of its own: in the terminal an answer may be half-printed.
+        print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
+              f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
+              "messages are answered at the next start", file=sys.stderr, flush=True)
+    await stop_notifier(notifier)
+    log.info("shutting down", extra={"event": "serve.stopping"})
+
+
+async def _shut_down(serve: Serve) -> None:
+    try:
+        await serve.engine.stop()
+    except Exception:  # logged, not raised: the gateway and the state file must still close
+        log.exception("the engine did not stop cleanly", extra={"event": "serve.stop_failed"})
+    if serve.mcp_hub is not None:
+        if serve.mcp_started is not None and not serve.mcp_started.done():
+            serve.mcp_started.cancel()
+        await serve.mcp_hub.stop()
+    if serve.control is not None:
+        await serve.control.stop()
+    if serve.gateway is not None:
+        await serve.gateway.stop()
 
 
 def ready_report(engine: Any) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""The terminal as a chat platform: type a line, watch the answer stream in."""
+"""The terminal as a chat platform: type a line, watch the answer stream in.
+
+rich is imported inside functions: only a console run draws on the terminal.
+"""
 
 from __future__ import annotations
 

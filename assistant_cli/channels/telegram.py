@@ -29,6 +29,7 @@ from assistant_cli.channels.telegram_outbound import (
 from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
+from assistant_cli.domain.events import ChannelFailing
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import AlreadyRunning, ChannelError
@@ -150,8 +151,11 @@ class TelegramChannel(Channel):
     async def _close_bot(self) -> None:
         bot, self._bot = self._bot, None
         if bot is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await bot.shutdown()
+            except Exception as exc:  # logged, not raised: stopping goes on regardless
+                log.warning("closing the Telegram client failed: %s", exc,
+                            extra={"event": "telegram.close_failed"})
 
     def _release_lock(self) -> None:
         handle, self._token_lock = self._token_lock, None
@@ -240,7 +244,7 @@ class TelegramChannel(Channel):
         self.ready, self.last_error = False, text
         log.warning("%s — retrying in %.1f s", text, delay,
                     extra={"event": event, "fields": {"failures": failures}})
-        self.ctx.events.publish("channel.error", channel=self.platform, error=text)
+        self.ctx.events.publish(ChannelFailing(channel=self.platform, error=text))
         return delay
 
     def _backoff(self, failures: int) -> float:
@@ -252,9 +256,13 @@ class TelegramChannel(Channel):
         bot = self._bot
         if bot is None or self._offset is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             await bot.get_updates(offset=self._offset, timeout=0, limit=1,
                                   allowed_updates=ALLOWED_UPDATES, read_timeout=3.0)
+        except Exception as exc:  # the inbox dedupes what Telegram hands us again
+            log.warning("could not confirm the last update to Telegram (it may be delivered "
+                        "again and is then ignored): %s", exc,
+                        extra={"event": "telegram.confirm_failed"})
 
     def _accept_update(self, data: dict[str, Any]) -> int:
         """A webhook delivery: the HTTP status to answer Telegram with."""

@@ -2,6 +2,9 @@
 
 aiohttp rather than PTB's own httpx transport: under load httpx+httpcore dominated serve's
 CPU profile, and aiohttp spends a fraction of that per request (see whatsapp_graph.py).
+
+aiohttp is imported inside functions: `doctor` builds the Bot (and so this transport) on
+a thread, and importing aiohttp there keeps it off the event loop it reports on.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -18,19 +20,31 @@ from assistant_cli.channels.telegram_http import log_response
 
 if TYPE_CHECKING:
     import aiohttp
+
+    # Type aliases only: PTB's public API has no names for them (nothing runs from here).
     from telegram._utils.types import ODVInput, UploadFileDict
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """A timeout the caller gave (seconds, or None for none), else ours. PTB marks "not
+    given" with `BaseRequest.DEFAULT_NONE`; testing for what was given instead keeps PTB's
+    private DefaultValue class out of our imports."""
+    return value if value is None or isinstance(value, int | float) else default
 
 
 class AiohttpRequest(BaseRequest):
     """One aiohttp session (and connection pool) per request object, as HTTPXRequest has."""
 
-    __slots__ = ("_closed", "_connect_timeout", "_media_write_timeout", "_pool_size",
+    __slots__ = ("_closed", "_connect_timeout", "_connector", "_media_write_timeout", "_pool_size",
                  "_pool_timeout", "_proxies", "_read_timeout", "_session", "_write_timeout")
 
     def __init__(self, connection_pool_size: int = 256, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
                  pool_timeout: float | None = 1.0,
-                 media_write_timeout: float | None = 20.0) -> None:
+                 media_write_timeout: float | None = 20.0,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`connector` replaces the connection pool (tests); the caller keeps owning it."""
+        self._connector = connector
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -57,7 +71,8 @@ class AiohttpRequest(BaseRequest):
         # Not trust_env: it reads .netrc and the proxy variables in a thread on every
         # request; the proxy is looked up once per origin instead (channels/proxy.py).
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._pool_size),
+            connector=self._connector or aiohttp.TCPConnector(limit=self._pool_size),
+            connector_owner=self._connector is None,
             headers={"User-Agent": self.USER_AGENT})
         self._closed = False
         return self._session
@@ -96,9 +111,9 @@ class AiohttpRequest(BaseRequest):
                  pool: ODVInput[float]) -> aiohttp.ClientTimeout:
         import aiohttp
 
-        read_s = self._read_timeout if isinstance(read, DefaultValue) else read
-        connect_s = self._connect_timeout if isinstance(connect, DefaultValue) else connect
-        pool_s = self._pool_timeout if isinstance(pool, DefaultValue) else pool
+        read_s = _given(read, self._read_timeout)
+        connect_s = _given(connect, self._connect_timeout)
+        pool_s = _given(pool, self._pool_timeout)
         # aiohttp's `connect` covers waiting for a pooled connection plus opening one.
         acquire = None if connect_s is None or pool_s is None else connect_s + pool_s
         return aiohttp.ClientTimeout(total=None, connect=acquire, sock_connect=connect_s,

@@ -10,6 +10,8 @@ from telegram.error import InvalidToken, TelegramError
 from assistant_cli.channels.telegram_aiohttp import AiohttpRequest
 from assistant_cli.config.models import TelegramConfig
 from assistant_cli.errors import ChannelError
+from assistant_cli.i18n import ENGLISH, available, translator
+from assistant_cli.i18n.messages import MENU
 
 log = logging.getLogger("assistant_cli.channels.telegram")
 
@@ -55,9 +57,6 @@ async def initialize(bot: Bot, config: TelegramConfig, token: str) -> None:
 
 async def register_commands(bot: Bot) -> None:
     """Fill the bot's command menu; a failure only costs the menu, so it is just logged."""
-    from assistant_cli.i18n import ENGLISH, available, translator
-    from assistant_cli.i18n.messages import MENU
-
     try:
         await bot.set_my_commands([BotCommand(name, text) for name, text in MENU])
         # Telegram shows users the menu of their app's language (two-letter code).

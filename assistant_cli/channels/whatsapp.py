@@ -27,15 +27,27 @@ from assistant_cli.channels.whatsapp_graph import (
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
+from assistant_cli.channels.whatsapp_webhook import (
+    WEBHOOK_PATH,
+    make_receive_handler,
+    make_verify_handler,
+)
 from assistant_cli.domain import tool_texts as texts
+from assistant_cli.domain.events import (
+    WhatsAppDeliveryFailed,
+    WhatsAppTemplateSent,
+    WhatsAppTokenInvalid,
+    WhatsAppWebhookError,
+    WhatsAppWindowClosed,
+)
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import ChannelError, ConfigError
+from assistant_cli.store.db import Database
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import WhatsAppConfig
-    from assistant_cli.store.db import Database
 
 log = logging.getLogger("assistant_cli.channels.whatsapp")
 
@@ -79,13 +91,6 @@ class WhatsAppChannel(Channel):
     # -- lifecycle --------------------------------------------------------------------
     async def prepare(self) -> None:
         """Resolve the secrets and add the webhook routes to the gateway."""
-        from assistant_cli.channels.whatsapp_webhook import (
-            WEBHOOK_PATH,
-            make_receive_handler,
-            make_verify_handler,
-        )
-        from assistant_cli.store.db import Database
-
         app = self.ctx.web_app
         if app is None:
             raise ConfigError(f"{KEY} receives messages through the gateway's webhook, but "
@@ -169,8 +174,7 @@ class WhatsAppChannel(Channel):
             log.warning("WhatsApp reported error %s: %s", error.code, error.title,
                         extra={"event": "whatsapp.webhook_error",
                                "fields": {"code": error.code}})
-            self.ctx.events.publish("whatsapp.webhook_error", code=error.code,
-                                    error=error.title)
+            self.ctx.events.publish(WhatsAppWebhookError(code=error.code, error=error.title))
         if not batch.messages and not batch.statuses:
             return 200
         sink, deliveries = self._sink, self.deliveries
@@ -224,9 +228,9 @@ class WhatsAppChannel(Channel):
                     status.recipient_id, status.error_code, status.error_title or "",
                     extra={"event": "whatsapp.delivery_failed",
                            "fields": {"code": status.error_code}})
-        self.ctx.events.publish("whatsapp.delivery_failed", recipient=status.recipient_id,
-                                message_id=status.message_id, code=status.error_code,
-                                error=status.error_title)
+        self.ctx.events.publish(WhatsAppDeliveryFailed(
+            recipient=status.recipient_id, message_id=status.message_id,
+            code=status.error_code, error=status.error_title))
         if status.error_code == WINDOW_CLOSED:
             self._spawn(self._template_instead(status.recipient_id))
 
@@ -306,19 +310,18 @@ class WhatsAppChannel(Channel):
             else:
                 log.info("whatsapp user %s is outside the 24-hour window; sent template %r",
                          to, template, extra={"event": "whatsapp.template_sent"})
-                self.ctx.events.publish("whatsapp.template_sent", recipient=to,
-                                        template=template)
+                self.ctx.events.publish(WhatsAppTemplateSent(recipient=to, template=template))
                 return
         log.warning("whatsapp user %s is outside the 24-hour window; the message was not "
                     "delivered (set %s.template to send an approved template instead)", to,
                     KEY, extra={"event": "whatsapp.window_closed"})
-        self.ctx.events.publish("whatsapp.window_closed", recipient=to, template=template)
+        self.ctx.events.publish(WhatsAppWindowClosed(recipient=to, template=template))
 
     def _token_rejected(self, exc: GraphError) -> None:
         self.ready = False
         self.last_error = exc.message
         log.error("%s", exc, extra={"event": "whatsapp.token_invalid"})
-        self.ctx.events.publish("whatsapp.token_invalid", error=exc.message)
+        self.ctx.events.publish(WhatsAppTokenInvalid(error=exc.message))
 
     # -- helpers ----------------------------------------------------------------------
     def _start_error(self, exc: GraphError) -> ChannelError:

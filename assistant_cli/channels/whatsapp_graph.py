@@ -4,6 +4,9 @@ Every call goes to `{graph_base_url}/{api_version}/...` with the bearer token. R
 (130429 throughput, 131056 pair rate, 80007 account, 4 app) and transient failures are
 retried with back-off here; everything else surfaces as a `GraphError` carrying Graph's
 error code, which the channel turns into a template, an event or a clear error.
+
+aiohttp is imported inside functions: `doctor` imports this module for its error codes
+without opening a connection.
 """
 
 from __future__ import annotations
@@ -108,7 +111,10 @@ class GraphClient:
     """One phone number's view of the Graph API."""
 
     def __init__(self, base_url: str, api_version: str, phone_number_id: str, token: str,
-                 *, timeout: float = 20.0, backoff: Sequence[float] = BACKOFF) -> None:
+                 *, timeout: float = 20.0, backoff: Sequence[float] = BACKOFF,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`connector` replaces aiohttp's network layer (tests); the caller keeps owning it."""
+        self.connector = connector
         self.phone_number_id = phone_number_id
         self.backoff = tuple(backoff)
         self.url = f"{base_url.rstrip('/')}/{api_version.strip('/')}"
@@ -127,7 +133,8 @@ class GraphClient:
             # Not trust_env: it looks up .netrc and the proxy variables in a thread on every
             # request; the proxy is chosen once instead (channels/proxy.py).
             self._session = aiohttp.ClientSession(
-                headers=self._headers,
+                headers=self._headers, connector=self.connector,
+                connector_owner=self.connector is None,
                 timeout=aiohttp.ClientTimeout(total=self.timeout,
                                               connect=min(self.timeout, 10.0)))
         return self._session

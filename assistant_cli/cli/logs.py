@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from assistant_cli.observability.logview import LogFilter, LogRecord
 
 _LEVEL_CHOICES = ("debug", "info", "warning", "error")
 
@@ -74,16 +78,10 @@ def logs(
 
       assistant-cli logs --since 2h --json | jq .latency_ms
     """
-    from assistant_cli.cli.common import cli_state, console
+    # Long only by its signature, which is the command's interface: one option per flag.
+    from assistant_cli.cli.common import cli_state
     from assistant_cli.errors import UsageError
-    from assistant_cli.observability.logview import (
-        LogFilter,
-        LogRecord,
-        format_record,
-        parse_since,
-        tail,
-    )
-    from assistant_cli.observability.logview import follow as follow_log
+    from assistant_cli.observability.logview import LogFilter, parse_since
 
     if level is not None and level.strip().lower() not in _LEVEL_CHOICES:
         raise UsageError(
@@ -95,16 +93,23 @@ def logs(
         grep=grep,
         channel=channel,
     )
-
     log_file = cli_state(ctx).paths.log_file
-    missing = not log_file.exists()
-    if missing and not follow:
+    if not log_file.exists() and not follow:
         typer.echo(
             f"No log file yet at {log_file}.\n"
             "`assistant-cli serve` writes it once it has run; start it and try again.",
             err=True,
         )
         raise typer.Exit(1)
+    _print_records(log_file, flt, n, follow=follow, json_out=json_out)
+
+
+def _print_records(log_file: Path, flt: LogFilter, n: int, *, follow: bool,
+                   json_out: bool) -> None:
+    """The last `n` matching records, then (with `follow`) new ones until Ctrl-C."""
+    from assistant_cli.cli.common import console
+    from assistant_cli.observability.logview import follow as follow_log
+    from assistant_cli.observability.logview import format_record, tail
 
     out = console()
 
@@ -116,6 +121,7 @@ def logs(
 
     # Where following starts is fixed before the tail is read, so that nothing written in
     # between (or to a file that appears only now) is missed.
+    missing = not log_file.exists()
     new_records = follow_log(log_file, flt) if follow else iter(())
     if missing:
         # Following is often started before `serve`; the file is read once it appears.

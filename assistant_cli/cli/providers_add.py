@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +13,10 @@ from assistant_cli.cli.common import cli_state
 from assistant_cli.cli.providers_input import WEB, check_url, tls_files
 from assistant_cli.cli.providers_input import usage_error as _usage
 from assistant_cli.cli.providers_support import check_name, known_kinds, open_session
+
+if TYPE_CHECKING:
+    from assistant_cli.config.edit import ConfigEditor
+    from assistant_cli.providers.base import Provider
 
 AUTH_TYPES = ("none", "api-key", "oauth", "mtls")
 FLOWS = ("authorization_code", "device_code", "client_credentials")
@@ -121,100 +127,159 @@ def add(
     Example: printf %s "$OPENAI_API_KEY" | assistant-cli providers add openai --kind openai
     --model gpt-4o-mini --api-key-stdin --default
     """
-    from assistant_cli.config.edit import open_editor, save
-    from assistant_cli.config.loader import parse_document, validate_document
-    from assistant_cli.plugins import registry
+    # Long only by its signature, which is the command's interface: one option per flag.
+    from assistant_cli.config.edit import open_editor
 
     check_name(name)
     state = cli_state(ctx)
     editor = open_editor(state.paths.config_file, create=True)
-    current = editor.data().get("providers") or {}
-    if name in current and not replace:
+    replaced = name in (editor.data().get("providers") or {})
+    if replaced and not replace:
         raise _usage(f"a provider named {name!r} already exists",
                      hint="pass --replace to overwrite it, or `assistant-cli providers remove "
                      f"{name}` first")
     kind = _kind(kind)
-    cls = registry.load(registry.PROVIDERS, kind, key="--kind")
-    base_url = check_url(_need(base_url, "base URL", "--base-url",
-                               getattr(cls, "default_base_url", None)),
-                         schemes=getattr(cls, "url_schemes", None), kind=kind)
-    problem = cls.base_url_problem(base_url) if hasattr(cls, "base_url_problem") else None
-    if problem:
-        raise _usage(f"--base-url {base_url!r} is not an address kind {kind!r} can use",
-                     hint=problem)
-    model = _need(model, "model", "--model")
-    auth = auth or ("mtls" if cert or key else "oauth" if oauth_token_url or oauth_client_id
-                    else "api-key" if api_key_stdin or api_key_ref else None)
-    if auth is None:
-        auth = _ask("auth (none, api-key, oauth, mtls)", "api-key") or "none"
-    if auth not in AUTH_TYPES:
-        raise _usage(f"unknown auth type {auth!r}", hint=f"use one of: {', '.join(AUTH_TYPES)}")
+    cls = _adapter(kind)
+    new = NewProvider(name, kind, {"kind": kind, "base_url": _base_url(cls, kind, base_url),
+                                   "model": _need(model, "model", "--model")})
+    new.auth = _auth_type(auth, cert=cert, key=key, oauth=bool(oauth_token_url
+                                                                   or oauth_client_id),
+                          api_key=api_key_stdin or bool(api_key_ref))
     if api_key_stdin and oauth_client_secret_stdin:
         raise _usage("only one value can be read from stdin",
                      hint="store one with `assistant-cli secrets set NAME` and pass its "
                      "reference (--api-key-ref / --oauth-client-secret-ref)")
-    block: dict[str, Any] = {"kind": kind, "base_url": base_url, "model": model}
-    to_store: list[tuple[str, str]] = []
-    warnings: list[str] = []
-    if auth == "api-key":
-        if api_key_ref:
-            block["api_key"] = _ref(api_key_ref, "--api-key-ref")
-        else:
-            value = _read_stdin("API key") if api_key_stdin else _ask("API key", secret=True)
-            if not value:
-                raise _usage("missing the API key",
-                             hint="pass --api-key-stdin (and pipe the key) or --api-key-ref "
-                             "keyring:NAME")
-            to_store.append((f"{name}_api_key", value))
-            block["api_key"] = f"keyring:{name}_api_key"
-    if auth == "none" and (cert or key):
+    if new.auth == "api-key":
+        _api_key(new, api_key_ref, api_key_stdin)
+    _tls(new, cert, key, ca)
+    if new.auth == "oauth":
+        new.block["auth"] = _oauth_block(name, oauth_flow, oauth_authorize_url, oauth_token_url,
+                                         oauth_device_url, oauth_client_id, oauth_scope or [],
+                                         oauth_redirect_port, oauth_client_secret_ref,
+                                         oauth_client_secret_stdin, new.to_store)
+    elif new.auth == "mtls":
+        new.block["auth"] = {"type": "mtls"}
+    _place(editor, new, make_default=make_default, fallback=fallback)
+    order = _commit(ctx, state.paths.config_file, editor, new, replaced=replaced,
+                    make_default=make_default, fallback=fallback)
+    for w in new.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    stored = (f"; stored {', '.join(s for s, _ in new.to_store)} in the keyring"
+              if new.to_store else "")
+    print(f"{'replaced' if replaced else 'added'} provider {name} ({kind}, "
+          f"{new.block['model']}, auth {new.auth}){stored}; order: {' → '.join(order)}")
+    nxt = (f"assistant-cli providers login {name}" if new.auth == "oauth"
+           else f"assistant-cli providers test {name}")
+    print(f"next: {nxt}")
+
+
+@dataclass
+class NewProvider:
+    """What `providers add` is about to write: the config block, the secrets for the keyring
+    and warnings for the user."""
+
+    name: str
+    kind: str
+    block: dict[str, Any]
+    auth: str = "none"
+    to_store: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _adapter(kind: str) -> type[Provider]:
+    from assistant_cli.plugins import registry
+    from assistant_cli.providers.base import Provider
+
+    cls = registry.load(registry.PROVIDERS, kind, key="--kind")
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise _usage(f"kind {kind!r} does not name a provider adapter ({cls!r})",
+                     hint="the plugin that provides it must subclass "
+                     "assistant_cli.providers.base.Provider")
+    return cls
+
+
+def _base_url(cls: type[Provider], kind: str, base_url: str | None) -> str:
+    url = check_url(_need(base_url, "base URL", "--base-url", cls.default_base_url),
+                    schemes=cls.url_schemes, kind=kind)
+    problem = cls.base_url_problem(url)
+    if problem:
+        raise _usage(f"--base-url {url!r} is not an address kind {kind!r} can use",
+                     hint=problem)
+    return url
+
+
+def _auth_type(auth: str | None, *, cert: str | None, key: str | None, oauth: bool,
+               api_key: bool) -> str:
+    """--auth, else guessed from the other options, else asked, else none."""
+    auth = auth or ("mtls" if cert or key else "oauth" if oauth
+                    else "api-key" if api_key else None)
+    if auth is None:
+        auth = _ask("auth (none, api-key, oauth, mtls)", "api-key") or "none"
+    if auth not in AUTH_TYPES:
+        raise _usage(f"unknown auth type {auth!r}", hint=f"use one of: {', '.join(AUTH_TYPES)}")
+    return auth
+
+
+def _api_key(new: NewProvider, ref: str | None, from_stdin: bool) -> None:
+    if ref:
+        new.block["api_key"] = _ref(ref, "--api-key-ref")
+        return
+    value = _read_stdin("API key") if from_stdin else _ask("API key", secret=True)
+    if not value:
+        raise _usage("missing the API key",
+                     hint="pass --api-key-stdin (and pipe the key) or --api-key-ref "
+                     "keyring:NAME")
+    new.to_store.append((f"{new.name}_api_key", value))
+    new.block["api_key"] = f"keyring:{new.name}_api_key"
+
+
+def _tls(new: NewProvider, cert: str | None, key: str | None, ca: str | None) -> None:
+    """Check the TLS files before they are written to the config (bad ones are refused)."""
+    from assistant_cli.providers.mtls import TlsFiles, validate_ca_file, validate_client_files
+
+    if new.auth == "none" and (cert or key):
         raise _usage("--auth none contradicts --cert/--key (a client certificate is a "
                      "credential)", hint="leave out --auth none for mutual TLS, or leave out "
                      "--cert and --key")
     tls = tls_files(cert, key, ca)
-    if auth == "mtls" or cert or key:
-        from assistant_cli.providers.mtls import TlsFiles, validate_client_files
-
+    if new.auth == "mtls" or cert or key:
         report = validate_client_files(TlsFiles(tls.get("ca_file"), tls.get("cert_file"),
                                                 tls.get("key_file")))
-        warnings += report.warnings
+        new.warnings += report.warnings
     elif "ca_file" in tls:
-        from assistant_cli.providers.mtls import validate_ca_file
+        new.warnings += validate_ca_file(tls["ca_file"])
+    new.block.update(tls)
 
-        warnings += validate_ca_file(tls["ca_file"])
-    block.update(tls)
-    if auth == "oauth":
-        block["auth"] = _oauth_block(name, oauth_flow, oauth_authorize_url, oauth_token_url,
-                                     oauth_device_url, oauth_client_id, oauth_scope or [],
-                                     oauth_redirect_port, oauth_client_secret_ref,
-                                     oauth_client_secret_stdin, to_store)
-    elif auth == "mtls":
-        block["auth"] = {"type": "mtls"}
-    editor.set(("providers", name), block)
+
+def _place(editor: ConfigEditor, new: NewProvider, *, make_default: bool,
+           fallback: bool) -> None:
+    """The provider's block, and its place in the turn order, in the edited text."""
+    editor.set(("providers", new.name), new.block)
     data = editor.data()
     assistant = data.get("assistant") if isinstance(data.get("assistant"), dict) else {}
     if make_default:
-        editor.set(("assistant", "provider"), name)
+        editor.set(("assistant", "provider"), new.name)
     fallbacks = list(assistant.get("fallbacks") or [])
-    if fallback and name not in fallbacks:
-        editor.set(("assistant", "fallbacks"), [*fallbacks, name])
-    path = state.paths.config_file
+    if fallback and new.name not in fallbacks:
+        editor.set(("assistant", "fallbacks"), [*fallbacks, new.name])
+
+
+def _commit(ctx: typer.Context, path: Path, editor: ConfigEditor, new: NewProvider, *,
+            replaced: bool, make_default: bool, fallback: bool) -> list[str]:
+    """Validate the edited config, store the secrets, save, audit; the new provider order."""
+    from assistant_cli.config.edit import save
+    from assistant_cli.config.loader import parse_document, validate_document
+
     validate_document(parse_document(editor.text, path.name), path.name)
     session = open_session(ctx)
     audit = session.audit()
-    for secret, value in to_store:
+    for secret, value in new.to_store:
         session.secrets.set(secret, value)
     config = save(path, editor)
-    audit.append("providers.add", name, "ok", kind=kind, base_url=base_url, model=model,
-                 auth=auth, replaced=name in current, default=make_default, fallback=fallback)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    stored = f"; stored {', '.join(s for s, _ in to_store)} in the keyring" if to_store else ""
-    print(f"{'replaced' if name in current else 'added'} provider {name} ({kind}, {model}, "
-          f"auth {auth}){stored}; order: {' → '.join(config.provider_order())}")
-    nxt = (f"assistant-cli providers login {name}" if auth == "oauth"
-           else f"assistant-cli providers test {name}")
-    print(f"next: {nxt}")
+    audit.append("providers.add", new.name, "ok", kind=new.kind,
+                 base_url=new.block["base_url"], model=new.block["model"], auth=new.auth,
+                 replaced=replaced, default=make_default, fallback=fallback)
+    return config.provider_order()
 
 
 def _oauth_block(name: str, flow: str, authorize_url: str | None, token_url: str | None,

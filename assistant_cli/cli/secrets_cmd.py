@@ -127,7 +127,9 @@ def rotate(
     Example: printf %s "$NEW_KEY" | assistant-cli secrets rotate openai_api_key
     """
     from assistant_cli.doctor.base import quiet_logging
+    from assistant_cli.doctor.new_value import new_value_tester
     from assistant_cli.errors import ConfigError, SecretError
+    from assistant_cli.gateway.tokens import rotate_jwt_secret
     from assistant_cli.secrets.rotation import (
         check_rotatable,
         is_gateway_secret,
@@ -146,7 +148,7 @@ def rotate(
         problem = exc.message.splitlines()[0]
     check_rotatable(store, name, config)
     if is_gateway_secret(config, name):
-        done = rotate_gateway_secret(store, name, config)
+        done = rotate_gateway_secret(store, name, config, rotate_jwt_secret)
         print(f"rotated {name}: new signing key {done.kid}")
     else:
         if sys.stdin.isatty():
@@ -158,8 +160,9 @@ def rotate(
                                   hint="run the command again")
         else:
             value = sys.stdin.read().rstrip("\r\n")
-        done = rotate_credential(store, name, value, config, test=not no_test,
-                                 timeout=timeout, config_problem=problem)
+        done = rotate_credential(
+            store, name, value, config, config_problem=problem,
+            tester=None if no_test else lambda c: new_value_tester(c, store, name, timeout))
         print(f"rotated {name} in {store.backend_name}")
         for line in done.tested:
             print(f"  tested {line}")
@@ -170,7 +173,7 @@ def rotate(
 
 def _rotatable(name: str) -> bool:
     """Internal keys (the audit key, rotated-out `_previous` keys) are never due."""
-    from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS
+    from assistant_cli.secrets.references import INTERNAL_SECRETS
 
     return name not in INTERNAL_SECRETS and not name.endswith("_previous")
 

@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from assistant_cli.config.loader import (
+    atomic_write_text,
+    parse_document,
+    read_document,
+    validate_document,
+)
 from assistant_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -313,8 +319,6 @@ def open_editor(path: Path, *, create: bool = False) -> ConfigEditor:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if not create:
-            from assistant_cli.config.loader import read_document
-
             read_document(path)  # raises the usual "no config file" error with its hint
         text = "version: 1\n"
     except (OSError, UnicodeDecodeError) as exc:
@@ -327,8 +331,6 @@ def save(path: Path, editor: ConfigEditor) -> Config:
 
     On any error the file is left exactly as it was.
     """
-    from assistant_cli.config.loader import atomic_write_text, parse_document, validate_document
-
     config = validate_document(parse_document(editor.text, path.name), path.name)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     atomic_write_text(path, editor.text, mode=mode)

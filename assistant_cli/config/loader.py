@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant_cli.config.models import SECRET_KEYS, Config
 from assistant_cli.errors import ConfigError
+from assistant_cli.paths import atomic_write
 
 Loc = tuple[str | int, ...]
 
@@ -232,8 +233,6 @@ def load_config(path: Path) -> Config:
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so that readers see the old or the new content, never half of it."""
-    from assistant_cli.paths import atomic_write
-
     try:
         atomic_write(path, text.encode("utf-8"), mode)
     except OSError as exc:

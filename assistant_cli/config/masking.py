@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from assistant_cli.config.models import SECRET_KEYS
+from assistant_cli.observability.logs import get_redactor
 
 MASK = "***"
 # Extra HTTP headers are sent as written, so a credential there is a literal secret.
@@ -35,7 +36,5 @@ def masked(data: Any) -> Any:
     if isinstance(data, list):
         return [masked(v) for v in data]
     if isinstance(data, str):
-        from assistant_cli.observability.logs import get_redactor
-
         return _URL_PASSWORD.sub(rf"\1{MASK}@", get_redactor().redact(data))
     return data

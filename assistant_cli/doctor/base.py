@@ -4,23 +4,30 @@ A check's `detect` never changes anything; only `fix`, run with `--fix` for resu
 `fixable`, may. Blocking work (files, SQLite, the keyring, DNS) runs in `in_thread`, whose
 daemon threads can be abandoned when a check times out: a hung keyring or file system must
 never keep `doctor` from printing its report and exiting.
+
+config.loader (pydantic, PyYAML) is imported inside functions: commands that only need
+`quiet_logging` or `in_thread` from here never load a config.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from assistant_cli.errors import ConfigError
+from assistant_cli.observability.logs import ConsoleFormatter
 from assistant_cli.paths import Paths
+from assistant_cli.secrets.store import SecretStore
 
 if TYPE_CHECKING:
     from assistant_cli.config.loader import Document
     from assistant_cli.config.models import Config
-    from assistant_cli.secrets.store import SecretStore
 
 T = TypeVar("T")
 Status = Literal["ok", "warn", "fail", "skipped"]
@@ -107,16 +114,12 @@ def quiet_logging(debug: bool = False) -> None:
     The probes already say what they found; without a handler, Python would print their
     warnings bare on stderr. With --debug they are shown, formatted, on stderr instead.
     """
-    import logging
-    import sys
-
     logger = logging.getLogger("assistant_cli")
     if logger.handlers:
         return  # someone (a test, serve) already decided where records go
     if not debug:
         logger.addHandler(logging.NullHandler())
         return
-    from assistant_cli.observability.logs import ConsoleFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ConsoleFormatter())
@@ -181,8 +184,6 @@ class DoctorContext:
 
     def config(self) -> Config:
         """The validated config, or Skip when it does not load (config.valid reports why)."""
-        from assistant_cli.errors import ConfigError
-
         try:
             return self.load_config()
         except ConfigError:
@@ -190,8 +191,6 @@ class DoctorContext:
 
     def store(self) -> SecretStore:
         """The secret store; doctor only reads through it (never `.db`, which would migrate)."""
-        from assistant_cli.secrets.store import SecretStore
-
         return self.memo("store", lambda: SecretStore(self.paths))
 
     def resolve(self, ref: str, key: str) -> str:

@@ -4,6 +4,9 @@ Telegram: getMe (the token) and getWebhookInfo (mode mismatch, queued updates, t
 delivery error) with the Bot that `channels.telegram_setup.build_bot` makes. WhatsApp: the
 phone number record through `channels.whatsapp_graph.GraphClient`, which proves both the
 access token and the phone number id.
+
+python-telegram-bot and aiohttp are imported inside functions, on a thread: they are
+slow to import and a doctor run without those platforms never needs them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from assistant_cli.channels.whatsapp_graph import NO_SUCH_OBJECT, GraphClient, GraphError
 from assistant_cli.doctor.base import (
     DoctorContext,
     Result,
@@ -25,6 +29,7 @@ from assistant_cli.doctor.base import (
     skipped,
     warn,
 )
+from assistant_cli.errors import SecretError
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import TelegramConfig, WhatsAppConfig
@@ -94,8 +99,6 @@ async def _shared_telegram(ctx: DoctorContext) -> tuple[Result, Any | None]:
         raise Skip("platforms.telegram.enabled is false")
 
     async def run() -> tuple[Result, Any | None]:
-        from assistant_cli.errors import SecretError
-
         try:
             token = await in_thread(ctx.resolve, cfg.api_token, "platforms.telegram.api_token")
         except SecretError as exc:
@@ -161,7 +164,6 @@ async def whatsapp_probe(cfg: WhatsAppConfig, token: str, timeout: float) -> Res
     import importlib
 
     await in_thread(importlib.import_module, "aiohttp")  # slow to import; not on the loop
-    from assistant_cli.channels.whatsapp_graph import NO_SUCH_OBJECT, GraphClient, GraphError
 
     client = GraphClient(cfg.graph_base_url, cfg.api_version, str(cfg.phone_number_id), token,
                          timeout=timeout, backoff=())
@@ -206,8 +208,6 @@ def _digits(number: str) -> str:
 
 
 async def check_whatsapp(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import SecretError
-
     cfg = ctx.config().platforms.whatsapp
     if cfg is None:
         return skipped("platforms.whatsapp is not configured")

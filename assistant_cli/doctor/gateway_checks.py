@@ -1,4 +1,7 @@
-"""Doctor checks of the gateway: its port free or our `serve` answering; its TLS files."""
+"""Doctor checks of the gateway: its port free or our `serve` answering; its TLS files.
+
+cryptography is imported inside functions: only a configured TLS certificate needs it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import errno
 import json
 import socket
 import ssl
+from pathlib import Path
 from typing import Any
 
 from assistant_cli.doctor.base import (
@@ -18,6 +22,9 @@ from assistant_cli.doctor.base import (
     skipped,
     warn,
 )
+from assistant_cli.errors import UsageError
+from assistant_cli.gateway.tls import pinned_client_context, startup_warnings
+from assistant_cli.providers.mtls import TlsFiles, validate_client_files
 
 
 def _connect_host(host: str) -> str:
@@ -88,8 +95,6 @@ async def check_port(ctx: DoctorContext) -> Result:
     budget = max(0.5, ctx.timeout / 3)
     context = None
     if cfg.tls_cert and cfg.tls_key:
-        from assistant_cli.gateway.tls import pinned_client_context
-
         context = pinned_client_context(cfg.tls_cert)  # ConfigError: see gateway.tls
     try:
         status, body = await http_get(host, port, "/healthz", budget, context)
@@ -148,8 +153,6 @@ async def _free_port(host: str, port: int) -> Result:
 
 
 async def check_tls(ctx: DoctorContext) -> Result:
-    from assistant_cli.gateway.tls import startup_warnings
-
     cfg = ctx.config().gateway
     if not cfg.enabled:
         return skipped("gateway.enabled is false")
@@ -173,9 +176,6 @@ async def check_tls(ctx: DoctorContext) -> Result:
 
 def inspect_tls_files(cert: str, key: str, owner: str, ca: str | None = None) -> Result:
     """Parse a certificate chain and key: key matches, chain order, expiry (warn < 30 days)."""
-    from assistant_cli.errors import UsageError
-    from assistant_cli.providers.mtls import TlsFiles, validate_client_files
-
     try:
         report = validate_client_files(TlsFiles(ca, cert, key))
     except UsageError as exc:
@@ -195,8 +195,6 @@ def inspect_tls_files(cert: str, key: str, owner: str, ca: str | None = None) ->
 
 def _key_position(cert: str, key: str) -> int:
     """1-based position of the certificate matching `key` when it is not the first (else 0)."""
-    from pathlib import Path
-
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 

@@ -15,14 +15,18 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from assistant_cli.doctor.base import Result, fail, in_thread, ok, warn
+from assistant_cli.errors import AssistantError, ProviderError, UsageError
+from assistant_cli.plugins import registry
+from assistant_cli.providers.mtls import TlsFiles, ssl_context
+from assistant_cli.providers.probe import probe
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import ProviderConfig
-    from assistant_cli.errors import ProviderError
 
 Resolver = Callable[[str, str], str]
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -55,9 +59,69 @@ def _proxy_for(scheme: str, host: str) -> str | None:
     return proxy
 
 
+@dataclass(frozen=True)
+class _Route:
+    """Where a probe connects: the service, or the proxy in front of it."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str
+    target_port: int
+    proxy: str | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.target}:{self.target_port}"
+
+
 async def probe_provider(name: str, cfg: ProviderConfig, resolve: Resolver,
                          timeout: float, *, secret_hint: str = "") -> Result:
-    """Probe one provider; never raises for network or service trouble."""
+    """Probe one provider, DNS → TCP → TLS → an authenticated call; never raises for network
+    or service trouble."""
+    route = _route(name, cfg)
+    if isinstance(route, Result):
+        return route
+    budget = _Budget(timeout)
+    # Import the adapter (httpx and friends) off the event loop, so that loading it
+    # neither stalls the other checks nor counts as network time below.
+    await in_thread(_adapter_class, name, cfg)
+    steps = [f"via proxy {route.where}"] if route.proxy else []
+
+    def stop(result: Result) -> Result:
+        shown = " · ".join([*steps, result.found])
+        return Result(result.status, shown, result.fix, result.fixable,
+                      {"verdict": "inconclusive", **result.data})
+
+    firewall = (f"check that the service is up, and that network policy or a firewall lets "
+                f"{route.where} through (or set HTTPS_PROXY if this network needs a proxy)")
+    dns = await _dns(name, route, budget)
+    if isinstance(dns, Result):
+        return stop(dns)
+    address, found = dns
+    steps.append(found)
+    tcp = await _tcp(route, address, budget, firewall)
+    if isinstance(tcp, Result):
+        return stop(tcp)
+    steps.append(tcp)
+    # Through a proxy the handshake happens inside the tunnel, so it is not tried.
+    if route.scheme in TLS_SCHEMES and not route.proxy:
+        tls = await _handshake(name, cfg, address, route.host, route.port, budget)
+        if isinstance(tls, Result):
+            return stop(tls)
+        steps.append(tls)
+    started = time.monotonic()
+    answer = await _call(name, cfg, resolve, route, budget, secret_hint, firewall)
+    if isinstance(answer, Result):
+        if answer.data.get("verdict") is not None:  # the service answered: its verdict
+            return Result(answer.status, " · ".join([*steps, answer.found]), answer.fix,
+                          data=answer.data)
+        return stop(answer)
+    steps.append(f"answered in {_ms(started)}" + (f" (model {answer})" if answer else ""))
+    return ok(" · ".join(steps), verdict="accepted")
+
+
+def _route(name: str, cfg: ProviderConfig) -> _Route | Result:
     parts = urlsplit(cfg.base_url)
     scheme = (parts.scheme or "").lower()
     host = parts.hostname
@@ -71,90 +135,72 @@ async def probe_provider(name: str, cfg: ProviderConfig, resolve: Resolver,
     if port is None:
         return fail(f"providers.{name}.base_url {cfg.base_url!r} has no port",
                     "add the port to base_url, e.g. grpc://host:8001", verdict="inconclusive")
-    budget = _Budget(timeout)
-    # Import the adapter (httpx and friends) off the event loop, so that loading it
-    # neither stalls the other checks nor counts as network time below.
-    await in_thread(_adapter_class, name, cfg)
-    steps: list[str] = []
-    target, target_port = host, port
     proxy = _proxy_for(scheme, host)
-    if proxy:
-        pp = urlsplit(proxy if "//" in proxy else f"//{proxy}")
-        target, target_port = pp.hostname or host, pp.port or 8080
-        steps.append(f"via proxy {target}:{target_port}")
-    where = f"{target}:{target_port}"
+    if not proxy:
+        return _Route(scheme, host, port, host, port, None)
+    pp = urlsplit(proxy if "//" in proxy else f"//{proxy}")
+    return _Route(scheme, host, port, pp.hostname or host, pp.port or 8080, proxy)
 
-    def stop(result: Result) -> Result:
-        shown = " · ".join([*steps, result.found])
-        return Result(result.status, shown, result.fix, result.fixable,
-                      {"verdict": "inconclusive", **result.data})
 
-    firewall = (f"check that the service is up, and that network policy or a firewall lets "
-                f"{where} through (or set HTTPS_PROXY if this network needs a proxy)")
-    # 1. DNS
+async def _dns(name: str, route: _Route, budget: _Budget) -> tuple[str, str] | Result:
+    """(address, what was found), or why the name did not resolve."""
     started = time.monotonic()
     try:
         infos = await asyncio.wait_for(in_thread(
-            socket.getaddrinfo, target, target_port, 0, socket.SOCK_STREAM), budget.left(STAGE_CAP))
+            socket.getaddrinfo, route.target, route.target_port, 0, socket.SOCK_STREAM),
+            budget.left(STAGE_CAP))
     except socket.gaierror as exc:
-        return stop(fail(f"DNS: cannot resolve {target}: {exc.strerror}",
-                         f"check the host name in providers.{name}.base_url and this machine's "
-                         "DNS (/etc/resolv.conf); a firewall may block DNS"))
+        return fail(f"DNS: cannot resolve {route.target}: {exc.strerror}",
+                    f"check the host name in providers.{name}.base_url and this machine's "
+                    "DNS (/etc/resolv.conf); a firewall may block DNS")
     except asyncio.TimeoutError:
-        return stop(fail(f"DNS: no answer for {target} within {budget.left(STAGE_CAP):.1f} s",
-                         "check this machine's DNS servers (/etc/resolv.conf) and that network "
-                         "policy lets DNS (port 53) through"))
+        return fail(f"DNS: no answer for {route.target} within "
+                    f"{budget.left(STAGE_CAP):.1f} s",
+                    "check this machine's DNS servers (/etc/resolv.conf) and that network "
+                    "policy lets DNS (port 53) through")
     address = str(infos[0][4][0])
-    steps.append(f"DNS {target} → {address} ({_ms(started)})")
-    # 2. TCP
+    return address, f"DNS {route.target} → {address} ({_ms(started)})"
+
+
+async def _tcp(route: _Route, address: str, budget: _Budget, firewall: str) -> str | Result:
     started = time.monotonic()
     limit = budget.left(STAGE_CAP)
+    where = route.where
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(address, target_port), limit)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, route.target_port),
+                                           limit)
         writer.close()
     except ConnectionRefusedError:
-        return stop(fail(f"TCP: {where} refused the connection", firewall))
+        return fail(f"TCP: {where} refused the connection", firewall)
     except asyncio.TimeoutError:
-        return stop(fail(f"TCP: no answer from {where} within {limit:.1f} s (packets dropped?)",
-                         firewall))
+        return fail(f"TCP: no answer from {where} within {limit:.1f} s (packets dropped?)",
+                    firewall)
     except OSError as exc:
-        return stop(fail(f"TCP: cannot connect to {where}: {exc.strerror or exc}", firewall))
-    steps.append(f"TCP {_ms(started)}")
-    # 3. TLS (through a proxy the handshake happens inside the tunnel, so it is not tried)
-    if scheme in TLS_SCHEMES and not proxy:
-        tls = await _handshake(name, cfg, address, host, port, budget)
-        if isinstance(tls, Result):
-            return stop(tls)
-        steps.append(tls)
-    # 4. Cheap authenticated calls through the adapter.
-    started = time.monotonic()
+        return fail(f"TCP: cannot connect to {where}: {exc.strerror or exc}", firewall)
+    return f"TCP {_ms(started)}"
+
+
+async def _call(name: str, cfg: ProviderConfig, resolve: Resolver, route: _Route,
+                budget: _Budget, secret_hint: str, firewall: str) -> str | Result | None:
+    """Cheap authenticated calls through the adapter: the model that answered, or a Result
+    (one with a verdict when the service itself refused)."""
     limit = budget.left()
     try:
-        model = await asyncio.wait_for(_ask_once(name, cfg, resolve, limit), limit)
+        return await asyncio.wait_for(_ask_once(name, cfg, resolve, limit), limit)
     except asyncio.TimeoutError:
-        return stop(fail(f"HTTP: connected to {host}:{port} but no answer within {limit:.1f} s",
-                         "the service may be overloaded or stuck (check its status page), or "
-                         "a proxy or firewall holds the request; if it is merely slow, run "
-                         "doctor with a larger --timeout"))
-    except Exception as exc:
-        from assistant_cli.errors import AssistantError, ProviderError
-
-        if isinstance(exc, ProviderError):
-            result = _advice(name, cfg, exc, secret_hint, firewall)
-            return Result(result.status, " · ".join([*steps, result.found]), result.fix,
-                          data=result.data)
-        if isinstance(exc, AssistantError):
-            return stop(fail(f"{exc.message}", exc.hint or "fix the config or the secret"))
-        raise
-    steps.append(f"answered in {_ms(started)}" + (f" (model {model})" if model else ""))
-    return ok(" · ".join(steps), verdict="accepted")
+        return fail(f"HTTP: connected to {route.host}:{route.port} but no answer within "
+                    f"{limit:.1f} s",
+                    "the service may be overloaded or stuck (check its status page), or "
+                    "a proxy or firewall holds the request; if it is merely slow, run "
+                    "doctor with a larger --timeout")
+    except ProviderError as exc:
+        return _advice(name, cfg, exc, secret_hint, firewall)
+    except AssistantError as exc:
+        return fail(f"{exc.message}", exc.hint or "fix the config or the secret")
 
 
 async def _handshake(name: str, cfg: ProviderConfig, address: str, host: str, port: int,
                      budget: _Budget) -> str | Result:
-    from assistant_cli.errors import UsageError
-    from assistant_cli.providers.mtls import TlsFiles, ssl_context
-
     files = TlsFiles.of(cfg)
     try:
         context = ssl_context(files) if files.custom else ssl.create_default_context()
@@ -192,9 +238,6 @@ async def _ask_once(name: str, cfg: ProviderConfig, resolve: Resolver,
 
     Returns the model that answered; raises the failing step's ProviderError.
     """
-    from assistant_cli.errors import ProviderError
-    from assistant_cli.providers.probe import probe
-
     short = cfg.model_copy(update={"timeout": max(timeout, 0.1)})
     adapter = _adapter_class(name, cfg)(name, short, resolve)
     try:
@@ -212,8 +255,6 @@ async def _ask_once(name: str, cfg: ProviderConfig, resolve: Resolver,
 
 
 def _adapter_class(name: str, cfg: ProviderConfig) -> Any:
-    from assistant_cli.plugins import registry
-
     return registry.load(registry.PROVIDERS, cfg.kind, key=f"providers.{name}.kind")
 
 

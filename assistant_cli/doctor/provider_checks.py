@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import ssl
 from typing import TYPE_CHECKING
 
+from assistant_cli.config.loader import is_reference
+from assistant_cli.config.models import SECRET_KEYS
 from assistant_cli.doctor.base import Check, DoctorContext, Result, fail, in_thread, ok, warn
 from assistant_cli.doctor.gateway_checks import inspect_tls_files
+from assistant_cli.doctor.probes import probe_provider
+from assistant_cli.errors import SecretError
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config, ProviderConfig
@@ -27,9 +32,6 @@ def pre_resolved(ctx: DoctorContext, name: str, cfg: ProviderConfig) -> dict[str
     Adapters resolve secrets synchronously while building a request; resolving here first,
     off the event loop, means a hung keyring cannot freeze every other check.
     """
-    from assistant_cli.config.loader import is_reference
-    from assistant_cli.config.models import SECRET_KEYS
-
     out: dict[str, str] = {}
     data = cfg.model_dump()
     auth = data.get("auth") or {}
@@ -40,9 +42,6 @@ def pre_resolved(ctx: DoctorContext, name: str, cfg: ProviderConfig) -> dict[str
 
 
 async def check_provider(ctx: DoctorContext, *, name: str) -> Result:
-    from assistant_cli.doctor.probes import probe_provider
-    from assistant_cli.errors import SecretError
-
     cfg = ctx.config().providers[name]
     try:
         resolved = await in_thread(pre_resolved, ctx, name, cfg)
@@ -86,8 +85,6 @@ async def check_provider_tls(ctx: DoctorContext) -> Result:
 
 
 def _inspect_ca(path: str, owner: str) -> Result:
-    import ssl
-
     try:
         ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError) as exc:

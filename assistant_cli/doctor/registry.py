@@ -8,6 +8,8 @@ machine set `network=True` so that `--offline` skips them.
 
 from __future__ import annotations
 
+import asyncio
+
 from assistant_cli.doctor import (
     channel_checks,
     gateway_checks,
@@ -16,7 +18,9 @@ from assistant_cli.doctor import (
     setup_checks,
     state_checks,
 )
-from assistant_cli.doctor.base import Check, DoctorContext
+from assistant_cli.doctor.base import Check, DoctorContext, in_thread
+from assistant_cli.doctor.tool_checks import mcp_checks
+from assistant_cli.errors import ConfigError
 
 STATIC: tuple[Check, ...] = (
     Check("env.os", "operating system is Linux or macOS", setup_checks.check_os),
@@ -60,10 +64,6 @@ GROUPS = ("env", "config", "secrets", "state", "gateway", "providers", "telegram
 
 async def all_checks(ctx: DoctorContext) -> list[Check]:
     """The static checks plus one per provider when the config loads."""
-    import asyncio
-
-    from assistant_cli.doctor.base import in_thread
-    from assistant_cli.errors import ConfigError
 
     checks = list(STATIC)
     try:
@@ -79,8 +79,6 @@ async def all_checks(ctx: DoctorContext) -> list[Check]:
         return checks
     at = next(i for i, c in enumerate(checks) if c.id == "providers.tls")
     checks[at:at] = provider_checks.provider_checks(config)
-    from assistant_cli.doctor.tool_checks import mcp_checks
-
     checks += mcp_checks(config)
     return checks
 

@@ -1,4 +1,7 @@
-"""Showing doctor outcomes: a rich table for people, JSON for scripts."""
+"""Showing doctor outcomes: a rich table for people, JSON for scripts.
+
+rich is imported inside functions: `doctor --json` never draws a table.
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from assistant_cli.doctor.base import (
     skipped,
 )
 from assistant_cli.doctor.registry import all_checks, selected
+from assistant_cli.errors import AssistantError
 
 T = TypeVar("T")
 
@@ -43,8 +44,6 @@ class Outcome:
 
 
 async def _detect(check: Check, ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import AssistantError
-
     limit = (check.timeout or ctx.timeout) + GRACE
     try:
         return await asyncio.wait_for(check.detect(ctx), limit)

@@ -4,66 +4,23 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant_cli.doctor.base import DoctorContext, Result, fail, in_thread, ok, warn
+from assistant_cli.doctor.state_checks import connect_existing
+from assistant_cli.errors import ConfigError, KeyringUnavailable, SecretError
+from assistant_cli.gateway.tokens import MIN_SECRET_LENGTH, new_secret
+from assistant_cli.secrets.references import (
+    INTERNAL_SECRETS,
+    Loc,
+    references,
+    rotate_command,
+)
+from assistant_cli.secrets.rotation import record
+from assistant_cli.store.audit import KEY_NAME
 
 if TYPE_CHECKING:
-    from assistant_cli.config.models import Config
-
-Loc = tuple[str, ...]
-
-# Internal keys that must not be rotated by hand: rotating the audit key would make every
-# existing entry unverifiable.
-INTERNAL_SECRETS = frozenset({"audit_hmac_key"})
-
-
-OAUTH_PREFIX = "oauth."  # a provider's OAuth tokens (providers/oauth_tokens.py)
-
-
-def rotate_command(name: str) -> str:
-    """How to rotate a stored secret: OAuth tokens come from signing in again."""
-    if name.startswith(OAUTH_PREFIX):
-        return f"assistant-cli providers login {name[len(OAUTH_PREFIX):]}"
-    return f"assistant-cli secrets rotate {name}"
-
-
-def references(config: Config, *, used_only: bool) -> list[tuple[Loc, str]]:
-    """(config key path, reference) of every `keyring:`/`env:` secret value in the config.
-
-    `used_only` keeps those that `serve` would resolve: enabled platforms, the providers in
-    the turn order, an enabled gateway.
-    """
-    from assistant_cli.config.loader import is_reference
-    from assistant_cli.config.models import SECRET_KEYS
-
-    found: list[tuple[Loc, str]] = []
-
-    def walk(value: Any, loc: Loc) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k in SECRET_KEYS and isinstance(v, str) and is_reference(v):
-                    found.append(((*loc, k), v))
-                else:
-                    walk(v, (*loc, str(k)))
-
-    walk(config.model_dump(), ())
-    if not used_only:
-        return found
-    order = set(config.provider_order())
-
-    def used(loc: Loc) -> bool:
-        if loc[0] == "platforms" and len(loc) > 2:
-            section = getattr(config.platforms, loc[1], None)
-            return bool(section is not None and getattr(section, "enabled", True))
-        if loc[0] == "providers":
-            return loc[1] in order
-        if loc[0] == "gateway":
-            return config.gateway.enabled
-        return True
-
-    return [(loc, ref) for loc, ref in found if used(loc)]
-
+    pass
 
 def is_generatable(loc: Loc) -> bool:
     """Secrets we choose ourselves, so `doctor --fix` may create them when missing."""
@@ -71,9 +28,6 @@ def is_generatable(loc: Loc) -> bool:
 
 
 async def check_keyring(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import KeyringUnavailable, SecretError
-    from assistant_cli.store.audit import KEY_NAME
-
     store = ctx.store()
 
     def probe() -> str:
@@ -96,8 +50,6 @@ KEYRING_TIMEOUT_FIX = "the keyring did not answer in time: " + _KEYRING_FIX
 
 
 async def check_present(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import SecretError
-
     config = ctx.config()
     refs = references(config, used_only=True)
     if not refs:
@@ -105,8 +57,6 @@ async def check_present(ctx: DoctorContext) -> Result:
     store = ctx.store()
 
     def scan() -> tuple[list[tuple[Loc, str]], list[str]]:
-        from assistant_cli.gateway.tokens import MIN_SECRET_LENGTH
-
         missing, weak = [], []
         for loc, ref in refs:
             value = os.environ.get(ref[4:]) if ref.startswith("env:") else store.get(ref[8:])
@@ -151,9 +101,6 @@ async def generate_missing(ctx: DoctorContext) -> list[str]:
     store = ctx.store()
 
     def work() -> list[str]:
-        from assistant_cli.gateway.tokens import new_secret
-        from assistant_cli.secrets.rotation import record
-
         changes = []
         for loc, ref in references(config, used_only=True):
             if is_generatable(loc) and ref.startswith("keyring:") and not store.get(ref[8:]):
@@ -166,9 +113,6 @@ async def generate_missing(ctx: DoctorContext) -> list[str]:
 
 
 async def check_rotation(ctx: DoctorContext) -> Result:
-    from assistant_cli.doctor.state_checks import connect_existing
-    from assistant_cli.errors import ConfigError
-
     try:
         period = ctx.load_config().secrets.rotation_days
     except ConfigError:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import platform
 import sys
 
-from assistant_cli.doctor.base import DoctorContext, Result, fail, in_thread, ok, warn
+from assistant_cli.config.loader import literal_secret_warnings
+from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
+from assistant_cli.errors import ConfigError
 
 MIN_PYTHON = (3, 10)
 
@@ -35,8 +37,6 @@ async def check_python(ctx: DoctorContext) -> Result:
 
 async def check_config(ctx: DoctorContext) -> Result:
     """Parses, validates (unknown keys included) and names the file's line for each problem."""
-    from assistant_cli.errors import ConfigError
-
     path = ctx.paths.config_file
     try:
         config = await in_thread(ctx.load_config)
@@ -50,10 +50,6 @@ async def check_config(ctx: DoctorContext) -> Result:
 
 
 async def check_literal_secrets(ctx: DoctorContext) -> Result:
-    from assistant_cli.config.loader import literal_secret_warnings
-    from assistant_cli.doctor.base import Skip
-    from assistant_cli.errors import ConfigError
-
     try:
         doc = await in_thread(ctx.document)
     except ConfigError:

@@ -14,7 +14,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
+from assistant_cli.errors import SecretError
+from assistant_cli.store.audit import KEY_NAME, AuditLog
 from assistant_cli.store.db import Database
+from assistant_cli.store.migrations import MIGRATIONS
+from assistant_cli.store.undelivered import Undelivered
 
 RECOVER_FIX = ("stop `serve`, keep a copy (cp state.db state.db.bad), then "
                "`sqlite3 state.db .recover | sqlite3 recovered.db` and move recovered.db to "
@@ -73,8 +77,6 @@ async def check_database(ctx: DoctorContext) -> Result:
 
 
 async def check_migrations(ctx: DoctorContext) -> Result:
-    from assistant_cli.store.migrations import MIGRATIONS
-
     def version() -> int:
         db = ExistingDatabase(ctx.paths.database)
         try:
@@ -99,9 +101,6 @@ async def check_migrations(ctx: DoctorContext) -> Result:
 
 
 async def check_audit(ctx: DoctorContext) -> Result:
-    from assistant_cli.errors import SecretError
-    from assistant_cli.store.audit import KEY_NAME, AuditLog
-
     store = ctx.store()
 
     def verify() -> Result:
@@ -239,8 +238,6 @@ async def check_disk(ctx: DoctorContext) -> Result:
 
 
 async def check_undelivered(ctx: DoctorContext) -> Result:
-    from assistant_cli.store.undelivered import Undelivered
-
     def count() -> tuple[int, int]:
         db = ExistingDatabase(ctx.paths.database)
         try:

@@ -1,4 +1,7 @@
-"""Doctor checks of MCP servers: each starts (or connects), lists its tools, in time."""
+"""Doctor checks of MCP servers: each starts (or connects), lists its tools, in time.
+
+`assistant_cli.tools.mcp_client` (and with it the `mcp` SDK) is imported inside functions:
+the other doctor checks, and configs without MCP servers, never pay for it."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import functools
 from typing import TYPE_CHECKING
 
 from assistant_cli.doctor.base import Check, DoctorContext, Result, fail, in_thread, ok
+from assistant_cli.errors import SecretError
+from assistant_cli.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config, McpServerConfig
@@ -32,9 +37,7 @@ def _resolved(ctx: DoctorContext, name: str, cfg: McpServerConfig) -> dict[str, 
 
 
 async def check_mcp_server(ctx: DoctorContext, *, name: str) -> Result:
-    from assistant_cli.errors import SecretError
     from assistant_cli.tools.mcp_client import McpServer
-    from assistant_cli.tools.registry import ToolRegistry
 
     cfg = ctx.config().tools.mcp_servers[name]
     try:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from assistant_cli.domain.events import MessageIn, MessageOut
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.delivery import Notifier, after_failure
 from assistant_cli.engine.turn import TurnRunner
@@ -69,8 +70,8 @@ class Engine:
             log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
                      extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
             return False
-        self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
-                            length=len(msg.text), id=row, text=msg.text)
+        self.events.publish(MessageIn(channel=msg.platform, sender=msg.sender_id,
+                                      length=len(msg.text), id=row, text=msg.text))
         self._wake.set()
         return True
 
@@ -92,9 +93,12 @@ class Engine:
     async def stop(self) -> None:
         """Stop intake, let in-flight turns finish within the grace period, then cancel."""
         self.intake_open = False
-        for channel in self.channels.values():
-            with contextlib.suppress(Exception):
+        for name, channel in self.channels.items():
+            try:
                 await channel.stop()
+            except Exception:  # logged, not raised: the other channels must stop too
+                log.exception("channel %s did not stop cleanly", name,
+                              extra={"event": "channel.stop_failed", "fields": {"channel": name}})
         self._stopping.set()
         self._wake.set()
         if self._notices is not None:
@@ -150,11 +154,11 @@ class Engine:
             self._busy += 1
             try:
                 outcome = await self.runner.run(item, channel)
-                self.events.publish("message.out", channel=item.message.platform,
-                                    sender=item.message.sender_id, outcome=outcome.name,
-                                    latency_ms=outcome.latency_ms,
-                                    overhead_ms=outcome.overhead_ms, id=item.id,
-                                    length=len(outcome.reply), text=outcome.reply)
+                self.events.publish(MessageOut(
+                    channel=item.message.platform, sender=item.message.sender_id,
+                    outcome=outcome.name, latency_ms=outcome.latency_ms,
+                    overhead_ms=outcome.overhead_ms, id=item.id, length=len(outcome.reply),
+                    text=outcome.reply))
                 log.info("%s message %d: %s in %.0f ms", item.message.platform, item.id,
                          outcome.name, outcome.latency_ms, extra={
                              "event": "message.done", "fields": {

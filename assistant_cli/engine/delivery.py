@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from assistant_cli.domain.events import MessageError, MessageFailed, NoticeSent
 from assistant_cli.i18n import messages as texts
 from assistant_cli.i18n import translator
 
@@ -48,9 +49,9 @@ def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Chan
                     error, exc_info=failure is None,
                     extra={"event": "message.given_up",
                            "fields": {**fields, "reason": decision.reason}})
-        events.publish("message.failed", channel=platform, id=item.id,
-                       reason=decision.reason, error=error)
-    events.publish("message.error", channel=platform, error=str(exc), retry=decision.retry)
+        events.publish(MessageFailed(channel=platform, id=item.id, reason=decision.reason,
+                                     error=error))
+    events.publish(MessageError(channel=platform, error=str(exc), retry=decision.retry))
     return decision
 
 
@@ -121,6 +122,5 @@ class Notifier:
                  notice.chat_id, len(notice.ids),
                  extra={"event": "notice.sent", "fields": {"channel": notice.platform,
                                                            "count": len(notice.ids)}})
-        self.events.publish("message.notice_sent", channel=notice.platform,
-                            count=len(notice.ids))
+        self.events.publish(NoticeSent(channel=notice.platform, count=len(notice.ids)))
         return True

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.domain.events import HandlerFailed
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.i18n import translator
 from assistant_cli.plugin import Answer, Handler, KeyValueStore, Pass, Rewrite
@@ -127,5 +128,4 @@ class HandlerPipeline:
                         "handler": loaded.name, "reason": reason,
                         "elapsed_ms": round((time.monotonic() - started) * 1000, 1)}})
         if self.events is not None:
-            self.events.publish("handler.failed", handler=loaded.name, reason=reason,
-                                error=detail)
+            self.events.publish(HandlerFailed(handler=loaded.name, reason=reason, error=detail))

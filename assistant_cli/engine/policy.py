@@ -12,6 +12,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.domain.events import PairingApproved, PairingRequested
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.language import SenderLanguages
 from assistant_cli.i18n import messages as texts
@@ -70,8 +71,8 @@ class AccessPolicy:
             self.languages.remember_hint(msg)  # for the paired notice, sent without a message
             await channel.send(msg.chat_id,
                                pairing_text(msg, code, self.languages.for_message(msg)))
-            self.events.publish("pairing.requested", channel=msg.platform,
-                                sender=msg.sender_id, name=msg.sender_name)
+            self.events.publish(PairingRequested(channel=msg.platform, sender=msg.sender_id,
+                                                 sender_name=msg.sender_name))
             log.info("pairing requested by %s user %s", msg.platform, msg.sender_id,
                      extra={"event": "pairing.requested", "fields": {"channel": msg.platform}})
         return False
@@ -112,7 +113,7 @@ async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, us
         log.warning("could not tell %s user %s they are paired: %s", platform, user_id, exc,
                     extra={"event": "pairing.notify_failed"})
         return
-    events.publish("pairing.approved", channel=platform, sender=user_id)
+    events.publish(PairingApproved(channel=platform, sender=user_id))
 
 
 def start_notifier(pairing: PairingStore, channels: dict[str, Channel], events: EventBus,

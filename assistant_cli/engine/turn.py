@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from assistant_cli import __version__
+from assistant_cli.domain.events import ProviderUsage, TurnFailed, UsageCapped
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.errors import ProviderError
 from assistant_cli.i18n import Translator, available, normalize, translator
@@ -160,10 +161,11 @@ class TurnRunner:
             sum(estimate_tokens(t.content) for t in request.turns),
             estimate_tokens("".join(parts)), estimated=True)
         provider = event.provider or "unknown"
-        self.events.publish("provider.usage", provider=provider, sender=msg.sender_id,
-                            channel=msg.platform, prompt_tokens=usage.prompt_tokens,
-                            completion_tokens=usage.completion_tokens,
-                            estimated=usage.estimated)
+        self.events.publish(ProviderUsage(provider=provider, sender=msg.sender_id,
+                                          channel=msg.platform,
+                                          prompt_tokens=usage.prompt_tokens,
+                                          completion_tokens=usage.completion_tokens,
+                                          estimated=usage.estimated))
         if self.usage is not None:
             self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
                               usage.completion_tokens, estimated=usage.estimated)
@@ -173,76 +175,40 @@ class TurnRunner:
         msg = item.message
         cap = self._over_cap(msg)
         if cap is not None:
-            self.events.publish("usage.capped", channel=msg.platform, sender=msg.sender_id,
-                                cap=cap)
-            log.info("%s sender %s reached the daily token cap", msg.platform, msg.sender_id,
-                     extra={"event": "usage.capped", "fields": {"channel": msg.platform,
-                                                                "cap": cap}})
-            await channel.send(msg.chat_id, texts.capped(translator(lang), cap))
-            self.inbox.finish(item.id, "capped")
-            return Outcome("capped", _ms(started))
+            return await self._capped(item, channel, cap, started, lang)
         turns = [ChatTurn("system", self.settings.system_prompt)]
         turns += self.history.recent(msg.conversation, self.settings.history_length)
         turns.append(ChatTurn("user", msg.text))
-        parts: list[str] = []
-        model_wait = 0.0
-        hooks = self.pipeline if self.pipeline is not None and self.pipeline.reply_hooks else None
-        tool_waits: list[float] = []  # ms in tools and confirmations: not our overhead
-
-        async def model(request: ChatRequest) -> AsyncIterator[StreamEvent]:
-            nonlocal model_wait
-            stream = self.router.stream(request).__aiter__()
-            while True:
-                t0 = time.monotonic()
-                try:
-                    event = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    model_wait += time.monotonic() - t0
-                if isinstance(event, Finished):
-                    self._record_usage(msg, event, request, parts)
-                yield event
-
-        async def deltas() -> AsyncIterator[str]:
-            if self.tools is not None:
-                async for shown in self.tools.run(item, channel, turns, model, parts,
-                                                  tool_waits):
-                    if not hooks:
-                        yield shown
-            else:
-                async for event in model(ChatRequest(tuple(turns))):
-                    if isinstance(event, TextDelta):
-                        parts.append(event.text)
-                        if not hooks:
-                            yield event.text
-            if hooks:  # on_reply hooks need the whole answer: it is sent in one piece
-                text = await hooks.on_reply(msg, "".join(parts), lang, channel.send)
-                parts[:] = [text]
-            # Recorded before the channel's final send, so a crash after this point
-            # resends this text instead of asking the model again.
-            self.inbox.record_reply(item.id, "".join(parts))
-            if hooks:
-                yield parts[0]
-
+        stream = _ModelTurn(self, item, channel, turns, lang)
         try:
-            await channel.reply(msg, deltas())
+            await channel.reply(msg, stream.deltas())
         except ProviderError as exc:
             log.error("no provider could answer: %s", exc.message, extra={
                 "event": "turn.failed", "fields": {"kind": exc.kind, "channel": msg.platform,
                                                    "hint": exc.hint}})
-            self.events.publish("turn.failed", channel=msg.platform, kind=exc.kind,
-                                error=exc.message, hint=exc.hint)
-            if not parts:
+            self.events.publish(TurnFailed(channel=msg.platform, kind=exc.kind,
+                                           error=exc.message, hint=exc.hint))
+            if not stream.parts:
                 await channel.send(msg.chat_id, texts.apology(translator(lang)))
                 self.inbox.finish(item.id, "failed")
                 return Outcome("failed", _ms(started))
             raise
-        text = "".join(parts)
+        text = "".join(stream.parts)
         self._complete(item, text, "answered")
         latency = _ms(started)
-        overhead = latency - model_wait * 1000 - sum(tool_waits)
+        overhead = latency - stream.model_wait * 1000 - sum(stream.tool_waits)
         return Outcome("answered", latency, round(max(0.0, overhead), 2), reply=text)
+
+    async def _capped(self, item: InboxItem, channel: Channel, cap: int, started: float,
+                      lang: str) -> Outcome:
+        msg = item.message
+        self.events.publish(UsageCapped(channel=msg.platform, sender=msg.sender_id, cap=cap))
+        log.info("%s sender %s reached the daily token cap", msg.platform, msg.sender_id,
+                 extra={"event": "usage.capped", "fields": {"channel": msg.platform,
+                                                            "cap": cap}})
+        await channel.send(msg.chat_id, texts.capped(translator(lang), cap))
+        self.inbox.finish(item.id, "capped")
+        return Outcome("capped", _ms(started))
 
     def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message
@@ -252,6 +218,62 @@ class TurnRunner:
 
         self.inbox.finish(item.id, outcome, sent=True, also=remember)
 
+
+
+class _ModelTurn:
+    """One answer from the model (with tool rounds when tools are on), streamed to the
+    channel; the text is recorded before the channel's final send."""
+
+    def __init__(self, runner: TurnRunner, item: InboxItem, channel: Channel,
+                 turns: list[ChatTurn], lang: str) -> None:
+        self.runner, self.item, self.channel, self.turns, self.lang = (
+            runner, item, channel, turns, lang)
+        self.parts: list[str] = []
+        self.model_wait = 0.0  # seconds spent waiting on the model: not our overhead
+        self.tool_waits: list[float] = []  # ms in tools and confirmations: not ours either
+        pipeline = runner.pipeline
+        self.hooks = pipeline if pipeline is not None and pipeline.reply_hooks else None
+
+    async def model(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        stream = self.runner.router.stream(request).__aiter__()
+        while True:
+            t0 = time.monotonic()
+            try:
+                event = await stream.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                self.model_wait += time.monotonic() - t0
+            if isinstance(event, Finished):
+                self.runner._record_usage(self.item.message, event, request, self.parts)
+            yield event
+
+    async def _shown(self) -> AsyncIterator[str]:
+        tools = self.runner.tools
+        if tools is not None:
+            async for shown in tools.run(self.item, self.channel, self.turns, self.model,
+                                         self.parts, self.tool_waits):
+                yield shown
+            return
+        async for event in self.model(ChatRequest(tuple(self.turns))):
+            if isinstance(event, TextDelta):
+                self.parts.append(event.text)
+                yield event.text
+
+    async def deltas(self) -> AsyncIterator[str]:
+        hooks = self.hooks
+        async for shown in self._shown():
+            if not hooks:
+                yield shown
+        if hooks:  # on_reply hooks need the whole answer: it is sent in one piece
+            msg = self.item.message
+            text = await hooks.on_reply(msg, "".join(self.parts), self.lang, self.channel.send)
+            self.parts[:] = [text]
+        # Recorded before the channel's final send, so a crash after this point
+        # resends this text instead of asking the model again.
+        self.runner.inbox.record_reply(self.item.id, "".join(self.parts))
+        if hooks:
+            yield self.parts[0]
 
 
 def _ms(started: float) -> float:

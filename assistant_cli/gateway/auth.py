@@ -15,7 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from assistant_cli.gateway.tls import is_loopback
 from assistant_cli.gateway.tokens import TokenError
 
 if TYPE_CHECKING:
@@ -101,9 +103,6 @@ def origin_allowed(origin: str | None, request: web.Request, allowed: list[str])
     (evil.example resolving to 127.0.0.1) sends a matching Host and Origin, so a name
     proves nothing.
     """
-    from urllib.parse import urlsplit
-
-    from assistant_cli.gateway.tls import is_loopback
 
     if origin is None:
         return True

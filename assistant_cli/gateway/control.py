@@ -17,24 +17,27 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from assistant_cli.domain.events import MetricsReading
 from assistant_cli.gateway.auth import Authenticator, Lockout
 from assistant_cli.gateway.hub import EventHub
-from assistant_cli.gateway.local import client_url
+from assistant_cli.gateway.local import client_url, state_file
 from assistant_cli.gateway.methods import Methods, Services
+from assistant_cli.gateway.tls import startup_warnings
+from assistant_cli.gateway.tokens import JwtKeys
 from assistant_cli.gateway.websocket import Session, websocket_handler
 from assistant_cli.observability import log_events
 from assistant_cli.observability.serve_metrics import ServeMetrics
+from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.undelivered import Undelivered
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
     from assistant_cli.domain.events import EventBus
     from assistant_cli.gateway.server import Gateway
-    from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.paths import Paths
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.secrets.store import SecretStore
@@ -43,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant_cli.gateway")
 
-STATE_FILE = "gateway.json"
 TICK_SECONDS = 1.0
 CLOSE_TOKEN_EXPIRED = 4001
 INDEX_TEXT = (
@@ -52,10 +54,6 @@ INDEX_TEXT = (
     "    assistant-cli dashboard 'THIS-URL-WITH-ITS-?token=...'\n\n"
     "Health: /healthz  Readiness: /readyz  Prometheus metrics: /metrics\n"
 )
-
-
-def state_file(paths: Paths) -> Path:
-    return paths.state_dir / STATE_FILE
 
 
 def local_base_url(gateway: Gateway) -> str:
@@ -136,9 +134,12 @@ class ControlPlane:
 
     async def _close_sessions(self, app: web.Application) -> None:
         for session in list(self.sessions):
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(session.ws.close(code=1001, message=b"server stopping"),
                                        1.0)
+            except Exception as exc:  # a client gone already; it is cut off just below
+                log.debug("closing a dashboard connection failed: %r", exc,
+                          extra={"event": "gateway.close_failed"})
             session.abort()
 
     async def _tick(self) -> None:
@@ -147,7 +148,7 @@ class ControlPlane:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             if self.hub.outboxes:
-                events.publish("metrics", **self.metrics.snapshot())
+                events.publish(MetricsReading(values=self.metrics.snapshot()))
             now, wall = time.monotonic(), time.time()
             for session in list(self.sessions):
                 if session.claims["exp"] < wall and not session.expiring:
@@ -195,8 +196,6 @@ class ControlPlane:
 
 def warn_at_start(config: GatewayConfig) -> None:
     """Print (and log) the gateway settings that expose more than the owner may think."""
-    from assistant_cli.gateway.tls import startup_warnings
-
     for warning in startup_warnings(config):
         # Logged at info: the printed line is the warning (a stderr log handler would double it).
         log.info("warning: %s", warning, extra={"event": "gateway.insecure"})
@@ -207,10 +206,6 @@ def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: Sec
           db: Database, engine: Any, router: ProviderRouter, pairing: PairingStore,
           events: EventBus) -> ControlPlane:
     """Everything the control side needs, from the parts `serve` already has."""
-    from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.store.audit import AuditLog, key_from_store
-    from assistant_cli.store.undelivered import Undelivered
-
     keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
     services = Services(
         engine=engine, router=router, pairing=pairing, audit=AuditLog(db, key_from_store(secrets)),

@@ -11,7 +11,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING
 
-from assistant_cli.gateway.protocol import encode_event_data, event_frame
+from assistant_cli.gateway.protocol import encode_event, event_frame
 
 if TYPE_CHECKING:
     from assistant_cli.domain.events import Consumer, Event, EventBus
@@ -72,7 +72,7 @@ class EventHub:
     def _fan_out(self, event: Event) -> None:
         if not self.outboxes:
             return
-        data = encode_event_data(event.name, event.data, self.expose_text)
+        data = encode_event(event, self.expose_text)
         if data is None:
             return
         for box in list(self.outboxes):

@@ -5,18 +5,26 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from assistant_cli.errors import StateError, UsageError
+from assistant_cli.gateway.tokens import JwtKeys
+from assistant_cli.secrets.store import SecretStore
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import GatewayConfig
-    from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.paths import Paths
+
+STATE_FILE = "gateway.json"  # where a running serve says how to reach its gateway
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def state_file(paths: Paths) -> Path:
+    return paths.state_dir / STATE_FILE
 
 
 def parse_duration(text: str, option: str = "--ttl") -> int:
@@ -48,8 +56,6 @@ def client_url(host: str, port: int | None, tls: bool) -> str:
 
 def local_base_url(paths: Paths, config: GatewayConfig) -> str:
     """Where this machine's `serve` listens: its state file if it runs, else the config."""
-    from assistant_cli.gateway.control import state_file
-
     try:
         data = json.loads(state_file(paths).read_text(encoding="utf-8"))
         if isinstance(data, dict) and _alive(int(data["pid"])):
@@ -65,9 +71,6 @@ def local_base_url(paths: Paths, config: GatewayConfig) -> str:
 
 def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:
     """The signing keys `serve` uses (the secret is generated if it does not exist yet)."""
-    from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.secrets.store import SecretStore
-
     return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace)
 
 

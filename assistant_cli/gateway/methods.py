@@ -2,6 +2,8 @@
 
 Methods that change something (pairing.approve, pairing.deny) are recorded in the audit
 log with the token's subject as the actor (`token:SUB`), successes and refusals alike.
+
+observability.logview (rich) is imported inside functions: only `logs.tail` reads logs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli import __version__
+from assistant_cli.domain.events import PairingDenied
 from assistant_cli.errors import PairingError, UsageError
 from assistant_cli.gateway.protocol import PROTOCOL_VERSION, ProtocolError
 
@@ -156,8 +159,8 @@ class Methods:
                          reason=exc.message)
             raise ProtocolError("pairing", str(exc)) from None
         audit.append("pairing.deny", target, "ok", actor=actor, via="gateway")
-        self.s.events.publish("pairing.denied", channel=platform, sender=user_id,
-                              name=req.display_name)
+        self.s.events.publish(PairingDenied(channel=platform, sender=user_id,
+                                            sender_name=req.display_name))
         return {"platform": platform, "user_id": user_id, "denied": True}
 
     async def logs_tail(self, params: dict[str, Any], claims: dict[str, Any]) -> Any:

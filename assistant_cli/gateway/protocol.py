@@ -12,20 +12,77 @@ gateway dropped that many of the oldest events for it.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+from assistant_cli.domain.events import (
+    Event,
+    LogRecorded,
+    McpFailed,
+    McpReady,
+    MessageError,
+    MessageFailed,
+    MessageIn,
+    MessageOut,
+    MetricsReading,
+    PairingApproved,
+    PairingDenied,
+    PairingRequested,
+    ProviderCallFailed,
+    ProviderFailover,
+    ProvidersExhausted,
+    ToolCalled,
+    ToolConfirmed,
+    TurnFailed,
+)
 
 PROTOCOL_VERSION = 1
 
-# Bus events a client receives. Everything else (provider.usage ...) stays inside serve.
-FORWARDED_EVENTS = frozenset({
-    "hello", "metrics", "log",
-    "message.in", "message.out", "message.error", "message.failed", "turn.failed",
-    "pairing.requested", "pairing.approved", "pairing.denied",
-    "provider.error", "provider.failover", "provider.exhausted",
-    "tool.call", "tool.confirm", "mcp.ready", "mcp.failed",
-})
+
+@dataclass(frozen=True)
+class WireEvent:
+    """How one bus event looks to clients: `fields` as (wire key, attribute) pairs, or
+    `spread`, the attribute whose dict is the whole data object."""
+
+    fields: tuple[tuple[str, str], ...] = ()
+    spread: str | None = None
+
+
+def _keys(*keys: str) -> WireEvent:
+    """`"key"` sends the attribute of that name; `"wire=attribute"` renames it."""
+    pairs = (k.split("=", 1) if "=" in k else (k, k) for k in keys)
+    return WireEvent(fields=tuple((wire, attr) for wire, attr in pairs))
+
+
+# The bus events a client receives, and their data. Everything else (provider.usage ...)
+# stays inside serve. tests/test_gateway_protocol_doc.py holds docs/GATEWAY_PROTOCOL.md to
+# this map and makes every new field of these events a decision made here.
+WIRE_EVENTS: dict[type[Event], WireEvent] = {
+    MessageIn: _keys("channel", "sender", "length", "id", "text"),
+    MessageOut: _keys("channel", "sender", "outcome", "latency_ms", "overhead_ms", "id",
+                      "length", "text"),
+    MessageError: _keys("channel", "error", "retry"),
+    MessageFailed: _keys("channel", "id", "reason", "error"),
+    TurnFailed: _keys("channel", "kind", "error", "hint"),
+    PairingRequested: _keys("channel", "sender", "name=sender_name"),
+    PairingApproved: _keys("channel", "sender"),
+    PairingDenied: _keys("channel", "sender", "name=sender_name"),
+    ProviderCallFailed: _keys("provider", "kind", "status", "cooldown_s"),
+    ProviderFailover: _keys("from=from_provider", "to", "kind"),
+    ProvidersExhausted: _keys("providers"),
+    MetricsReading: WireEvent(spread="values"),
+    LogRecorded: WireEvent(spread="record"),
+    ToolCalled: _keys("tool", "outcome", "duration_ms"),
+    ToolConfirmed: _keys("tool", "decision", "channel", "sender"),
+    McpReady: _keys("server", "tools", "started_ms"),
+    McpFailed: _keys("server", "error"),
+}
+# The first event of every connection, sent by the gateway itself (not a bus event).
+HELLO = "hello"
+HELLO_FIELDS = ("version", "protocol", "sub", "exp")
+FORWARDED_EVENTS = frozenset({HELLO} | {cls.NAME for cls in WIRE_EVENTS})
 # Fields holding what people wrote or were answered: sent only with expose_message_text.
-TEXT_FIELDS = ("text",)
+TEXT_FIELDS = frozenset({"text"})
 
 
 class ProtocolError(Exception):
@@ -76,13 +133,20 @@ def response_error(request_id: Any, code: str, message: str) -> str:
                    "error": {"code": code, "message": message}})
 
 
-def encode_event_data(name: str, data: dict[str, Any], expose_text: bool) -> str | None:
+def encode_event(event: Event, expose_text: bool) -> str | None:
     """The event's data as JSON for clients, or None when clients do not get this event."""
-    if name not in FORWARDED_EVENTS:
+    wire = WIRE_EVENTS.get(type(event))
+    if wire is None:
         return None
-    if not expose_text and any(f in data for f in TEXT_FIELDS):
-        data = {k: v for k, v in data.items() if k not in TEXT_FIELDS}
-    return _dumps(data)
+    if wire.spread is not None:
+        return _dumps(getattr(event, wire.spread))
+    return _dumps({key: getattr(event, attr) for key, attr in wire.fields
+                   if expose_text or key not in TEXT_FIELDS})
+
+
+def encode_hello(version: str, sub: str, exp: float) -> str:
+    """The data of the `hello` event."""
+    return _dumps(dict(zip(HELLO_FIELDS, (version, PROTOCOL_VERSION, sub, exp), strict=True)))
 
 
 def event_frame(name: str, seq: int, ts: float, data_json: str) -> str:

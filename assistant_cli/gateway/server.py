@@ -14,6 +14,8 @@ from aiohttp import web
 
 from assistant_cli.config.models import GatewayConfig
 from assistant_cli.errors import StateError
+from assistant_cli.gateway.portowner import who_listens
+from assistant_cli.gateway.tls import server_context
 
 log = logging.getLogger("assistant_cli.gateway")
 
@@ -53,8 +55,6 @@ class Gateway:
         return web.json_response(report, status=200 if ok else 503)
 
     async def start(self) -> None:
-        from assistant_cli.gateway.tls import server_context
-
         ssl_context = server_context(self.config)  # unreadable TLS files fail here, clearly
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -65,8 +65,6 @@ class Gateway:
         except OSError as exc:
             await self._runner.cleanup()
             if exc.errno == errno.EADDRINUSE:
-                from assistant_cli.gateway.portowner import who_listens
-
                 owner = who_listens(self.config.port)
                 raise StateError(
                     f"gateway port {self.config.port} on {self.config.host} is already in use"

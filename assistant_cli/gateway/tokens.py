@@ -7,6 +7,9 @@ extra metadata for it. Rotation (`rotate_jwt_secret`) stores a fresh secret unde
 usual name and moves the old one to `NAME_previous`; the previous key keeps verifying
 tokens for `gateway.rotation_grace` seconds after the rotation (its keyring entry's
 rotation time in `secrets_meta` says when that was).
+
+PyJWT is imported inside functions: CLI commands that only locate the gateway
+(gateway/local.py) never sign or verify a token.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.errors import ConfigError, KeyringUnavailable
+from assistant_cli.observability.logs import register_secret
 
 if TYPE_CHECKING:
     from assistant_cli.secrets.store import SecretStore
@@ -123,8 +127,6 @@ def _keyring_name(ref: str) -> str | None:
 
 def ensure_secret(store: SecretStore, ref: str, where: str = "gateway.jwt_secret") -> str:
     """Resolve the secret reference; a `keyring:` one is generated on first use."""
-    from assistant_cli.observability.logs import register_secret
-
     name = _keyring_name(ref)
     if name is not None and not store.get(name):
         value = new_secret()

@@ -21,9 +21,9 @@ from assistant_cli import __version__
 from assistant_cli.errors import AssistantError
 from assistant_cli.gateway.auth import Refusal
 from assistant_cli.gateway.protocol import (
-    PROTOCOL_VERSION,
+    HELLO,
     ProtocolError,
-    encode_event_data,
+    encode_hello,
     parse_request,
     response_error,
     response_ok,
@@ -161,9 +161,7 @@ async def websocket_handler(request: web.Request, *, auth: Authenticator, method
     sessions.add(session)
     log.info("dashboard client %s connected from %s", claims["sub"], remote, extra={
         "event": "gateway.connected", "fields": {"sub": claims["sub"], "remote": remote}})
-    hello = {"version": __version__, "protocol": PROTOCOL_VERSION, "sub": claims["sub"],
-             "exp": claims["exp"]}
-    outbox.offer("hello", time.time(), encode_event_data("hello", hello, False) or "{}")
+    outbox.offer(HELLO, time.time(), encode_hello(__version__, claims["sub"], claims["exp"]))
     pump = asyncio.create_task(session.pump_events(), name=f"ws-events-{remote}")
     try:
         async for msg in ws:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.events import EventBus, LogRecorded
 from assistant_cli.observability.logs import ROOT_LOGGER, get_redactor
 
 RESERVED = ("ts", "level", "logger", "event", "msg")
@@ -56,9 +56,9 @@ class BusLogHandler(logging.Handler):
         except Exception:  # never let a log call fail because of the dashboard
             return
         if threading.get_ident() == self.loop_thread:
-            self.events.publish("log", **data)
+            self.events.publish(LogRecorded(record=data))
         elif not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(lambda: self.events.publish("log", **data))
+            self.loop.call_soon_threadsafe(lambda: self.events.publish(LogRecorded(record=data)))
 
 
 def attach(events: EventBus, wanted: Callable[[], bool] = lambda: True) -> BusLogHandler:

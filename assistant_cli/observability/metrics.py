@@ -10,6 +10,8 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import resource
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -265,8 +267,5 @@ class ProcessStats:
             with open("/proc/self/statm", encoding="ascii") as fh:
                 return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
-            import resource
-            import sys
-
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             return int(peak if sys.platform == "darwin" else peak * 1024)

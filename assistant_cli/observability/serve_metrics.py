@@ -14,7 +14,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from assistant_cli.domain.events import Consumer, Event, EventBus
+from assistant_cli.domain.events import (
+    Consumer,
+    Event,
+    EventBus,
+    HandlerFailed,
+    MessageError,
+    MessageFailed,
+    MessageIn,
+    MessageOut,
+    PairingRequested,
+    ProviderCallFailed,
+    ProviderFailover,
+    ToolCalled,
+)
 from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
 from assistant_cli.observability.tool_metrics import ToolMetrics
 
@@ -77,6 +90,11 @@ class ServeMetrics:
                   lambda: self.process.started_at)
         self.cpu_seconds = reg.counter("process_cpu_seconds", "User and system CPU time.")
         self.tools = ToolMetrics(reg)
+        self.handler_errors = reg.counter(
+            "assistant_event_handler_errors",
+            "Events a bus consumer (serve-metrics, gateway-hub ...) raised on and skipped.",
+            ["consumer"])
+        self._bus: EventBus | None = None
         self._latencies = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
@@ -85,46 +103,45 @@ class ServeMetrics:
 
     # -- feeding ------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
-        """Account for one event (unknown names are ignored)."""
-        name, data = event.name, event.data
-        if name == "message.out":
-            channel = str(data.get("channel", "?"))
-            outcome = str(data.get("outcome", "?"))
-            self.handled.inc(channel=channel, outcome=outcome)
-            latency_ms = float(data.get("latency_ms") or 0.0)
-            self.latency.observe(latency_ms / 1000, channel=channel)
-            self._latencies.add(latency_ms)
-            if outcome == "answered":
-                overhead_ms = float(data.get("overhead_ms") or 0.0)
-                self.overhead.observe(overhead_ms / 1000, channel=channel)
-                self._overheads.add(overhead_ms)
-            self._outcomes.add(0.0 if outcome == "failed" else 1.0)
-            self._per_minute.add()
-        elif name == "message.in":
-            self.received.inc(channel=str(data.get("channel", "?")))
-        elif name == "message.error":
-            self.handled.inc(channel=str(data.get("channel", "?")), outcome="error")
+        """Account for one event (events it does not count are ignored)."""
+        if isinstance(event, MessageOut):
+            self._message_out(event)
+        elif isinstance(event, MessageIn):
+            self.received.inc(channel=event.channel)
+        elif isinstance(event, MessageError):
+            self.handled.inc(channel=event.channel, outcome="error")
             self._outcomes.add(0.0)
             self._per_minute.add()
-        elif name == "message.failed":
-            self.given_up.inc(channel=str(data.get("channel", "?")),
-                              reason=str(data.get("reason", "?")))
-        elif name == "provider.error":
-            self.provider_errors.inc(provider=str(data.get("provider", "?")),
-                                     kind=str(data.get("kind", "?")))
-        elif name == "provider.failover":
-            self.failovers.inc(from_provider=str(data.get("from_", "?")),
-                               to=str(data.get("to", "?")))
-        elif name == "handler.failed":
-            self.handler_failures.inc(handler=str(data.get("handler", "?")),
-                                      reason=str(data.get("reason", "?")))
-        elif name == "pairing.requested":
-            self.pairing_requests.inc(channel=str(data.get("channel", "?")))
-        elif name == "tool.call":
-            self.tools.observe(data)
+        elif isinstance(event, ProviderCallFailed):
+            self.provider_errors.inc(provider=event.provider, kind=event.kind)
+        else:
+            self._other(event)
+
+    def _other(self, event: Event) -> None:
+        if isinstance(event, ProviderFailover):
+            self.failovers.inc(from_provider=str(event.from_provider), to=event.to)
+        elif isinstance(event, PairingRequested):
+            self.pairing_requests.inc(channel=event.channel)
+        elif isinstance(event, MessageFailed):
+            self.given_up.inc(channel=event.channel, reason=event.reason)
+        elif isinstance(event, HandlerFailed):
+            self.handler_failures.inc(handler=event.handler, reason=event.reason)
+        elif isinstance(event, ToolCalled):
+            self.tools.observe(event.data)
+
+    def _message_out(self, event: MessageOut) -> None:
+        self.handled.inc(channel=event.channel, outcome=event.outcome)
+        self.latency.observe(event.latency_ms / 1000, channel=event.channel)
+        self._latencies.add(event.latency_ms)
+        if event.outcome == "answered":
+            self.overhead.observe(event.overhead_ms / 1000, channel=event.channel)
+            self._overheads.add(event.overhead_ms)
+        self._outcomes.add(0.0 if event.outcome == "failed" else 1.0)
+        self._per_minute.add()
 
     def start(self, events: EventBus) -> None:
         """Consume the bus in a background task (a bounded queue: never slows publishers)."""
+        self._bus = events
         self._consumer = events.consume(self.handle, name="serve-metrics")
 
     async def stop(self) -> None:
@@ -137,6 +154,9 @@ class ServeMetrics:
         """Prometheus text format."""
         cpu = self.process.cpu_seconds()
         self.cpu_seconds.values[()] = cpu
+        if self._bus is not None:  # counted by the bus itself: the consumer may be the victim
+            for consumer, count in self._bus.handler_errors.items():
+                self.handler_errors.values[(consumer,)] = float(count)
         return self.registry.render()
 
     def snapshot(self) -> dict[str, Any]:

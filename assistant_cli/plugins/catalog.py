@@ -7,7 +7,16 @@ from importlib import metadata
 from typing import Any
 
 from assistant_cli.config.models import PluginsConfig
-from assistant_cli.plugins.registry import CHANNELS, HANDLERS, LOCALES, PROVIDERS, available
+from assistant_cli.errors import AssistantError
+from assistant_cli.plugins.api import API_VERSION, check_api_version
+from assistant_cli.plugins.registry import (
+    CHANNELS,
+    HANDLERS,
+    LOCALES,
+    PROVIDERS,
+    available,
+    package_of,
+)
 
 TOOLS = "assistant_cli.tools"  # owned by assistant_cli/tools/; listed here all the same
 GROUPS = {"handler": HANDLERS, "tool": TOOLS, "provider": PROVIDERS, "channel": CHANNELS,
@@ -33,10 +42,6 @@ class PluginRow:
 
 def inspect(kind: str, name: str, ep: metadata.EntryPoint, config: PluginsConfig) -> PluginRow:
     """Import one plugin and check its API version, without starting it."""
-    from assistant_cli.errors import AssistantError
-    from assistant_cli.plugin import API_VERSION, check_api_version
-    from assistant_cli.plugins.loading import package_of
-
     package = package_of(ep)
     dist = getattr(ep, "dist", None)
     version = str(dist.version) if dist is not None else "?"

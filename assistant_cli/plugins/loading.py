@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from assistant_cli.config.models import PluginsConfig
 from assistant_cli.errors import AssistantError, PluginError
 from assistant_cli.i18n import LOCALE_DIR
-from assistant_cli.plugins.registry import HANDLERS, LOCALES, available
+from assistant_cli.plugins.api import Handler, Locale, check_api_version
+from assistant_cli.plugins.registry import HANDLERS, LOCALES, available, package_of
 
 log = logging.getLogger("assistant_cli.plugins")
 
@@ -37,12 +38,6 @@ class LoadedHandler:
     package: str
     handler: Any  # an assistant_cli.plugin.Handler
     timeout: float
-
-
-def package_of(ep: metadata.EntryPoint) -> str:
-    """The distribution that registered an entry point (its module's name if unknown)."""
-    dist = getattr(ep, "dist", None)
-    return str(dist.name) if dist is not None else ep.value.split(":")[0]
 
 
 def load_handlers(config: PluginsConfig, validate: SettingsValidator) -> list[LoadedHandler]:
@@ -70,8 +65,6 @@ def load_handlers(config: PluginsConfig, validate: SettingsValidator) -> list[Lo
 
 def _instantiate(name: str, ep: metadata.EntryPoint, config: PluginsConfig,
                  validate: SettingsValidator) -> LoadedHandler:
-    from assistant_cli.plugin import Handler, check_api_version
-
     package = package_of(ep)
     cls = _import(ep, package)
     if not (isinstance(cls, type) and issubclass(cls, Handler)):
@@ -111,8 +104,6 @@ def _skip_or_raise(name: str, exc: AssistantError, config: PluginsConfig) -> Non
 
 def load_locales(config: PluginsConfig) -> list[Path]:
     """Catalog directories of every installed locale plugin not disabled."""
-    from assistant_cli.plugin import Locale, check_api_version
-
     dirs: list[Path] = []
     for name, ep in sorted(available(LOCALES).items()):
         if name in config.disabled:

@@ -21,6 +21,7 @@ from importlib import metadata
 from typing import Any
 
 from assistant_cli.errors import ConfigError
+from assistant_cli.plugins.api import check_api_version
 
 PROVIDERS = "assistant_cli.providers"
 CHANNELS = "assistant_cli.channels"
@@ -54,8 +55,11 @@ def load(group: str, kind: str, *, key: str) -> Any:
         ) from None
     declared = getattr(cls, "api_version", None)  # third-party providers/channels declare it
     if declared is not None:
-        from assistant_cli.plugin import check_api_version
-        from assistant_cli.plugins.loading import package_of
-
         check_api_version(package_of(ep), str(declared))
     return cls
+
+
+def package_of(ep: metadata.EntryPoint) -> str:
+    """The distribution that registered an entry point (its module's name if unknown)."""
+    dist = getattr(ep, "dist", None)
+    return str(dist.name) if dist is not None else ep.value.split(":")[0]

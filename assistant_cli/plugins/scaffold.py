@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 from assistant_cli.errors import UsageError
+from assistant_cli.plugins.api import API_VERSION
 
 KINDS = ("handler", "tool", "provider", "channel", "locale")
 GROUPS = {"handler": "assistant_cli.handlers", "tool": "assistant_cli.tools",
@@ -28,8 +29,6 @@ def package_name(name: str) -> str:
 
 def render(name: str, kind: str) -> dict[str, str]:
     """Relative path → file text for a new plugin."""
-    from assistant_cli.plugin import API_VERSION
-
     if kind not in KINDS:
         raise UsageError(f"--kind {kind!r} is not a plugin kind",
                          hint=f"use one of: {', '.join(KINDS)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ from assistant_cli.providers.base import (
     estimated_usage,
 )
 from assistant_cli.providers.errors import classify_http_error, classify_reported_error
-from assistant_cli.providers.http import HttpProvider
+from assistant_cli.providers.http import HttpProvider, sse_events
 
 # The API insists on max_tokens; this is used when neither the turn nor config sets one.
 DEFAULT_MAX_TOKENS = 1024
@@ -117,28 +118,6 @@ def stream_error(name: str, payload: dict[str, Any]) -> ProviderError:
     )
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event name, data) for each server-sent event, joining multi-line data."""
-    event = ""
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event or "message", "\n".join(data)
-            event, data = "", []
-        elif line.startswith(":"):
-            continue  # comment / keep-alive
-        else:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                event = value
-            elif field == "data":
-                data.append(value)
-    if data:
-        yield event or "message", "\n".join(data)
-
-
 class AnthropicProvider(HttpProvider):
     """Messages API as documented by Anthropic."""
 
@@ -184,59 +163,32 @@ class AnthropicProvider(HttpProvider):
     async def _events(
         self, response: httpx.Response, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
-        input_tokens: int | None = None
-        output_tokens: int | None = None
-        stop: str | None = None
-        model: str | None = None
-        produced: list[str] = []
+        answer = _Answer()
         calls = _ToolUses({wire_name(t.name): t.name for t in request.tools})
         events = sse_events(response)
         async for _name, data in events:
-            try:
-                payload = json.loads(data)
-            except json.JSONDecodeError:
-                raise ProviderError(
-                    f"{self.name} sent a malformed stream event", kind="bad_request",
-                    provider=self.name,
-                ) from None
-            kind = payload.get("type") if isinstance(payload, dict) else None
-            if kind == "message_start":
-                message = payload.get("message") or {}
-                model = message.get("model") or model
-                usage = message.get("usage") or {}
-                input_tokens = _input_tokens(usage)
-                output_tokens = usage.get("output_tokens", output_tokens)
-            elif kind in ("content_block_start", "content_block_delta"):
-                block = payload.get("content_block") or payload.get("delta") or {}
-                calls.add(payload.get("index"), block)
-                # Only text reaches the user; thinking blocks are skipped.
-                if block.get("type") in ("text", "text_delta") and block.get("text"):
-                    produced.append(block["text"])
-                    yield TextDelta(block["text"])
-            elif kind == "message_delta":
-                stop = (payload.get("delta") or {}).get("stop_reason") or stop
-                usage = payload.get("usage") or {}
-                output_tokens = usage.get("output_tokens", output_tokens)
-                input_tokens = _input_tokens(usage) or input_tokens
-            elif kind == "message_stop":
+            payload = self.stream_json(data, "stream event")
+            kind = payload.get("type")
+            if kind == "message_stop":
                 await self.finish_body(events)
                 break
-            elif kind == "error":
+            if kind == "error":
                 raise stream_error(self.name, payload)
-            # ping, content_block_stop and event types added later need nothing from us.
+            if kind in ("content_block_start", "content_block_delta"):
+                block = payload.get("content_block") or payload.get("delta") or {}
+                calls.add(payload.get("index"), block)
+            text = answer.absorb(kind, payload)
+            if text:
+                yield TextDelta(text)
         else:
             raise ProviderError(
                 f"{self.name}: the answer stream ended before message_stop (connection cut?)",
                 kind="network", provider=self.name,
                 hint="retry; if it keeps happening, check proxies between here and the API",
             )
-        if input_tokens is None or output_tokens is None:
-            usage_out = estimated_usage(request, produced)
-        else:
-            usage_out = Usage(int(input_tokens), int(output_tokens))
         for call in calls.done():
             yield ToolCallRequested(call)
-        yield Finished(STOP_REASONS.get(stop or "", stop), usage_out, model)
+        yield answer.finished(request)
 
     async def list_models(self) -> list[str]:
         """Model ids from `GET {base_url}/models`, following `has_more` pages."""
@@ -342,3 +294,43 @@ def _input_tokens(usage: dict[str, Any]) -> int | None:
         int(usage.get(k) or 0)
         for k in ("cache_creation_input_tokens", "cache_read_input_tokens")
     )
+
+
+@dataclass
+class _Answer:
+    """What the Messages stream has said so far: text, model, stop reason, token counts."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stop: str | None = None
+    model: str | None = None
+    produced: list[str] = field(default_factory=list)
+
+    def absorb(self, kind: Any, payload: dict[str, Any]) -> str | None:
+        """Take in one event; the text it adds for the user, if any."""
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self.model = message.get("model") or self.model
+            usage = message.get("usage") or {}
+            self.input_tokens = _input_tokens(usage)
+            self.output_tokens = usage.get("output_tokens", self.output_tokens)
+        elif kind in ("content_block_start", "content_block_delta"):
+            block = payload.get("content_block") or payload.get("delta") or {}
+            # Only text reaches the user; thinking and tool-use blocks are skipped.
+            if block.get("type") in ("text", "text_delta") and block.get("text"):
+                self.produced.append(block["text"])
+                return str(block["text"])
+        elif kind == "message_delta":
+            self.stop = (payload.get("delta") or {}).get("stop_reason") or self.stop
+            usage = payload.get("usage") or {}
+            self.output_tokens = usage.get("output_tokens", self.output_tokens)
+            self.input_tokens = _input_tokens(usage) or self.input_tokens
+        # ping, content_block_stop and event types added later need nothing from us.
+        return None
+
+    def finished(self, request: ChatRequest) -> Finished:
+        if self.input_tokens is None or self.output_tokens is None:
+            usage = estimated_usage(request, self.produced)
+        else:
+            usage = Usage(int(self.input_tokens), int(self.output_tokens))
+        return Finished(STOP_REASONS.get(self.stop or "", self.stop), usage, self.model)

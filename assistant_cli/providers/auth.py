@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 from assistant_cli.errors import ProviderError, UsageError
 from assistant_cli.providers.mtls import TlsFiles
 from assistant_cli.providers.mtls import ssl_context as build_ssl_context
+from assistant_cli.providers.oauth import OAuthClient, OAuthSession
+from assistant_cli.providers.oauth_tokens import KeyringTokenStore
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import ProviderConfig
     from assistant_cli.providers.base import SecretResolver
-    from assistant_cli.providers.oauth import OAuthSession
     from assistant_cli.providers.oauth_tokens import TokenStore
 
 
@@ -52,9 +53,6 @@ class ProviderAuth:
     @property
     def oauth(self) -> OAuthSession:
         if self._session is None:
-            from assistant_cli.providers.oauth import OAuthClient, OAuthSession
-            from assistant_cli.providers.oauth_tokens import KeyringTokenStore
-
             assert self.config.auth is not None
             client = OAuthClient(self.name, self.config.auth, self.resolve_secret,
                                  timeout=min(30.0, self.config.timeout))

@@ -5,14 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from assistant_cli.config.models import ProviderConfig
 from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.domain.tools import ToolCallRequested, ToolSpec
-
-if TYPE_CHECKING:
-    from assistant_cli.providers.auth import ProviderAuth
+from assistant_cli.providers.auth import ProviderAuth
 
 # Resolves a secret reference; the second argument is the config key path, for errors.
 SecretResolver = Callable[[str, str], str]
@@ -94,8 +92,6 @@ class Provider(ABC):
     def auth(self) -> ProviderAuth:
         """Headers and TLS settings for this provider's configured auth (API key, OAuth, mTLS)."""
         if self._auth is None:
-            from assistant_cli.providers.auth import ProviderAuth
-
             self._auth = ProviderAuth(self.name, self.config, self.resolve_secret)
         return self._auth
 

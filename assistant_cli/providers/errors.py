@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
 
 import httpx
@@ -104,8 +105,6 @@ def network_error(name: str, url: str, exc: Exception) -> ProviderError:
 
 def tls_failure(exc: BaseException) -> str | None:
     """The TLS error behind a transport failure (ours or the server's alert), if any."""
-    import ssl
-
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:

@@ -21,6 +21,9 @@ metadata on every call (refreshed once after UNAUTHENTICATED), and for grpcs:// 
 configured TLS file the CA bundle and client chain as channel credentials.
 
 grpcio is an optional extra: `pip install 'assistant-cli[grpc]'`.
+
+grpcio and the generated stubs are imported inside functions: gRPC is an optional extra
+(`pip install assistant-cli[grpc]`), and the rest of the CLI never needs it.
 """
 
 from __future__ import annotations

@@ -13,17 +13,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from assistant_cli.errors import ProviderError
-from assistant_cli.providers.base import Provider, ResponseInfo
+from assistant_cli.providers.base import Provider, ResponseInfo, SecretResolver
 from assistant_cli.providers.errors import classify_http_error, network_error
+
+if TYPE_CHECKING:
+    from assistant_cli.config.models import ProviderConfig
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) for each server-sent event, joining multi-line data.
+
+    The one SSE parser of the REST adapters (OpenAI and Anthropic alike), after the WHATWG
+    rules they need: `event:`/`data:` fields, comments, blank-line dispatch. Twenty lines
+    of ours rather than httpx-sse, which would add a dependency for the same loop."""
+    event = ""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+        elif line.startswith(":"):
+            continue  # comment / keep-alive
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+    if data:
+        yield event or "message", "\n".join(data)
 
 
 class HttpProvider(Provider):
@@ -33,6 +63,12 @@ class HttpProvider(Provider):
     # Response header with the service's id for a request, logged with each answer.
     request_id_header: ClassVar[str | None] = None
     _client: httpx.AsyncClient | None = None
+
+    def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` replaces httpx's network layer (tests: `httpx.MockTransport`)."""
+        super().__init__(name, config, resolve_secret)
+        self.transport = transport
 
     @property
     def log(self) -> logging.Logger:
@@ -51,7 +87,8 @@ class HttpProvider(Provider):
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify())
+            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify(),
+                                             transport=self.transport)
         return self._client
 
     def endpoint(self, path: str) -> str:
@@ -74,6 +111,15 @@ class HttpProvider(Provider):
 
         with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
             await asyncio.wait_for(exhaust(), timeout=1.0)
+
+    def stream_json(self, data: str, what: str) -> dict[str, Any]:
+        """One streamed JSON object ({} for any other JSON value); malformed: bad_request."""
+        try:
+            value = json.loads(data)
+        except json.JSONDecodeError:
+            raise ProviderError(f"{self.name} sent a malformed {what}", kind="bad_request",
+                                provider=self.name) from None
+        return value if isinstance(value, dict) else {}
 
     def _refused(self, response: httpx.Response) -> ProviderError:
         return self.auth.refused(self.classify(response))

@@ -4,6 +4,9 @@
 chain in the wrong order or an expired certificate is refused before it is written to the
 config instead of surfacing later as an opaque handshake failure. `ssl_context` is what
 the HTTP and WebSocket adapters use; gRPC takes the files' bytes (`TlsFiles.read_bytes`).
+
+cryptography is imported inside functions: only certificate checks need it, and
+`providers add` for a key-only provider stays quick.
 """
 
 from __future__ import annotations
@@ -132,75 +135,93 @@ def validate_ca_file(ca_file: str, now: dt.datetime | None = None) -> list[str]:
 
 def validate_client_files(files: TlsFiles, now: dt.datetime | None = None) -> ChainReport:
     """Check chain, key and CA bundle; raise UsageError naming the file and the fix."""
-    from cryptography.hazmat.primitives import serialization
-
     now = now or dt.datetime.now(dt.timezone.utc)
     if not files.client_auth:
         raise UsageError("mutual TLS needs both --cert and --key",
                          hint="pass the client certificate chain and its private key")
     assert files.cert_file and files.key_file
     chain = _load_certs(files.cert_file, "client certificate chain")
-    key_data = _read(files.key_file, "private key") or b""
-    try:
-        key = serialization.load_pem_private_key(key_data, password=None)
-    except TypeError:
-        raise UsageError(f"the private key {files.key_file} is encrypted",
-                         hint="decrypt it (e.g. `openssl pkey -in KEY -out KEY.plain`) and "
-                         "keep it readable only by you (chmod 600)") from None
-    except ValueError:
-        raise UsageError(f"{files.key_file} holds no PEM private key",
-                         hint="give the key that belongs to the client certificate") from None
-    leaf = chain[0]
-    ours = _spki(key.public_key())
-    if ours != _spki(leaf.public_key()):
-        position = next((i for i, c in enumerate(chain[1:], start=2)
-                         if _spki(c.public_key()) == ours), None)
-        if position is not None:
-            raise UsageError(
-                f"{files.cert_file}: the chain is out of order: the key belongs to certificate "
-                f"{position} ({_subject(chain[position - 1])}), which must come first",
-                hint="order the chain leaf first, then each issuer after the certificate it "
-                "signed")
-        raise UsageError(
-            f"the private key {files.key_file} does not match the certificate "
-            f"{_subject(leaf)} in {files.cert_file}",
-            hint="give the key that was generated with this certificate")
-    for i, (cert, issuer) in enumerate(itertools.pairwise(chain), start=1):
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except Exception:
-            raise UsageError(
-                f"{files.cert_file}: certificate {i} ({_subject(cert)}) is not issued by "
-                f"certificate {i + 1} ({_subject(issuer)})",
-                hint="order the chain leaf first, then each issuer after the certificate it "
-                "signed") from None
+    _check_key_matches(files.cert_file, files.key_file, chain)
+    _check_chain_order(files.cert_file, chain)
+    _check_validity(files.cert_file, chain, now)
     warnings: list[str] = []
-    for i, cert in enumerate(chain, start=1):
-        if cert.not_valid_after_utc < now:
-            raise UsageError(
-                f"{files.cert_file}: certificate {i} ({_subject(cert)}) expired on "
-                f"{cert.not_valid_after_utc:%Y-%m-%d}",
-                hint="get a renewed certificate and add the provider again")
-        if cert.not_valid_before_utc > now:
-            raise UsageError(
-                f"{files.cert_file}: certificate {i} ({_subject(cert)}) is not valid before "
-                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-                hint="check this machine's clock, or wait until then")
     if files.ca_file:
-        bundle, expired = _ca_bundle(files.ca_file, now)
-        warnings += expired
-        top = chain[-1]
-        if top.issuer != top.subject and not any(ca.subject == top.issuer for ca in bundle):
-            # Only a note: the server may trust a different CA than the one we trust for it.
-            warnings.append(f"the chain's top certificate is issued by "
-                            f"{top.issuer.rfc4514_string()}, which is not in {files.ca_file}; "
-                            "make sure the server trusts it")
+        warnings += _check_against_ca(files.ca_file, chain, now)
     # The chain is only as good as its first certificate to expire.
     soonest = min(chain, key=lambda c: c.not_valid_after_utc)
     not_after = soonest.not_valid_after_utc
     days_left = int((not_after - now).total_seconds() // 86400)
     if days_left < WARN_DAYS:
-        which = "client certificate" if soonest is leaf else f"chain's {_subject(soonest)}"
+        which = "client certificate" if soonest is chain[0] else f"chain's {_subject(soonest)}"
         warnings.insert(0, f"the {which} expires in {days_left} day(s), on "
                         f"{not_after:%Y-%m-%d}; renew it soon")
-    return ChainReport(_subject(leaf), not_after, days_left, warnings)
+    return ChainReport(_subject(chain[0]), not_after, days_left, warnings)
+
+
+def _check_key_matches(cert_file: str, key_file: str, chain: list[x509.Certificate]) -> None:
+    """The private key belongs to the first certificate (else: which one, if any)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key_data = _read(key_file, "private key") or b""
+    try:
+        key = serialization.load_pem_private_key(key_data, password=None)
+    except TypeError:
+        raise UsageError(f"the private key {key_file} is encrypted",
+                         hint="decrypt it (e.g. `openssl pkey -in KEY -out KEY.plain`) and "
+                         "keep it readable only by you (chmod 600)") from None
+    except ValueError:
+        raise UsageError(f"{key_file} holds no PEM private key",
+                         hint="give the key that belongs to the client certificate") from None
+    leaf = chain[0]
+    ours = _spki(key.public_key())
+    if ours == _spki(leaf.public_key()):
+        return
+    position = next((i for i, c in enumerate(chain[1:], start=2)
+                     if _spki(c.public_key()) == ours), None)
+    if position is not None:
+        raise UsageError(
+            f"{cert_file}: the chain is out of order: the key belongs to certificate "
+            f"{position} ({_subject(chain[position - 1])}), which must come first",
+            hint="order the chain leaf first, then each issuer after the certificate it "
+            "signed")
+    raise UsageError(
+        f"the private key {key_file} does not match the certificate "
+        f"{_subject(leaf)} in {cert_file}",
+        hint="give the key that was generated with this certificate")
+
+
+def _check_chain_order(cert_file: str, chain: list[x509.Certificate]) -> None:
+    for i, (cert, issuer) in enumerate(itertools.pairwise(chain), start=1):
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except Exception:
+            raise UsageError(
+                f"{cert_file}: certificate {i} ({_subject(cert)}) is not issued by "
+                f"certificate {i + 1} ({_subject(issuer)})",
+                hint="order the chain leaf first, then each issuer after the certificate it "
+                "signed") from None
+
+
+def _check_validity(cert_file: str, chain: list[x509.Certificate], now: dt.datetime) -> None:
+    for i, cert in enumerate(chain, start=1):
+        if cert.not_valid_after_utc < now:
+            raise UsageError(
+                f"{cert_file}: certificate {i} ({_subject(cert)}) expired on "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}",
+                hint="get a renewed certificate and add the provider again")
+        if cert.not_valid_before_utc > now:
+            raise UsageError(
+                f"{cert_file}: certificate {i} ({_subject(cert)}) is not valid before "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+                hint="check this machine's clock, or wait until then")
+
+
+def _check_against_ca(ca_file: str, chain: list[x509.Certificate], now: dt.datetime) -> list[str]:
+    bundle, warnings = _ca_bundle(ca_file, now)
+    top = chain[-1]
+    if top.issuer != top.subject and not any(ca.subject == top.issuer for ca in bundle):
+        # Only a note: the server may trust a different CA than the one we trust for it.
+        warnings.append(f"the chain's top certificate is issued by "
+                        f"{top.issuer.rfc4514_string()}, which is not in {ca_file}; "
+                        "make sure the server trusts it")
+    return warnings

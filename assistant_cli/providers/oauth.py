@@ -3,6 +3,8 @@ and refresh — plus `OAuthSession`, which keeps a provider's access token fresh
 
 Token requests are form posts to `token_url` (RFC 6749 §4, RFC 8628 for devices); a
 client secret, when configured, goes in the form body (client_secret_post).
+
+httpx is imported inside functions: a provider without OAuth never posts a form here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from assistant_cli.errors import ProviderError
 from assistant_cli.providers.oauth_tokens import TokenSet, TokenStore
 
 if TYPE_CHECKING:
+    import httpx
+
     from assistant_cli.config.models import AuthConfig
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -42,8 +46,11 @@ class OAuthClient:
     """Talks to one provider's authorization server."""
 
     def __init__(self, name: str, auth: AuthConfig, resolve_secret: Callable[[str, str], str],
-                 *, timeout: float = 30.0) -> None:
+                 *, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` replaces httpx's network layer (tests: `httpx.MockTransport`)."""
         self.name = name
+        self.transport = transport
         self.auth = auth
         self.resolve_secret = resolve_secret
         self.timeout = timeout
@@ -66,7 +73,7 @@ class OAuthClient:
         from assistant_cli.providers.errors import network_error
 
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
                 response = await client.post(url, data=form,
                                              headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:

@@ -4,6 +4,8 @@
 sends the browser back to `http://127.0.0.1:PORT/callback?code=...&state=...`, where a
 short-lived server on this machine (RFC 8252 §7.3) takes the code, checks the state and
 exchanges the code, with the PKCE verifier, for tokens.
+
+aiohttp is imported inside functions: only a browser sign-in starts the callback server.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -37,6 +40,45 @@ def authorize_url(client: OAuthClient, redirect_uri: str, state: str, challenge:
     return f"{client.auth.authorize_url}{sep}{urlencode(params)}"
 
 
+class _Callback:
+    """The one request the authorization server sends the browser back with."""
+
+    def __init__(self, name: str, state: str) -> None:
+        self.name = name
+        self.state = state
+        self.outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def fail(self, message: str, hint: str | None = None) -> None:
+        if not self.outcome.done():
+            self.outcome.set_exception(ProviderError(
+                f"{self.name}: {message}", kind="auth", provider=self.name,
+                hint=hint or login_hint(self.name)))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        query = request.query
+        if self.outcome.done():
+            return _page("Already handled", "This sign-in is finished; you can close this tab.")
+        if not secrets.compare_digest(query.get("state", ""), self.state):
+            self.fail("the OAuth callback's state does not match the one this login sent "
+                      "(an old browser tab, or a forged request); nothing was stored",
+                      hint=f"run `assistant-cli providers login {self.name}` again and finish "
+                      "it in the tab it opens")
+            return _page("Sign-in refused", "The state parameter did not match. Return to "
+                         "the terminal and run the login again.", status=400)
+        if "error" in query:
+            said = query["error"] + (f": {query['error_description']}"
+                                     if query.get("error_description") else "")
+            self.fail(f"the authorization server refused the sign-in ({said})")
+            return _page("Sign-in refused", f"The authorization server said: {said}.",
+                         status=400)
+        code = query.get("code")
+        if not code:
+            self.fail("the OAuth callback carried no code")
+            return _page("Sign-in failed", "No authorization code arrived.", status=400)
+        self.outcome.set_result(code)
+        return _page("Signed in", "You can close this tab and return to the terminal.")
+
+
 async def authorization_code_login(
     client: OAuthClient, open_browser: Callable[[str], Any], *, timeout: float = 300.0,
 ) -> TokenSet:
@@ -44,59 +86,17 @@ async def authorization_code_login(
     from aiohttp import web
 
     verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(24)
-    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     name = client.name
-
-    def fail(message: str, hint: str | None = None) -> None:
-        if not outcome.done():
-            outcome.set_exception(ProviderError(f"{name}: {message}", kind="auth",
-                                                provider=name, hint=hint or login_hint(name)))
-
-    async def callback(request: web.Request) -> web.Response:
-        query = request.query
-        if outcome.done():
-            return _page("Already handled", "This sign-in is finished; you can close this tab.")
-        if not secrets.compare_digest(query.get("state", ""), state):
-            fail("the OAuth callback's state does not match the one this login sent "
-                 "(an old browser tab, or a forged request); nothing was stored",
-                 hint=f"run `assistant-cli providers login {name}` again and finish it in "
-                 "the tab it opens")
-            return _page("Sign-in refused", "The state parameter did not match. Return to "
-                         "the terminal and run the login again.", status=400)
-        if "error" in query:
-            said = query["error"] + (f": {query['error_description']}"
-                                     if query.get("error_description") else "")
-            fail(f"the authorization server refused the sign-in ({said})")
-            return _page("Sign-in refused", f"The authorization server said: {said}.",
-                         status=400)
-        code = query.get("code")
-        if not code:
-            fail("the OAuth callback carried no code")
-            return _page("Sign-in failed", "No authorization code arrived.", status=400)
-        outcome.set_result(code)
-        return _page("Signed in", "You can close this tab and return to the terminal.")
-
+    callback = _Callback(name, secrets.token_urlsafe(24))
     app = web.Application()
-    app.router.add_get("/callback", callback)
+    app.router.add_get("/callback", callback.handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
-    port = client.auth.redirect_port
     try:
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        redirect_uri = await _listen(runner, name, client.auth.redirect_port)
+        open_browser(authorize_url(client, redirect_uri, callback.state, challenge))
         try:
-            await site.start()
-        except OSError as exc:
-            raise ProviderError(
-                f"{name}: cannot listen for the OAuth callback on 127.0.0.1:{port} "
-                f"({exc.strerror})", kind="auth", provider=name,
-                hint=f"free that port, or set providers.{name}.auth.redirect_port to another "
-                "port registered with the authorization server (0 = any)") from None
-        bound = runner.addresses[0][1]
-        redirect_uri = f"http://127.0.0.1:{bound}/callback"
-        open_browser(authorize_url(client, redirect_uri, state, challenge))
-        try:
-            code = await asyncio.wait_for(outcome, timeout)
+            code = await asyncio.wait_for(callback.outcome, timeout)
         except asyncio.TimeoutError:
             raise ProviderError(
                 f"{name}: no answer from the browser within {timeout:.0f} s", kind="auth",
@@ -107,9 +107,24 @@ async def authorization_code_login(
     return await client.exchange_code(code, verifier, redirect_uri)
 
 
-def _page(title: str, text: str, status: int = 200) -> web.Response:
-    from html import escape
+async def _listen(runner: web.AppRunner, name: str, port: int) -> str:
+    """Start the callback server on loopback; its redirect URI."""
+    from aiohttp import web
 
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise ProviderError(
+            f"{name}: cannot listen for the OAuth callback on 127.0.0.1:{port} "
+            f"({exc.strerror})", kind="auth", provider=name,
+            hint=f"free that port, or set providers.{name}.auth.redirect_port to another "
+            "port registered with the authorization server (0 = any)") from None
+    bound = runner.addresses[0][1]
+    return f"http://127.0.0.1:{bound}/callback"
+
+
+def _page(title: str, text: str, status: int = 200) -> web.Response:
     from aiohttp import web
 
     return web.Response(text=PAGE.format(title=escape(title), text=escape(text)),

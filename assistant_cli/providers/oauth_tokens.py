@@ -6,12 +6,12 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from assistant_cli.errors import ProviderError
-
-if TYPE_CHECKING:
-    from assistant_cli.secrets.store import SecretStore
+from assistant_cli.observability.logs import register_secret
+from assistant_cli.paths import resolve
+from assistant_cli.secrets.store import SecretStore
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,6 @@ class KeyringTokenStore:
     @property
     def secrets(self) -> SecretStore:
         if self._secrets is None:
-            from assistant_cli.paths import resolve
-            from assistant_cli.secrets.store import SecretStore
-
             self._secrets = SecretStore(resolve())
         return self._secrets
 
@@ -96,7 +93,6 @@ class KeyringTokenStore:
                 f"{provider}: the stored OAuth tokens are unreadable", kind="auth",
                 provider=provider, hint=f"run `assistant-cli providers login {provider}`",
             ) from None
-        from assistant_cli.observability.logs import register_secret
 
         register_secret(tokens.access_token)
         if tokens.refresh_token:
@@ -104,8 +100,6 @@ class KeyringTokenStore:
         return tokens
 
     def save(self, provider: str, tokens: TokenSet) -> None:
-        from assistant_cli.observability.logs import register_secret
-
         register_secret(tokens.access_token)
         if tokens.refresh_token:
             register_secret(tokens.refresh_token)

@@ -13,7 +13,6 @@ yielded as ToolCallRequested once the stream ends.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +29,7 @@ from assistant_cli.providers.base import (
     Usage,
     estimated_usage,
 )
-from assistant_cli.providers.http import HttpProvider
+from assistant_cli.providers.http import HttpProvider, sse_events
 
 
 class OpenAIProvider(HttpProvider):
@@ -72,21 +71,12 @@ class OpenAIProvider(HttpProvider):
         model: str | None = None
         produced: list[str] = []
         calls = _CallAssembler({wire_name(t.name): t.name for t in request.tools})
-        lines = response.aiter_lines()
-        async for line in lines:
-            if not line.startswith("data:"):
-                continue  # comments (": keep-alive"), event names and blank separators
-            data = line[5:].strip()
+        events = sse_events(response)
+        async for _name, data in events:
             if data == "[DONE]":
-                await self.finish_body(lines)
+                await self.finish_body(events)
                 break
-            try:
-                chunk = json.loads(data)
-            except json.JSONDecodeError:
-                raise ProviderError(
-                    f"{self.name} sent a malformed stream chunk", kind="bad_request",
-                    provider=self.name,
-                ) from None
+            chunk = self.stream_json(data, "stream chunk")
             if "error" in chunk:  # some servers report mid-stream failures this way
                 err = chunk["error"] or {}
                 raise ProviderError(

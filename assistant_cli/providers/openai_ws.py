@@ -14,6 +14,9 @@ Tools: offered as `tools` of `type: function`; a call arrives as a `function_cal
 item (`call_id`, `name`) whose arguments stream in `response.function_call_arguments.delta`
 events, settled by `response.output_item.done`; results go back as
 `function_call_output` input items.
+
+aiohttp is imported inside functions: the provider registry loads adapter classes for
+`providers add` and `doctor`, which never open a socket.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
     ResponseInfo,
+    SecretResolver,
     StreamEvent,
     TextDelta,
     Usage,
@@ -45,6 +49,8 @@ from assistant_cli.providers.http import HttpProvider
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from assistant_cli.config.models import ProviderConfig
 
 log = logging.getLogger("assistant_cli.providers.openai_ws")
 
@@ -86,6 +92,14 @@ class OpenAIWebSocketProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     url_schemes: ClassVar[tuple[str, ...] | None] = ("http", "https", "ws", "wss")
     _session: aiohttp.ClientSession | None = None
+
+    def __init__(self, name: str, config: ProviderConfig, resolve_secret: SecretResolver, *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`transport` carries the HTTP calls (model list), `connector` the WebSocket: both
+        replace the network layer for tests; the caller keeps owning `connector`."""
+        super().__init__(name, config, resolve_secret, transport=transport)
+        self.connector = connector
 
     @property
     def url(self) -> str:
@@ -140,7 +154,9 @@ class OpenAIWebSocketProvider(HttpProvider):
             trace = aiohttp.TraceConfig()
             trace.on_request_start.append(self._on_request_start)
             trace.on_request_end.append(self._on_request_end)
-            self._session = aiohttp.ClientSession(timeout=timeout, trace_configs=[trace])
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, trace_configs=[trace], connector=self.connector,
+                connector_owner=self.connector is None)
         return self._session
 
     async def _on_request_start(self, session: Any, ctx: SimpleNamespace, params: Any) -> None:

@@ -19,7 +19,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from assistant_cli.config.models import Config
-from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.events import (
+    EventBus,
+    ProviderCallFailed,
+    ProviderFailover,
+    ProvidersExhausted,
+)
 from assistant_cli.errors import ProviderError
 from assistant_cli.plugins import registry
 from assistant_cli.providers.base import (
@@ -110,8 +115,8 @@ class ProviderRouter:
         for index, name in enumerate(candidates):
             if failures:
                 last = failures[-1]
-                self.events.publish("provider.failover", from_=last.provider, to=name,
-                                    kind=last.kind)
+                self.events.publish(ProviderFailover(from_provider=last.provider, to=name,
+                                                     kind=last.kind))
                 log.warning("failing over to %s after %s", name, last.kind,
                             extra={"event": "provider.failover",
                                    "fields": {"provider": name, "kind": last.kind}})
@@ -170,8 +175,8 @@ class ProviderRouter:
             cooldown = max(self.cooldowns[min(step, len(self.cooldowns) - 1)],
                            exc.retry_after or 0.0)
             st.cooldown_until = self.clock() + cooldown
-        self.events.publish("provider.error", provider=name, kind=exc.kind, status=exc.status,
-                            cooldown_s=cooldown)
+        self.events.publish(ProviderCallFailed(provider=name, kind=exc.kind, status=exc.status,
+                                               cooldown_s=cooldown))
         log.warning("%s", exc.message, extra={"event": "provider.error", "fields": {
             "provider": name, "kind": exc.kind, "status": exc.status, "cooldown_s": cooldown}})
         self._tell_health(name, exc)
@@ -179,7 +184,7 @@ class ProviderRouter:
     def _exhausted(self, failures: list[ProviderError]) -> ProviderError:
         reasons = [{"provider": e.provider, "kind": e.kind, "status": e.status,
                     "error": e.message} for e in failures]
-        self.events.publish("provider.exhausted", providers=reasons)
+        self.events.publish(ProvidersExhausted(providers=tuple(reasons)))
         log.error("no provider could answer: %s", "; ".join(e.message for e in failures),
                   extra={"event": "provider.exhausted", "fields": {"providers": reasons}})
         if len(failures) == 1:

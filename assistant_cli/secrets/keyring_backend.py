@@ -1,4 +1,8 @@
-"""Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file."""
+"""Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file.
+
+keyring and the encrypted-file backend (cryptography) are imported inside functions:
+they take noticeable time to import, and most commands never touch a secret.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant_cli.errors import KeyringUnavailable
+from assistant_cli.secrets import PASSWORD_ENV
 
 if TYPE_CHECKING:
     # keyring (and cryptography, for the file backend) take noticeable time to import, and
@@ -14,7 +19,6 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE = "assistant-cli"
-PASSWORD_ENV = "ASSISTANT_CLI_KEYRING_PASSWORD"
 BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
 
 _FRIENDLY_NAMES = {

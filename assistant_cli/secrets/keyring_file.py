@@ -18,7 +18,7 @@ from keyring.errors import PasswordDeleteError
 
 from assistant_cli.errors import SecretError
 from assistant_cli.paths import atomic_write
-from assistant_cli.secrets.keyring_backend import PASSWORD_ENV
+from assistant_cli.secrets import PASSWORD_ENV
 
 FORMAT_VERSION = 1
 SALT_BYTES = 16

@@ -3,27 +3,56 @@
 What is tested depends on where config.yaml uses the secret: a provider's key gets the
 doctor's provider probe (a one-token call through the adapter), a Telegram token getMe,
 a WhatsApp token the phone number lookup. The old value stays in place unless every test
-accepted the new one. The gateway's JWT secret is not typed in: the gateway's own
-`rotate_jwt_secret` makes a new key (new `kid`) and keeps the old one valid for
-`gateway.rotation_grace` seconds.
+accepted the new one. The tests themselves are the doctor's: the caller hands one in as a
+`ValueTester` (`doctor/secret_checks.py` `new_value_tester`), so the secret store never
+depends on the floors above it. The gateway's JWT secret is not typed in: the gateway's
+`rotate_jwt_secret` (handed in the same way) makes a new key (new `kid`), and the old one
+stays valid for `gateway.rotation_grace` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant_cli.errors import SecretError
+from assistant_cli.errors import AssistantError, SecretError
+from assistant_cli.secrets.references import (
+    INTERNAL_SECRETS,
+    OAUTH_PREFIX,
+    Loc,
+    references,
+    rotate_command,
+)
+from assistant_cli.secrets.store import SecretStore, check_name
+from assistant_cli.store.audit import AuditLog, key_from_store
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config
-    from assistant_cli.doctor.base import Result
     from assistant_cli.paths import Paths
-    from assistant_cli.secrets.store import SecretStore
 
-Loc = tuple[str, ...]
 DEFAULT_GATEWAY_SECRET = "gateway_jwt_secret"
+
+
+class TestResult(Protocol):
+    """What testing a new value found (the doctor's `Result` is one): `data["verdict"]` is
+    accepted, rejected or anything else for "could not tell"."""
+
+    @property
+    def found(self) -> str: ...
+
+    @property
+    def fix(self) -> str: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+# Tests the new value where config.yaml uses it (at that key path); None: nothing can.
+ValueTester = Callable[[Loc, str], Awaitable["TestResult | None"]]
+# Makes the ValueTester for a loaded config.
+TesterFactory = Callable[["Config"], ValueTester]
 
 
 @dataclass
@@ -38,17 +67,12 @@ class Rotation:
 
 def record(store: SecretStore, action: str, target: str, outcome: str, **detail: Any) -> None:
     """Append to the audit log (never a secret value)."""
-    from assistant_cli.store.audit import AuditLog, key_from_store
-
     AuditLog(store.db, key_from_store(store)).append(action, target, outcome, **detail)
 
 
 def try_record(paths: Paths, action: str, target: str, outcome: str,
                **detail: Any) -> str | None:
     """record() for changes that stand without a usable keyring: None, or why it failed."""
-    from assistant_cli.errors import AssistantError
-    from assistant_cli.secrets.store import SecretStore
-
     try:
         record(SecretStore(paths), action, target, outcome, **detail)
     except AssistantError as exc:
@@ -58,8 +82,6 @@ def try_record(paths: Paths, action: str, target: str, outcome: str,
 
 def users(config: Config, name: str) -> list[Loc]:
     """Config keys whose value is `keyring:NAME`."""
-    from assistant_cli.doctor.secret_checks import references
-
     return [loc for loc, ref in references(config, used_only=False) if ref == f"keyring:{name}"]
 
 
@@ -71,9 +93,6 @@ def is_gateway_secret(config: Config | None, name: str) -> bool:
 
 def check_rotatable(store: SecretStore, name: str, config: Config | None) -> None:
     """Refuse names that must not or cannot be rotated, before any value is read."""
-    from assistant_cli.doctor.secret_checks import INTERNAL_SECRETS, OAUTH_PREFIX, rotate_command
-    from assistant_cli.secrets.store import check_name
-
     check_name(name)
     if name in INTERNAL_SECRETS:
         raise SecretError(f"{name} signs the audit log; rotating it would make every existing "
@@ -88,46 +107,10 @@ def check_rotatable(store: SecretStore, name: str, config: Config | None) -> Non
                           f"with `assistant-cli secrets set {name}`")
 
 
-def rotate_gateway_secret(store: SecretStore, name: str, config: Config | None) -> Rotation:
-    """New JWT signing key with a new kid; the previous key verifies for the grace period."""
-    from assistant_cli.gateway.tokens import rotate_jwt_secret
-
-    grace = config.gateway.rotation_grace if config is not None else 86_400
-    kid = rotate_jwt_secret(store, name)
-    record(store, "secret.rotate", name, "ok", kid=kid, grace_s=grace)
-    hours = grace / 3600
-    return Rotation(name, kid=kid, notes=[
-        f"tokens signed with the previous key stay valid for {hours:g} h "
-        "(gateway.rotation_grace); mint new ones for your clients"])
-
-
-async def _test(config: Config, loc: Loc, name: str, value: str, store: SecretStore,
-                timeout: float) -> Result | None:
-    """Probe the service that uses `loc` with the new value; None when nothing can test it."""
-    from assistant_cli.doctor.channel_checks import telegram_probe, whatsapp_probe
-    from assistant_cli.doctor.probes import probe_provider
-
-    if loc[0] == "providers" and loc[1] in config.providers:
-        ref = f"keyring:{name}"
-
-        def resolve(other: str, key: str) -> str:
-            return value if other == ref else store.resolve(other, key=key)
-
-        return await probe_provider(loc[1], config.providers[loc[1]], resolve, timeout)
-    telegram, whatsapp = config.platforms.telegram, config.platforms.whatsapp
-    if loc == ("platforms", "telegram", "api_token") and telegram is not None:
-        result, _ = await telegram_probe(telegram, value, timeout)
-        return result
-    if (loc == ("platforms", "whatsapp", "access_token") and whatsapp is not None
-            and whatsapp.phone_number_id):
-        return await whatsapp_probe(whatsapp, value, timeout)
-    return None
-
-
 def rotate_credential(store: SecretStore, name: str, value: str, config: Config | None, *,
-                      test: bool = True, timeout: float = 10.0,
-                      config_problem: str = "") -> Rotation:
-    """Replace NAME with `value` once the services that use it accept it.
+                      tester: TesterFactory | None, config_problem: str = "") -> Rotation:
+    """Replace NAME with `value` once the services that use it accept it (`tester` None:
+    replace it untested, as `--no-test` asks).
 
     Raises SecretError (after audit-logging the refusal) when a service rejects the new
     value, or when it cannot be tested right now; the old value is kept in both cases.
@@ -140,7 +123,7 @@ def rotate_credential(store: SecretStore, name: str, value: str, config: Config 
         raise SecretError(f"the new value for {name!r} is the same as the current one",
                           hint="get a new key or token from the service first")
     rotation = Rotation(name)
-    if not test:
+    if tester is None:
         rotation.notes.append("not tested (--no-test)")
     elif config is None:
         rotation.notes.append(f"not tested: config.yaml did not load ({config_problem})")
@@ -149,7 +132,7 @@ def rotate_credential(store: SecretStore, name: str, value: str, config: Config 
         if not where:
             rotation.notes.append("not tested: config.yaml does not use it as "
                                   f"keyring:{name}")
-        results = asyncio.run(_test_all(config, where, name, value, store, timeout))
+        results = asyncio.run(_test_all(tester(config), where, value))
         for loc, result in zip(where, results, strict=True):
             key = ".".join(loc)
             if result is None:
@@ -175,10 +158,9 @@ def rotate_credential(store: SecretStore, name: str, value: str, config: Config 
     return rotation
 
 
-async def _test_all(config: Config, where: list[Loc], name: str, value: str,
-                    store: SecretStore, timeout: float) -> list[Result | None]:
-    return list(await asyncio.gather(*(_test(config, loc, name, value, store, timeout)
-                                       for loc in where)))
+async def _test_all(tester: ValueTester, where: list[Loc],
+                    value: str) -> list[TestResult | None]:
+    return list(await asyncio.gather(*(tester(loc, value) for loc in where)))
 
 
 def loc_is_telegram_token(where: list[Loc]) -> bool:
@@ -192,3 +174,16 @@ def _other_bot(old: str, new: str) -> list[str]:
         return [f"the new token belongs to another bot (id {new_id}, was {old_id}); people "
                 "who paired with the old bot must write to the new one"]
     return []
+
+
+def rotate_gateway_secret(store: SecretStore, name: str, config: Config | None,
+                          rotate_jwt_secret: Callable[[SecretStore, str], str]) -> Rotation:
+    """New JWT signing key with a new kid (`rotate_jwt_secret` of gateway/tokens.py makes
+    it), audit-logged; the previous key verifies for the grace period."""
+    grace = config.gateway.rotation_grace if config is not None else 86_400
+    kid = rotate_jwt_secret(store, name)
+    record(store, "secret.rotate", name, "ok", kid=kid, grace_s=grace)
+    hours = grace / 3600
+    return Rotation(name, kid=kid, notes=[
+        f"tokens signed with the previous key stay valid for {hours:g} h "
+        "(gateway.rotation_grace); mint new ones for your clients"])

@@ -4,6 +4,9 @@ Config values that are secrets are references: `keyring:NAME` reads NAME from th
 (service `assistant-cli`), `env:NAME` reads an environment variable. The keyring cannot list
 its entries, so `secrets_meta` records which names we set and when (for rotation checks).
 Every resolved value is registered with the log redactor.
+
+The log redactor (observability.logs, with logging.handlers) is imported inside functions:
+commands that list or set secrets never resolve one.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assistant_cli.errors import SecretError
 from assistant_cli.paths import Paths
-
-if TYPE_CHECKING:
-    from assistant_cli.store.db import Database
+from assistant_cli.secrets.keyring_backend import SERVICE, backend_name, select_backend
+from assistant_cli.store.db import Database
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -56,28 +58,20 @@ class SecretStore:
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            from assistant_cli.secrets.keyring_backend import select_backend
-
             self._backend = select_backend(self.paths.secrets_file)
         return self._backend
 
     @property
     def backend_name(self) -> str:
-        from assistant_cli.secrets.keyring_backend import backend_name
-
         return backend_name(self.backend)
 
     @property
     def db(self) -> Database:
         if self._db is None:
-            from assistant_cli.store.db import Database
-
             self._db = Database(self.paths.database)
         return self._db
 
     def get(self, name: str) -> str | None:
-        from assistant_cli.secrets.keyring_backend import SERVICE
-
         try:
             value: str | None = self.backend.get_password(SERVICE, check_name(name))
         except SecretError:
@@ -88,8 +82,6 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         """Store a value; records when it was first set and when last changed."""
-        from assistant_cli.secrets.keyring_backend import SERVICE
-
         if not value:
             raise SecretError(f"refusing to store an empty value for {name!r}")
         db = self.db  # an unusable state directory fails here, before the keyring changes
@@ -110,8 +102,6 @@ class SecretStore:
 
     def delete(self, name: str) -> bool:
         """Remove a secret; False when it did not exist."""
-        from assistant_cli.secrets.keyring_backend import SERVICE
-
         existed = True
         db = self.db  # as in set(): fail before the keyring changes
         try:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from assistant_cli.store.db import Database
 
@@ -51,8 +52,6 @@ def scrub(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v) for k, v in value.items()}
     if isinstance(value, str) and "://" in value:
-        from urllib.parse import urlsplit, urlunsplit
-
         try:
             parts = urlsplit(value)
         except ValueError:

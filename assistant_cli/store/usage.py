@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant_cli.errors import ProviderError
 from assistant_cli.store.db import Database
 
 # Successes are written at most this often per provider; failures always are.
@@ -122,8 +123,6 @@ class HealthLog:
 
     def hook(self, name: str, error: object) -> None:
         """Adapter for ProviderRouter's `health` callback."""
-        from assistant_cli.errors import ProviderError
-
         if isinstance(error, ProviderError):
             self.record(name, False, kind=error.kind, status=error.status, detail=error.message)
         else:

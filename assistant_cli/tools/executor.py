@@ -1,5 +1,8 @@
 """Running one tool call safely: arguments checked, time-limited, result size-limited.
 
+`jsonschema` is imported inside functions, at the first call that needs a schema check:
+it costs start-up time that a serve without tool calls should not pay.
+
 Nothing a model or a tool does here can crash the worker: an unknown name, arguments that
 are not JSON or do not fit the schema, a tool that raises or runs too long — each becomes
 an error result that goes back to the model, is logged, and is counted per tool.
@@ -14,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from assistant_cli.domain.events import EventBus
+from assistant_cli.domain.events import EventBus, ToolCalled
 from assistant_cli.domain.tools import ToolCall, ToolResult
 from assistant_cli.tools.base import Caller, Tool, reset_caller, set_caller
 from assistant_cli.tools.registry import ToolRegistry
@@ -85,7 +88,7 @@ class ToolExecutor:
             content = content if content.startswith("error") else f"error: {content}"
             log.info("tool %s: %s", name, content, extra={
                 "event": "tool.error", "fields": {"tool": name, "outcome": outcome}})
-        self.events.publish("tool.call", tool=name, outcome=outcome, duration_ms=duration)
+        self.events.publish(ToolCalled(tool=name, outcome=outcome, duration_ms=duration))
         return Execution(ToolResult(call.call_id, name, content, error), outcome, duration,
                          tool_ms)
 

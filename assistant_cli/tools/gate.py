@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant_cli.config.models import ToolAllow
 from assistant_cli.domain import tool_texts as texts
+from assistant_cli.domain.events import ToolConfirmAsked, ToolConfirmed
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.store.tool_calls import ApprovalStore
@@ -74,8 +75,7 @@ class ToolGate:
         shown = pretty(arguments)
         request = ConfirmRequest(tool, shown, texts.confirm_prompt(tool, shown),
                                  self.confirm_timeout)
-        self.events.publish("tool.confirm_asked", tool=tool, channel=msg.platform,
-                            sender=msg.sender_id)
+        self.events.publish(ToolConfirmAsked(tool=tool, channel=msg.platform, sender=msg.sender_id))
         asked = time.monotonic()
         try:
             decision = await asyncio.wait_for(channel.confirm(msg, request),
@@ -92,8 +92,8 @@ class ToolGate:
     def _decided(self, tool: str, arguments: str, msg: InboundMessage, decision: str) -> None:
         actor = f"{msg.platform}:{msg.sender_id}"
         digest = arguments_digest(arguments)
-        self.events.publish("tool.confirm", tool=tool, decision=decision, channel=msg.platform,
-                            sender=msg.sender_id)
+        self.events.publish(ToolConfirmed(tool=tool, decision=decision, channel=msg.platform,
+                                          sender=msg.sender_id))
         log.info("tool %s: %s by %s", tool, decision, actor, extra={
             "event": "tool.confirm", "fields": {"tool": tool, "decision": decision}})
         if self.audit is None:

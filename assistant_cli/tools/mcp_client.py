@@ -1,7 +1,8 @@
 """MCP servers as tool sources, through the official `mcp` SDK's client (stdio and
 Streamable HTTP): started with `serve` concurrently, each within its time limit, kept
 connected (restarted with backoff when they die), tool lists refreshed when a server says
-they changed. Their tools appear as `server.tool`.
+they changed. Their tools appear as `server.tool`. The SDK is imported inside functions:
+it is heavy, and only a serve with MCP servers configured needs it.
 
 Secrets in `env` and `headers` are keyring:/env: references resolved here, at the edge;
 their values are blanked out of every error text we keep or log.
@@ -20,6 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant_cli.config.models import McpServerConfig
+from assistant_cli.domain.events import Event, McpFailed, McpReady, McpToolsChanged
 from assistant_cli.errors import AssistantError, ToolError
 from assistant_cli.tools.base import Tool
 from assistant_cli.tools.registry import ToolRegistry
@@ -125,8 +127,8 @@ class McpServer:
                     self.state, self.error = "ready", None
                     self.registry.failures.pop(self.name, None)
                     self._ready.set()
-                    self._publish("mcp.ready", tools=len(self.tool_names),
-                                  started_ms=self.started_ms)
+                    self._publish(McpReady(server=self.name, tools=len(self.tool_names),
+                                           started_ms=self.started_ms))
                     await self._watch(client)
             except BaseException as exc:
                 if errlog is not None and not isinstance(exc, asyncio.CancelledError):
@@ -200,7 +202,7 @@ class McpServer:
             if cursor is None:
                 break
         self.registry.replace_prefix(self.name, tools)
-        self._publish("mcp.tools", tools=len(tools))
+        self._publish(McpToolsChanged(server=self.name, tools=len(tools)))
 
     def _tool(self, remote: str, description: str, schema: dict[str, Any]) -> Tool:
         summary = description.strip().split("\n\n", 1)[0]
@@ -231,7 +233,7 @@ class McpServer:
         self._ready.set()
         log.warning("MCP server %s: %s", self.name, reason,
                     extra={"event": "mcp.failed", "fields": {"server": self.name}})
-        self._publish("mcp.failed", error=reason)
+        self._publish(McpFailed(server=self.name, error=reason))
 
     def _reason(self, exc: BaseException) -> str:
         leaf = _leaf(exc)
@@ -260,9 +262,9 @@ class McpServer:
                 text = text.replace(value, "***")
         return text
 
-    def _publish(self, name: str, **data: Any) -> None:
+    def _publish(self, event: Event) -> None:
         if self.events is not None:
-            self.events.publish(name, server=self.name, **data)
+            self.events.publish(event)
 
 
 @contextlib.asynccontextmanager

@@ -3,6 +3,9 @@
 States, with a sentence a person can act on: `connecting`, `connected`, `unreachable`
 (nothing answers; retried with backoff), `unauthorized` (the token is refused; retried only
 when the user asks, or at once when the dashboard can mint a fresh token itself).
+
+aiohttp is imported inside functions: the dashboard draws its first frame before the
+connection library has loaded.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import aiohttp
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
@@ -74,7 +80,10 @@ EventCallback = Callable[[str, dict[str, Any], float], None]
 class GatewayClient:
     """Keeps one WebSocket to the gateway open while `run()` runs."""
 
-    def __init__(self, target: Target, on_event: EventCallback, on_state: StateCallback) -> None:
+    def __init__(self, target: Target, on_event: EventCallback, on_state: StateCallback, *,
+                 connector: aiohttp.BaseConnector | None = None) -> None:
+        """`connector` replaces aiohttp's network layer (tests); the caller keeps owning it."""
+        self.connector = connector
         self.target = target
         self.on_event = on_event
         self.on_state = on_state
@@ -83,6 +92,7 @@ class GatewayClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._retry = asyncio.Event()
+        self._backoff, self._refreshed = BACKOFF_START, False
         self._stopped = False
 
     def _set(self, state: str, detail: str) -> None:
@@ -106,59 +116,16 @@ class GatewayClient:
     async def run(self) -> None:
         import aiohttp
 
-        backoff = BACKOFF_START
-        refreshed = False
-        async with aiohttp.ClientSession() as session:
+        self._backoff, self._refreshed = BACKOFF_START, False
+        async with aiohttp.ClientSession(connector=self.connector,
+                                         connector_owner=self.connector is None) as session:
             while not self._stopped:
                 self._set("connecting", f"connecting to {self.target.base_url} …")
-                try:
-                    ws = await session.ws_connect(
-                        self.target.ws_url, ssl=self.target.ssl_context or True,
-                        headers={"Authorization": f"Bearer {self.target.token()}"},
-                        heartbeat=20.0, max_msg_size=MAX_FRAME_BYTES,
-                        timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
-                except aiohttp.WSServerHandshakeError as exc:
-                    code = _refusal_code(exc)
-                    if exc.status == 429:
-                        self._set("unauthorized", f"locked out after too many failed attempts; "
-                                  f"retrying in {BACKOFF_MAX:.0f} s")
-                        await self._pause(BACKOFF_MAX)
-                        continue
-                    if exc.status in (401, 403):
-                        if self.target.refreshable and not refreshed:
-                            refreshed = True
-                            continue
-                        self._set("unauthorized", f"{AUTH_MESSAGES.get(code, code)} — "
-                                  f"{self._auth_fix(code)}")
-                        await self._pause(None)
-                        refreshed = False
-                        continue
-                    self._set("unreachable", f"{self.target.base_url} answered HTTP {exc.status} "
-                              "instead of the dashboard WebSocket — is this assistant-cli's "
-                              f"gateway? retrying in {backoff:g} s")
-                    await self._pause(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX)
+                ws = await self._connect(session)
+                if ws is None:
                     continue
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                    self._set("unreachable", f"gateway unreachable at {self.target.base_url} "
-                              f"({_reason(exc)}) — is `assistant-cli serve` running? "
-                              f"retrying in {backoff:g} s")
-                    await self._pause(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX)
-                    continue
-                backoff, refreshed = BACKOFF_START, False
-                self._ws = ws
-                self._set("connected", f"connected to {self.target.base_url}")
-                try:
-                    await self._receive(ws)
-                finally:
-                    self._ws = None
-                    for fut in self._pending.values():
-                        if not fut.done():
-                            fut.set_exception(RequestFailed("disconnected", "connection lost"))
-                    self._pending.clear()
-                    with contextlib.suppress(Exception):
-                        await ws.close()
+                self._backoff, self._refreshed = BACKOFF_START, False
+                await self._stay_connected(ws)
                 if self._stopped:
                     break
                 if ws.close_code == CLOSE_TOKEN_EXPIRED and not self.target.refreshable:
@@ -167,6 +134,63 @@ class GatewayClient:
                     continue
                 self._set("unreachable", "connection to the gateway lost; reconnecting …")
                 await self._pause(BACKOFF_START)
+
+    async def _connect(self, session: Any) -> Any | None:
+        """The WebSocket, or None after saying why not (and waiting as long as that asks)."""
+        import aiohttp
+
+        try:
+            return await session.ws_connect(
+                self.target.ws_url, ssl=self.target.ssl_context or True,
+                headers={"Authorization": f"Bearer {self.target.token()}"},
+                heartbeat=20.0, max_msg_size=MAX_FRAME_BYTES,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
+        except aiohttp.WSServerHandshakeError as exc:
+            await self._refused(exc)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self._set("unreachable", f"gateway unreachable at {self.target.base_url} "
+                      f"({_reason(exc)}) — is `assistant-cli serve` running? "
+                      f"retrying in {self._backoff:g} s")
+            await self._back_off()
+        return None
+
+    async def _refused(self, exc: Any) -> None:
+        code = _refusal_code(exc)
+        if exc.status == 429:
+            self._set("unauthorized", f"locked out after too many failed attempts; "
+                      f"retrying in {BACKOFF_MAX:.0f} s")
+            await self._pause(BACKOFF_MAX)
+        elif exc.status in (401, 403):
+            if self.target.refreshable and not self._refreshed:
+                self._refreshed = True  # a freshly minted token is tried at once
+                return
+            self._set("unauthorized", f"{AUTH_MESSAGES.get(code, code)} — "
+                      f"{self._auth_fix(code)}")
+            await self._pause(None)
+            self._refreshed = False
+        else:
+            self._set("unreachable", f"{self.target.base_url} answered HTTP {exc.status} "
+                      "instead of the dashboard WebSocket — is this assistant-cli's "
+                      f"gateway? retrying in {self._backoff:g} s")
+            await self._back_off()
+
+    async def _back_off(self) -> None:
+        await self._pause(self._backoff)
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+
+    async def _stay_connected(self, ws: Any) -> None:
+        self._ws = ws
+        self._set("connected", f"connected to {self.target.base_url}")
+        try:
+            await self._receive(ws)
+        finally:
+            self._ws = None
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(RequestFailed("disconnected", "connection lost"))
+            self._pending.clear()
+            with contextlib.suppress(Exception):  # the connection is gone either way
+                await ws.close()
 
     async def _receive(self, ws: Any) -> None:
         import aiohttp

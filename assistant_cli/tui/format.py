@@ -7,6 +7,19 @@ from typing import Any
 
 from rich.text import Text
 
+from assistant_cli.domain.events import (
+    MessageError,
+    MessageIn,
+    MessageOut,
+    PairingApproved,
+    PairingDenied,
+    PairingRequested,
+    ProviderCallFailed,
+    ProviderFailover,
+    ProvidersExhausted,
+    TurnFailed,
+)
+
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "green", "WARNING": "yellow", "ERROR": "bold red",
                 "CRITICAL": "bold red"}
 
@@ -32,41 +45,43 @@ def megabytes(n: float | None) -> str:
 
 
 def feed_line(name: str, data: dict[str, Any], ts: float) -> Text | None:
-    """One line of the message feed for an event, or None for events it does not show."""
+    """One line of the message feed for an event, or None for events it does not show.
+
+    `data` is the event's wire form (keys as in gateway/protocol.py `WIRE_EVENTS`)."""
     who = f"{data.get('channel', '?')} {data.get('sender', '')}".strip()
     line = Text(clock_time(ts) + " ", style="dim")
-    if name == "message.in":
+    if name == MessageIn.NAME:
         line.append("← ", style="cyan")
         line.append(f"{who}  {data.get('length', 0)} chars")
         if data.get("text"):
             line.append(f"  {data['text']}", style="italic")
-    elif name == "message.out":
+    elif name == MessageOut.NAME:
         outcome = str(data.get("outcome", "?"))
         line.append("→ ", style="green" if outcome != "failed" else "red")
         line.append(f"{who}  {outcome} in {float(data.get('latency_ms') or 0):.0f} ms")
         if data.get("text"):
             line.append(f"  {data['text']}", style="italic")
-    elif name in ("message.error", "turn.failed"):
+    elif name in (MessageError.NAME, TurnFailed.NAME):
         line.append("✗ ", style="bold red")
         line.append(f"{data.get('channel', '?')}: {data.get('error') or data.get('kind')}")
-    elif name == "pairing.requested":
+    elif name == PairingRequested.NAME:
         line.append("? ", style="bold yellow")
         extra = f" ({data['name']})" if data.get("name") else ""
         line.append(f"pairing requested by {who}{extra} — Pairing tab (2), then a")
-    elif name == "pairing.approved":
+    elif name == PairingApproved.NAME:
         line.append("✓ ", style="bold green")
         line.append(f"{who} is paired")
-    elif name == "pairing.denied":
+    elif name == PairingDenied.NAME:
         line.append("✗ ", style="yellow")
         line.append(f"pairing denied: {who}")
-    elif name == "provider.error":
+    elif name == ProviderCallFailed.NAME:
         line.append("! ", style="bold red")
         status = f" ({data['status']})" if data.get("status") else ""
         line.append(f"provider {data.get('provider')}: {data.get('kind')}{status}")
-    elif name == "provider.failover":
+    elif name == ProviderFailover.NAME:
         line.append("! ", style="bold yellow")
-        line.append(f"failover {data.get('from_')} → {data.get('to')} ({data.get('kind')})")
-    elif name == "provider.exhausted":
+        line.append(f"failover {data.get('from')} → {data.get('to')} ({data.get('kind')})")
+    elif name == ProvidersExhausted.NAME:
         line.append("✗ ", style="bold red")
         kinds = ", ".join(f"{p.get('provider')}: {p.get('kind')}"
                           for p in data.get("providers") or [] if isinstance(p, dict))

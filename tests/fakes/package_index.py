@@ -52,7 +52,9 @@ class FakeIndex:
             if wheel.is_file():
                 return 200, "application/octet-stream", wheel.read_bytes()
         if len(parts) == 3 and parts[0] == "pypi" and parts[1] in self.projects:
-            body = {"info": {"name": parts[1], **self.projects[parts[1]]}}
+            info: dict[str, Any] = {"name": parts[1]}
+            info.update(self.projects[parts[1]])
+            body = {"info": info}
             return 200, "application/json", json.dumps(body).encode()
         return 404, "text/plain", b"not found"
 
