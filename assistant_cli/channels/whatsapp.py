@@ -27,10 +27,10 @@ from assistant_cli.channels.whatsapp_graph import (
     split_text,
 )
 from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import ChannelError, ConfigError
+from assistant_cli.i18n import messages, translator
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -206,8 +206,9 @@ class WhatsAppChannel(Channel):
             log.info("whatsapp note not sent: %s", exc)
 
     async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
-        token, future = self._questions.open(msg.sender_id, request.tool)
-        buttons = [(payload(token, d), texts.DECISION_LABELS[d]) for d in BUTTONS]
+        token, future = self._questions.open(msg.sender_id, request)
+        t = translator(request.language)
+        buttons = [(payload(token, d), messages.decision_label(t, d)) for d in BUTTONS]
         try:
             async with self._using_graph() as graph:
                 await graph.send_buttons(msg.chat_id, request.prompt, buttons)

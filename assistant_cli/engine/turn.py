@@ -207,7 +207,7 @@ class TurnRunner:
         async def deltas() -> AsyncIterator[str]:
             if self.tools is not None:
                 async for shown in self.tools.run(item, channel, turns, model, parts,
-                                                  tool_waits):
+                                                  tool_waits, lang=lang):
                     if not hooks:
                         yield shown
             else:
