@@ -10,6 +10,9 @@ may change without notice. Plugins are found through entry points (see the guide
     [project.entry-points."assistant_cli.locales"]
     de = "assistant_cli_de:CATALOGS"                   # a Locale instance
 
+    [project.entry-points."assistant_cli.tools"]
+    dice = "assistant_cli_dice:TOOLS"                  # a Tool, or a list of them
+
     [project.entry-points."assistant_cli.providers"]   # a Provider subclass
     [project.entry-points."assistant_cli.channels"]    # a Channel subclass
 
@@ -32,6 +35,7 @@ from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.config.models import ProviderConfig
 from assistant_cli.domain.messages import ChatTurn, InboundMessage
 from assistant_cli.errors import PluginError
+from assistant_cli.plugins.versions import API_VERSION, check_api_version
 from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
@@ -43,11 +47,10 @@ from assistant_cli.providers.base import (
     Usage,
 )
 
-API_VERSION = "1.0"
-
 __all__ = [
     "API_VERSION",
     "Answer",
+    "Caller",
     "Channel",
     "ChannelContext",
     "ChatRequest",
@@ -69,14 +72,19 @@ __all__ = [
     "SecretResolver",
     "StreamEvent",
     "TextDelta",
+    "Tool",
     "Usage",
     "check_api_version",
+    "current_caller",
+    "tool",
 ]
 
 # --- tools ---------------------------------------------------------------------------------
-# Reserved for the coordinator: the tool types of `assistant_cli.tools` (the tool decorator
-# and its types, entry-point group `assistant_cli.tools`) are re-exported here when that
-# package lands, and added to __all__ above.
+# Tools the model may call (entry-point group `assistant_cli.tools`, naming a Tool or a list
+# of them): `@tool` makes a Tool of a typed async function; `current_caller()` tells a
+# running tool whom it runs for. Defined in assistant_cli.tools.base, public from here.
+from assistant_cli.tools.base import Caller, Tool, current_caller, tool
+
 # --- end of tools --------------------------------------------------------------------------
 
 
@@ -202,34 +210,3 @@ class Locale:
         """The languages that have a compiled catalog in the directory."""
         found = self.directory.glob("*/LC_MESSAGES/assistant_cli.mo")
         return sorted(p.parent.parent.name for p in found)
-
-
-# --- versions ------------------------------------------------------------------------------
-def check_api_version(package: str, declared: str) -> None:
-    """Refuse a plugin built for an API this assistant-cli does not offer.
-
-    Raises PluginError naming the package, both versions and the fix.
-    """
-    ours_major, ours_minor = _parse(API_VERSION)
-    try:
-        major, minor = _parse(declared)
-    except ValueError:
-        raise PluginError(
-            f"plugin {package} declares API version {declared!r}, which is not MAJOR.MINOR "
-            f"(assistant-cli offers {API_VERSION})",
-            hint=f"ask the author of {package} to set api_version = \"{API_VERSION}\"",
-        ) from None
-    if major == ours_major and minor <= ours_minor:
-        return
-    if (major, minor) > (ours_major, ours_minor):
-        fix = f"upgrade assistant-cli (pip install -U assistant-cli), or install an older {package}"
-    else:
-        fix = f"upgrade the plugin (pip install -U {package}) to one built for API {API_VERSION}"
-    raise PluginError(
-        f"plugin {package} was built for plugin API {declared}, but this assistant-cli offers "
-        f"API {API_VERSION}", hint=fix)
-
-
-def _parse(version: str) -> tuple[int, int]:
-    major, _, minor = str(version).partition(".")
-    return int(major), int(minor or 0)

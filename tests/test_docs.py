@@ -21,7 +21,8 @@ def test_the_api_reference_builds_strict(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     for name in ("API_VERSION", "Handler", "HandlerContext", "Locale", "check_api_version",
-                 "FakeContext", "LoopbackProvider"):
+                 "FakeContext", "LoopbackProvider", "tool", "Tool", "current_caller", "Caller",
+                 "run_tool"):
         assert name in api, name
 
 

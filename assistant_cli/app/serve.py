@@ -119,7 +119,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.app.tools_setup import build_tool_loop, local_registry
     from assistant_cli.store.audit import AuditLog, key_from_store
 
-    tool_registry = local_registry(config.tools, db)
+    tool_registry = local_registry(config.tools, db, config.plugins)
     tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
                                 tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,

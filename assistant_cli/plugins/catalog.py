@@ -34,8 +34,8 @@ class PluginRow:
 def inspect(kind: str, name: str, ep: metadata.EntryPoint, config: PluginsConfig) -> PluginRow:
     """Import one plugin and check its API version, without starting it."""
     from assistant_cli.errors import AssistantError
-    from assistant_cli.plugin import API_VERSION, check_api_version
     from assistant_cli.plugins.loading import package_of
+    from assistant_cli.plugins.versions import API_VERSION, check_api_version
 
     package = package_of(ep)
     dist = getattr(ep, "dist", None)
@@ -46,13 +46,16 @@ def inspect(kind: str, name: str, ep: metadata.EntryPoint, config: PluginsConfig
     except Exception as exc:  # shown as a row, not a traceback
         return PluginRow(kind, name, package, version, "?", "failed", enabled,
                          f"import failed: {type(exc).__name__}: {exc}")
-    declared = str(getattr(target, "api_version", API_VERSION))
-    try:
-        check_api_version(package, declared)
-    except AssistantError as exc:
-        return PluginRow(kind, name, package, version, declared, "failed", enabled,
-                         f"{exc.message}; fix: {exc.hint}")
-    return PluginRow(kind, name, package, version, declared, "loaded", enabled)
+    # A tool plugin may name a list of tools, each declaring its version.
+    items = target if isinstance(target, (list, tuple)) else [target]
+    declared = [str(getattr(t, "api_version", API_VERSION)) for t in items] or [API_VERSION]
+    for api in dict.fromkeys(declared):
+        try:
+            check_api_version(package, api)
+        except AssistantError as exc:
+            return PluginRow(kind, name, package, version, api, "failed", enabled,
+                             f"{exc.message}; fix: {exc.hint}")
+    return PluginRow(kind, name, package, version, declared[0], "loaded", enabled)
 
 
 def all_plugins(config: PluginsConfig, kinds: list[str] | None = None) -> list[PluginRow]:

@@ -73,7 +73,7 @@ def _instantiate(name: str, ep: metadata.EntryPoint, config: PluginsConfig,
     from assistant_cli.plugin import Handler, check_api_version
 
     package = package_of(ep)
-    cls = _import(ep, package)
+    cls = import_target(ep, package)
     if not (isinstance(cls, type) and issubclass(cls, Handler)):
         raise PluginError(f"plugin {package}: entry point {name!r} ({ep.value}) is not a "
                           "subclass of assistant_cli.plugin.Handler",
@@ -92,7 +92,8 @@ def _instantiate(name: str, ep: metadata.EntryPoint, config: PluginsConfig,
     return LoadedHandler(name, package, handler, float(cls.timeout))
 
 
-def _import(ep: metadata.EntryPoint, package: str) -> Any:
+def import_target(ep: metadata.EntryPoint, package: str) -> Any:
+    """What an entry point names; a failed import becomes a PluginError naming the package."""
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin is reported, not a traceback
@@ -119,7 +120,7 @@ def load_locales(config: PluginsConfig) -> list[Path]:
             continue
         package = package_of(ep)
         try:
-            target = _import(ep, package)
+            target = import_target(ep, package)
             if not isinstance(target, Locale):
                 raise PluginError(f"plugin {package}: entry point {name!r} is not an "
                                   "assistant_cli.plugin.Locale",
