@@ -54,8 +54,8 @@ def load(group: str, kind: str, *, key: str) -> Any:
         ) from None
     declared = getattr(cls, "api_version", None)  # third-party providers/channels declare it
     if declared is not None:
-        from assistant_cli.plugin import check_api_version
         from assistant_cli.plugins.loading import package_of
+        from assistant_cli.plugins.versions import check_api_version
 
         check_api_version(package_of(ep), str(declared))
     return cls
