@@ -10,6 +10,9 @@ may change without notice. Plugins are found through entry points (see the guide
     [project.entry-points."assistant_cli.locales"]
     de = "assistant_cli_de:CATALOGS"                   # a Locale instance
 
+    [project.entry-points."assistant_cli.tools"]
+    dice = "assistant_cli_dice:TOOLS"                  # a Tool, or a list of them
+
     [project.entry-points."assistant_cli.providers"]   # a Provider subclass
     [project.entry-points."assistant_cli.channels"]    # a Channel subclass
 
@@ -25,7 +28,6 @@ from assistant_cli.config.models import ProviderConfig
 from assistant_cli.domain.messages import ChatTurn, InboundMessage
 from assistant_cli.errors import PluginError
 from assistant_cli.plugins.api import (
-    API_VERSION,
     Answer,
     Handler,
     HandlerContext,
@@ -34,8 +36,8 @@ from assistant_cli.plugins.api import (
     Locale,
     Pass,
     Rewrite,
-    check_api_version,
 )
+from assistant_cli.plugins.versions import API_VERSION, check_api_version
 from assistant_cli.providers.base import (
     ChatRequest,
     Finished,
@@ -50,6 +52,7 @@ from assistant_cli.providers.base import (
 __all__ = [
     "API_VERSION",
     "Answer",
+    "Caller",
     "Channel",
     "ChannelContext",
     "ChatRequest",
@@ -71,12 +74,17 @@ __all__ = [
     "SecretResolver",
     "StreamEvent",
     "TextDelta",
+    "Tool",
     "Usage",
     "check_api_version",
+    "current_caller",
+    "tool",
 ]
 
 # --- tools ---------------------------------------------------------------------------------
-# Reserved for the coordinator: the tool types of `assistant_cli.tools` (the tool decorator
-# and its types, entry-point group `assistant_cli.tools`) are re-exported here when that
-# package lands, and added to __all__ above.
+# Tools the model may call (entry-point group `assistant_cli.tools`, naming a Tool or a list
+# of them): `@tool` makes a Tool of a typed async function; `current_caller()` tells a
+# running tool whom it runs for. Defined in assistant_cli.tools.base, public from here.
+from assistant_cli.tools.base import Caller, Tool, current_caller, tool
+
 # --- end of tools --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Public helpers for testing plugins without a running `serve`: a fake handler context,
-a fake inbound message, and a loopback provider that answers without a network.
+a fake inbound message, running a tool as a model's call would, and a loopback provider
+that answers without a network.
 
     from assistant_cli.testing import FakeContext, fake_message
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import gettext
 import itertools
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from pathlib import Path
 from assistant_cli import i18n
 from assistant_cli.i18n import translator
 from assistant_cli.plugin import (
+    Caller,
     ChatRequest,
     ChatTurn,
     Finished,
@@ -32,11 +35,12 @@ from assistant_cli.plugin import (
     ProviderConfig,
     StreamEvent,
     TextDelta,
+    Tool,
     Usage,
 )
 
 __all__ = ["FakeContext", "LoopbackProvider", "MemoryStore", "catalog_template", "collect",
-           "fake_message", "run_handler", "translations"]
+           "fake_message", "run_handler", "run_tool", "translations"]
 
 _ids = itertools.count(1)
 
@@ -97,6 +101,31 @@ async def run_handler(handler: Handler, text: str,
     """Send `text` through one handler with a fresh (or the given) fake context."""
     return await handler.handle(fake_message(text, sender=(ctx or FakeContext()).sender),
                                 ctx or FakeContext())
+
+
+async def run_tool(tool: Tool, arguments: dict[str, object] | str | None = None, *,
+                   sender: str = "1001", platform: str = "test",
+                   chat_id: str | None = None) -> str:
+    """Call `tool` as `serve` does for a model: the arguments (a dict or the model's JSON
+    text) are checked against the tool's schema, `current_caller()` answers with the given
+    sender, and the result is the text the model would read.
+
+    Raises:
+        ValueError: when the arguments do not fit the schema; the message is what the
+            model would have been told.
+    """
+    from assistant_cli.tools.base import reset_caller, set_caller
+    from assistant_cli.tools.executor import parse_arguments
+
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+    checked, problem = parse_arguments(text, tool)
+    if problem is not None:
+        raise ValueError(f"{tool.name}: {problem}")
+    token = set_caller(Caller(platform, sender, chat_id or sender))
+    try:
+        return await tool.run(checked)
+    finally:
+        reset_caller(token)
 
 
 class LoopbackProvider(Provider):

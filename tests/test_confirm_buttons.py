@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assistant_cli.channels.telegram import TelegramChannel
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_channel import CHAT, Sink, make_channel, new_token, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+LABELS = {"once": "Allow once", "chat": "Allow in this chat", "always": "Always",
+          "deny": "Deny"}
+NOT_YOURS = "Only the person who asked can answer this."
 
 
 @pytest.fixture
@@ -29,7 +33,8 @@ def question(msg_sender: int = CHAT) -> tuple[InboundMessage, ConfirmRequest]:
     msg = InboundMessage(platform="telegram", external_id="x", chat_id=str(CHAT),
                          sender_id=str(msg_sender), text="read it")
     request = ConfirmRequest("files.read_text", '{"path": "a"}',
-                             texts.confirm_prompt("files.read_text", '{"path": "a"}'), 5.0)
+                             'The assistant wants to use files.read_text with: {"path": "a"}',
+                             5.0)
     return msg, request
 
 
@@ -39,18 +44,25 @@ async def started(tg: FakeTelegram) -> TelegramChannel:
     return channel
 
 
+async def keyboard_shown(tg: FakeTelegram, channel: TelegramChannel, msg: InboundMessage,
+                         request: ConfirmRequest
+                         ) -> tuple[asyncio.Task[str | None], int, list[dict[str, Any]]]:
+    """Ask the question; returns the asking task and the keyboard's message and buttons."""
+    asking = asyncio.create_task(channel.confirm(msg, request))
+    await until(lambda: tg.keyboard(CHAT) is not None)
+    found = tg.keyboard(CHAT)
+    assert found is not None
+    return asking, found[0], found[1]
+
+
 @pytest.mark.parametrize("decision", ["once", "chat", "always", "deny"])
 async def test_button_press_answers_the_question(tg: FakeTelegram, decision: str) -> None:
     channel = await started(tg)
     try:
         msg, request = question()
-        asking = asyncio.create_task(channel.confirm(msg, request))
-        await until(lambda: tg.keyboard(CHAT) is not None)
-        found = tg.keyboard(CHAT)
-        assert found is not None
-        message_id, buttons = found
-        assert [b["text"] for b in buttons] == [texts.ALLOW_ONCE, texts.ALLOW_CHAT,
-                                                texts.ALLOW_ALWAYS, texts.DENY]
+        asking, message_id, buttons = await keyboard_shown(tg, channel, msg, request)
+        assert [b["text"] for b in buttons] == ["Allow once", "Allow in this chat", "Always",
+                                                "Deny"]
         assert "files.read_text" in tg.messages_to(CHAT)[-1]
         chosen = next(b for b in buttons if b["callback_data"].endswith(":" + decision))
         query = tg.push_callback_query(CHAT, message_id, chosen["callback_data"])
@@ -58,7 +70,7 @@ async def test_button_press_answers_the_question(tg: FakeTelegram, decision: str
         await until(lambda: tg.callback_answers[query] is not None)
         answer = tg.callback_answers[query]
         assert answer is not None
-        assert answer["text"] == texts.decided("files.read_text", decision)
+        assert answer["text"] == "files.read_text: " + LABELS[decision]
         await until(lambda: tg.keyboard(CHAT) is None)  # the keyboard is gone once decided
     finally:
         await channel.stop()
@@ -69,19 +81,31 @@ async def test_only_the_asker_can_answer_and_unanswered_times_out(tg: FakeTelegr
     try:
         msg, request = question()
         request = ConfirmRequest(request.tool, request.arguments, request.prompt, 1.0)
-        asking = asyncio.create_task(channel.confirm(msg, request))
-        await until(lambda: tg.keyboard(CHAT) is not None)
-        found = tg.keyboard(CHAT)
-        assert found is not None
-        message_id, buttons = found
+        asking, message_id, buttons = await keyboard_shown(tg, channel, msg, request)
         query = tg.push_callback_query(CHAT, message_id, buttons[0]["callback_data"],
                                        user_id=777)
         await until(lambda: tg.callback_answers[query] is not None)
-        assert (tg.callback_answers[query] or {})["text"] == texts.NOT_YOURS
+        assert (tg.callback_answers[query] or {})["text"] == NOT_YOURS
         assert await asyncio.wait_for(asking, 5) is None
         late = tg.push_callback_query(CHAT, message_id, buttons[0]["callback_data"])
         await until(lambda: tg.callback_answers[late] is not None)
-        assert (tg.callback_answers[late] or {})["text"] == texts.EXPIRED
+        assert (tg.callback_answers[late] or {})["text"] == "This question has expired."
+    finally:
+        await channel.stop()
+
+
+async def test_buttons_and_notes_are_in_the_senders_language(tg: FakeTelegram) -> None:
+    channel = await started(tg)
+    try:
+        msg, request = question()
+        request = ConfirmRequest(request.tool, request.arguments, "助手想使用 files.read_text",
+                                 5.0, language="zh_CN")
+        asking, message_id, buttons = await keyboard_shown(tg, channel, msg, request)
+        assert [b["text"] for b in buttons] == ["允许一次", "本对话中允许", "始终允许", "拒绝"]
+        query = tg.push_callback_query(CHAT, message_id, buttons[3]["callback_data"])
+        assert await asyncio.wait_for(asking, 5) == "deny"
+        await until(lambda: tg.callback_answers[query] is not None)
+        assert (tg.callback_answers[query] or {})["text"] == "files.read_text：拒绝"
     finally:
         await channel.stop()
 
@@ -96,7 +120,7 @@ async def test_whatsapp_reply_buttons_answer_the_question(tmp_path: Path) -> Non
     wa = "15550002222"
     msg = InboundMessage(platform="whatsapp", external_id=new_wamid(), chat_id=wa,
                          sender_id=wa, text="count")
-    request = ConfirmRequest("t.count", "{}", texts.confirm_prompt("t.count", "{}"), 5.0)
+    request = ConfirmRequest("t.count", "{}", "The assistant wants to use t.count", 5.0)
     with FakeGraph() as graph:
         async with running_channel(graph, tmp_path) as h:
             asking = asyncio.create_task(h.channel.confirm(msg, request))
@@ -105,7 +129,7 @@ async def test_whatsapp_reply_buttons_answer_the_question(tmp_path: Path) -> Non
             assert sent.text == request.prompt
             buttons = sent.body["interactive"]["action"]["buttons"]
             assert [b["reply"]["title"] for b in buttons] == [
-                texts.ALLOW_ONCE, texts.ALLOW_CHAT, texts.DENY]
+                "Allow once", "Allow in this chat", "Deny"]
             chat = buttons[1]["reply"]
             other = await h.post(button_reply_payload("15559999999", chat["id"], chat["title"]))
             assert other.status_code == 200
@@ -114,5 +138,5 @@ async def test_whatsapp_reply_buttons_answer_the_question(tmp_path: Path) -> Non
             assert answer.status_code == 200
             assert await asyncio.wait_for(asking, 5) == "chat"
             assert h.stored() == []  # button presses are not messages to answer
-            await until(lambda: texts.decided("t.count", "chat") in graph.texts_to(wa))
-            assert texts.NOT_YOURS in graph.texts_to("15559999999")
+            await until(lambda: "t.count: Allow in this chat" in graph.texts_to(wa))
+            assert NOT_YOURS in graph.texts_to("15559999999")

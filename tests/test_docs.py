@@ -23,6 +23,9 @@ def test_the_api_reference_builds_strict(tmp_path: Path) -> None:
     for name in ("API_VERSION", "Handler", "HandlerContext", "Locale", "check_api_version",
                  "FakeContext", "LoopbackProvider"):
         assert name in api, name
+    for anchor in ("plugin.tool", "plugin.Tool", "plugin.current_caller", "plugin.Caller",
+                   "testing.run_tool"):  # the tool API, documented from its docstrings
+        assert f'id="assistant_cli.{anchor}"' in api, anchor
 
 
 def guide_commands() -> list[str]:

@@ -72,6 +72,16 @@ def test_platform_language_codes_map_to_catalogs() -> None:
         "zh_CN", "zh_CN", "zh_CN", "en", "en", None, None, None]
 
 
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_confirmation_buttons_fit_whatsapp_and_keep_the_console_letters(lang: str) -> None:
+    t = translator(lang)
+    labels = [texts.decision_label(t, d) for d in texts.DECISION_LABELS]
+    assert all(0 < len(label) <= 20 for label in labels), labels  # WhatsApp's title limit
+    assert len(set(labels)) == len(labels)
+    choices = texts.tool_console_choices(t)
+    assert all(f"[{key}]" in choices for key in "ocad")  # console.CHOICES reads these
+
+
 def test_plural_forms_follow_each_language() -> None:
     en, zh = translator("en"), translator("zh_CN")
     assert texts.reset_done(en, 1) == "Done — I forgot this conversation (1 exchange)."

@@ -127,3 +127,64 @@ def test_config_validate_checks_enabled_plugins_settings(
     (isolated_home / "config.yaml").write_text(CONFIG.replace("lots", "2"))
     code, _, err = cli(capsys, "config", "validate")
     assert code == 1 and "plugin assistant-cli-greet was built for plugin API 2.0" in err
+
+
+TOOLS = """
+from assistant_cli.plugin import tool
+
+@tool(name="count.words")
+async def words(text: str) -> int:
+    '''Count words.'''
+    return len(text.split())
+
+@tool(name="count.future", api_version="2.0")
+async def future(text: str) -> int:
+    '''Built for an API we do not offer.'''
+    return 0
+
+TOOLS = [words]
+NEWER = [future]
+"""
+
+
+@pytest.fixture
+def tool_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_fake_dist(tmp_path / "tools-site", monkeypatch, "assistant-cli-count",
+                      {"assistant_cli.tools": {"count": "count_plugin:TOOLS",
+                                               "newer": "count_plugin:NEWER"}},
+                      {"count_plugin": TOOLS})
+
+
+def load_tools(plugins: str) -> tuple[list[str], dict[str, str]]:
+    from assistant_cli.tools.plugins import load_plugin_tools
+    from assistant_cli.tools.registry import ToolRegistry
+
+    config = validate_document(parse_document(f"plugins:\n{plugins}", "c"), "c")
+    found = ToolRegistry()
+    load_plugin_tools(found, config.plugins)
+    # Only this test's package: the examples/ plugins may be installed too.
+    return ([t.name for t in found.all() if t.name.startswith("count.")],
+            {k: v for k, v in found.failures.items() if "assistant-cli-count" in v})
+
+
+def test_tool_plugins_honour_disabled_and_the_api_version(tool_plugins: None) -> None:
+    names, failures = load_tools("  disabled: []\n")
+    assert names == ["count.words"]
+    assert failures == {"plugin newer": (
+        "plugin assistant-cli-count was built for plugin API 2.0, but this assistant-cli "
+        f"offers API {API_VERSION}; fix: upgrade assistant-cli (pip install -U assistant-cli),"
+        " or install an older assistant-cli-count")}
+    assert load_tools("  disabled: [count, newer]\n") == ([], {})
+    with pytest.raises(PluginError, match=r"built for plugin API 2\.0"):
+        load_tools("  required: [newer]\n")
+
+
+def test_plugins_list_shows_a_tool_plugins_version_and_whether_it_is_disabled(
+        tool_plugins: None) -> None:
+    from assistant_cli.config.models import PluginsConfig
+    from assistant_cli.plugins.catalog import all_plugins
+
+    rows = {r.name: r for r in all_plugins(PluginsConfig(disabled=["count"]), ["tool"])}
+    assert (rows["count"].status, rows["count"].api_version, rows["count"].enabled) == (
+        "loaded", API_VERSION, False)
+    assert (rows["newer"].status, rows["newer"].api_version) == ("failed", "2.0")

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.store.db import Database
 from assistant_cli.tools.base import tool
+from assistant_cli.tools.gate import DECLINED
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 from tests.tool_support import ToolChannel, build_rig, tools_config
 
@@ -80,7 +80,7 @@ async def test_model_calls_tool_and_answers_with_its_result(tmp_path: Path,
     outcome = await rig.runner.run(rig.item("read a.txt"), channel)
     assert outcome.name == "answered"
     assert channel.replies == ["Let me look. It says hello."]
-    assert channel.statuses == [texts.using("files.read_text")]
+    assert channel.statuses == ["using files.read_text…"]
     assert RUNS == [{"path": "a.txt"}]
     first, second = fake.requests[0].body, fake.requests[1].body
     offered = {t["function"]["name"]: t["function"] for t in first["tools"]}
@@ -144,7 +144,8 @@ async def test_max_steps_gives_the_best_answer_so_far_and_a_note(tmp_path: Path,
     await rig.runner.run(rig.item("loop forever"), channel)
     assert len(RUNS) == 3  # max_steps: 3
     assert "tools" not in fake.requests[-1].body  # the last round may only answer
-    assert channel.replies == ["best" + texts.MAX_STEPS_NOTE.format(steps=3)]
+    assert channel.replies == ["best\n\n(I stopped after 3 tool rounds; this is the best "
+                               "answer I have so far.)"]
 
 
 async def test_recorded_result_is_not_run_again_after_a_crash(tmp_path: Path,
@@ -218,7 +219,7 @@ async def test_confirmation_decides_and_is_audited(
     assert bool(rig.approvals.active()) == remembered
     [result] = tool_messages(fake.requests[1].body)
     if runs == 0:
-        assert result["content"] == f"error: {texts.DECLINED}"
+        assert result["content"] == f"error: {DECLINED}"
 
 
 async def test_remembered_approval_skips_the_question(tmp_path: Path, fake: FakeOpenAI) -> None:
@@ -324,3 +325,29 @@ async def test_responses_websocket_function_calls_and_outputs(tmp_path: Path) ->
     assert outputs[0] == {"type": "function_call_output", "call_id": "call_a",
                           "output": "contents of a"}
     assert outputs[1]["call_id"] == "call_b" and "[truncated" in outputs[1]["output"]
+
+
+async def test_chinese_sender_is_asked_to_confirm_in_chinese(tmp_path: Path,
+                                                             fake: FakeOpenAI) -> None:
+    fake.enqueue(ToolCalls((("c1", "files__read_text", '{"path": "a"}'),)), Reply("好的"))
+    config = tools_config(fake.base_url, confirm_config(fake.base_url))
+    rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS, level="paired")
+    channel = ToolChannel(["deny"])
+    await rig.runner.run(rig.item("读 a", language_code="zh-hans"), channel)
+    [asked] = channel.asked
+    assert asked.language == "zh_CN"
+    assert asked.prompt == ('助手想使用 files.read_text，参数：\n{\n "path": "a"\n}\n是否允许？')
+    [result] = tool_messages(fake.requests[1].body)
+    assert result["content"] == f"error: {DECLINED}"  # the model is told in English
+
+
+async def test_tool_status_and_step_note_follow_the_senders_language(
+        tmp_path: Path, fake: FakeOpenAI) -> None:
+    fake.decide = lambda messages: (ToolCalls((("c", "files__read_text", '{"path": "x"}'),))
+                                    if "tools" in fake.requests[-1].body else Reply("最好"))
+    rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
+    channel = ToolChannel()
+    await rig.runner.run(rig.item("一直读", language_code="zh_CN"), channel)
+    assert channel.statuses == ["正在使用 files.read_text…"] * 3
+    assert channel.replies == [
+        "最好\n\n（我在 3 轮工具调用后停了下来；这是我目前能给出的最好回答。）"]

@@ -185,4 +185,4 @@ def test_plugin_tools_load_from_entry_points_and_broken_ones_are_reported(
     plugins.load_plugin_tools(registry)
     assert [t.name for t in registry.all()] == ["weather.today"]
     assert "AttributeError" in registry.failures["plugin broken"]
-    assert "expected a Tool" in registry.failures["plugin wrong"]
+    assert "is not a Tool (made with @tool" in registry.failures["plugin wrong"]

@@ -13,6 +13,7 @@ from assistant_cli.config.models import Config
 from assistant_cli.domain.events import EventBus
 from assistant_cli.domain.messages import InboundMessage, InboxItem
 from assistant_cli.domain.tools import ConfirmRequest, StatusNote
+from assistant_cli.engine.language import SenderLanguages
 from assistant_cli.engine.tool_loop import ToolLoop
 from assistant_cli.engine.turn import TurnRunner
 from assistant_cli.providers.router import ProviderRouter
@@ -74,9 +75,11 @@ class Rig:
     events: EventBus
     audit: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def item(self, text: str, ext: str = "1", sender: str = "u") -> InboxItem:
+    def item(self, text: str, ext: str = "1", sender: str = "u",
+             language_code: str | None = None) -> InboxItem:
+        meta = {"language_code": language_code} if language_code else {}
         msg = InboundMessage(platform="test", external_id=ext, chat_id="c1",
-                             sender_id=sender, text=text)
+                             sender_id=sender, text=text, meta=meta)
         assert self.inbox.add(msg) is not None
         claimed = self.inbox.claim()
         assert claimed is not None
@@ -118,5 +121,6 @@ def build_rig(db: Database, config: Config, tools: list[Tool], *, level: str = "
     loop = ToolLoop(registry, executor, gate, calls, config.tools,
                     lambda msg: level,  # type: ignore[arg-type,return-value]
                     memory=memory)
-    runner = TurnRunner(inbox, History(db), router, config.assistant, events, tools=loop)
+    runner = TurnRunner(inbox, History(db), router, config.assistant, events, tools=loop,
+                        languages=SenderLanguages(None))  # the platform's hint decides
     return Rig(db, runner, inbox, calls, approvals, events, audit)

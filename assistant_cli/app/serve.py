@@ -152,7 +152,7 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
     languages = SenderLanguages(language_store(db), config.locale)
     pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
                                events)
-    tool_registry = local_registry(config.tools, db)
+    tool_registry = local_registry(config.tools, db, config.plugins)
     tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
                                 tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events,

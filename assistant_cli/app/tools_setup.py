@@ -17,18 +17,20 @@ from assistant_cli.tools.policy import ToolPolicy
 from assistant_cli.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
-    from assistant_cli.config.models import ToolsConfig
+    from assistant_cli.config.models import PluginsConfig, ToolsConfig
     from assistant_cli.domain.events import EventBus
     from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore
 
 
-def local_registry(config: ToolsConfig, db: Database) -> ToolRegistry:
-    """Built-ins and plugin tools (MCP servers add theirs once connected)."""
+def local_registry(config: ToolsConfig, db: Database,
+                   plugins: PluginsConfig | None = None) -> ToolRegistry:
+    """Built-ins and plugin tools not disabled in `plugins` (MCP servers add theirs once
+    connected)."""
     registry = ToolRegistry()
     for tool in builtin_tools(config.builtins, MemoryStore(db)):
         registry.add(tool)
-    load_plugin_tools(registry)
+    load_plugin_tools(registry, plugins)
     return registry
 
 
@@ -47,11 +49,12 @@ def build_tool_loop(config: ToolsConfig, db: Database, events: EventBus, audit: 
 
 
 @contextlib.asynccontextmanager
-async def connected_tools(config: ToolsConfig, db: Database, resolve: Resolver
+async def connected_tools(config: ToolsConfig, db: Database, resolve: Resolver,
+                          plugins: PluginsConfig | None = None
                           ) -> AsyncIterator[tuple[ToolRegistry, McpHub]]:
     """Every tool, MCP servers connected (each within its start_timeout), for the short
     commands `tools list` and `tools test`; the servers stop on exit."""
-    registry = local_registry(config, db)
+    registry = local_registry(config, db, plugins)
     hub = McpHub(config.mcp_servers, resolve, registry)
     await hub.start()
     try:

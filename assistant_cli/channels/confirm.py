@@ -11,8 +11,8 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
-from assistant_cli.domain import tool_texts as texts
-from assistant_cli.domain.tools import DECISIONS
+from assistant_cli.domain.tools import DECISIONS, ConfirmRequest
+from assistant_cli.i18n import ENGLISH, messages, normalize, translator
 
 PREFIX = "tc"
 
@@ -22,6 +22,7 @@ class _Pending:
     future: asyncio.Future[str]
     sender_id: str
     tool: str
+    language: str
 
 
 def payload(token: str, decision: str) -> str:
@@ -38,10 +39,10 @@ class PendingQuestions:
     def __init__(self) -> None:
         self._pending: dict[str, _Pending] = {}
 
-    def open(self, sender_id: str, tool: str) -> tuple[str, asyncio.Future[str]]:
+    def open(self, sender_id: str, request: ConfirmRequest) -> tuple[str, asyncio.Future[str]]:
         token = secrets.token_urlsafe(8)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending[token] = _Pending(future, sender_id, tool)
+        self._pending[token] = _Pending(future, sender_id, request.tool, request.language)
         return token, future
 
     async def wait(self, token: str, future: asyncio.Future[str], timeout: float
@@ -58,14 +59,16 @@ class PendingQuestions:
         """Forget a question that could not be asked."""
         self._pending.pop(token, None)
 
-    def answer(self, data: str, sender_id: str) -> str:
-        """Settle the question a button payload belongs to; returns the note to show."""
+    def answer(self, data: str, sender_id: str, language_hint: str | None = None) -> str:
+        """Settle the question a button payload belongs to; returns the note to show, in
+        the presser's language (their platform's hint, else the question's)."""
         _, token, decision = ((data or "").split(":") + ["", "", ""])[:3]
         pending = self._pending.get(token)
+        hinted = normalize(language_hint)
         if pending is None or decision not in DECISIONS:
-            return texts.EXPIRED
+            return messages.tool_question_expired(translator(hinted or ENGLISH))
         if sender_id != pending.sender_id:
-            return texts.NOT_YOURS
+            return messages.tool_question_not_yours(translator(hinted or pending.language))
         if not pending.future.done():
             pending.future.set_result(decision)
-        return texts.decided(pending.tool, decision)
+        return messages.tool_decided(translator(pending.language), pending.tool, decision)

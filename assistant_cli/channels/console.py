@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest, StatusNote
 from assistant_cli.errors import AssistantError
+from assistant_cli.i18n import messages, translator
 
 PROMPT = "you > "
 HEADER = "[bold magenta]assistant >[/bold magenta] "
@@ -100,7 +100,8 @@ class ConsoleChannel(Channel):
         self._question = asyncio.get_running_loop().create_future()
         self.out.print()
         self.out.print(request.prompt, style="yellow", markup=False)
-        self.out.print(f"{texts.CONSOLE_CHOICES} > ", end="", markup=False)
+        choices = messages.tool_console_choices(translator(request.language))
+        self.out.print(f"{choices} > ", end="", markup=False)
         self.out.file.flush()
         try:
             answer = await asyncio.wait_for(self._question, request.timeout)

@@ -20,16 +20,16 @@ from telegram import (
 )
 
 from assistant_cli.channels.confirm import PendingQuestions, is_answer, payload
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
+from assistant_cli.i18n import Translator, messages, translator
 
 log = logging.getLogger("assistant_cli.channels.telegram")
 
 
-def keyboard(token: str) -> InlineKeyboardMarkup:
+def keyboard(token: str, t: Translator) -> InlineKeyboardMarkup:
     def button(decision: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(texts.DECISION_LABELS[decision],
+        return InlineKeyboardButton(messages.decision_label(t, decision),
                                     callback_data=payload(token, decision))
 
     return InlineKeyboardMarkup([[button("once"), button("chat")],
@@ -44,25 +44,28 @@ class Confirmations:
 
     async def ask(self, bot: Bot, chat_id: int | str, msg: InboundMessage,
                   request: ConfirmRequest) -> str | None:
-        token, future = self.questions.open(msg.sender_id, request.tool)
+        token, future = self.questions.open(msg.sender_id, request)
+        t = translator(request.language)
         reply_to = msg.meta.get("message_id") if msg.is_group else None
         reply = (ReplyParameters(reply_to, allow_sending_without_reply=True)
                  if isinstance(reply_to, int) else None)
         try:
             sent = await bot.send_message(chat_id, request.prompt,
-                                          reply_markup=keyboard(token), reply_parameters=reply)
+                                          reply_markup=keyboard(token, t), reply_parameters=reply)
         except BaseException:
             self.questions.close(token)
             raise
         decision = await self.questions.wait(token, future, request.timeout)
         with contextlib.suppress(Exception):  # cosmetic: the decision stands regardless
-            await bot.edit_message_text(texts.decided(request.tool, decision or "timeout"),
+            await bot.edit_message_text(messages.tool_decided(t, request.tool,
+                                                              decision or "timeout"),
                                         chat_id=chat_id, message_id=sent.message_id)
         return decision
 
     async def answered(self, bot: Bot, query: CallbackQuery) -> None:
         """A button was pressed: settle the question it belongs to, and tell Telegram."""
-        note = self.questions.answer(query.data or "", str(query.from_user.id))
+        note = self.questions.answer(query.data or "", str(query.from_user.id),
+                                     query.from_user.language_code)
         try:
             await bot.answer_callback_query(query.id, text=note)
         except Exception as exc:  # the spinner on the button stops by itself

@@ -32,7 +32,6 @@ from assistant_cli.channels.whatsapp_webhook import (
     make_receive_handler,
     make_verify_handler,
 )
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.events import (
     WhatsAppDeliveryFailed,
     WhatsAppTemplateSent,
@@ -43,6 +42,7 @@ from assistant_cli.domain.events import (
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import ChannelError, ConfigError
+from assistant_cli.i18n import messages, translator
 from assistant_cli.store.db import Database
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 
@@ -210,8 +210,9 @@ class WhatsAppChannel(Channel):
             log.info("whatsapp note not sent: %s", exc)
 
     async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
-        token, future = self._questions.open(msg.sender_id, request.tool)
-        buttons = [(payload(token, d), texts.DECISION_LABELS[d]) for d in BUTTONS]
+        token, future = self._questions.open(msg.sender_id, request)
+        t = translator(request.language)
+        buttons = [(payload(token, d), messages.decision_label(t, d)) for d in BUTTONS]
         try:
             async with self._using_graph() as graph:
                 await graph.send_buttons(msg.chat_id, request.prompt, buttons)

@@ -56,7 +56,7 @@ def list_tools(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     policy = ToolPolicy(config.tools.policy)
 
     async def collect() -> dict[str, Any]:
-        async with connected_tools(config.tools, db, resolve) as (registry, _hub):
+        async with connected_tools(config.tools, db, resolve, config.plugins) as (registry, _hub):
             tools = [{"name": t.name, "source": t.source, "description": t.description,
                       "allow": policy.rule_for(t.name).allow,
                       "confirm": policy.rule_for(t.name).confirm} for t in registry.all()]
@@ -107,7 +107,7 @@ def test_tool(
     config, paths, db, resolve = _open(ctx)
 
     async def call() -> Execution:
-        async with connected_tools(config.tools, db, resolve) as (registry, _hub):
+        async with connected_tools(config.tools, db, resolve, config.plugins) as (registry, _hub):
             if registry.get(name) is None:
                 known = ", ".join(t.name for t in registry.all()) or "none"
                 raise ToolError(f"no tool named {name!r} (known: {known})",

@@ -209,7 +209,7 @@ class PluginsConfig(Strict):
 
     # Handler plugins run only when listed here, in this order (they see every message).
     enabled: list[str] = Field(default_factory=list)
-    # Never loaded, whatever their kind (handlers, locales).
+    # Never loaded, whatever their kind (handlers, locales, tools).
     disabled: list[str] = Field(default_factory=list)
     # `serve` refuses to start when one of these fails to load; others are skipped.
     required: list[str] = Field(default_factory=list)

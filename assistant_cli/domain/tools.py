@@ -58,8 +58,9 @@ class ConfirmRequest:
 
     tool: str
     arguments: str  # pretty JSON, as shown to the user
-    prompt: str
+    prompt: str  # already in the sender's language
     timeout: float
+    language: str = "en"  # the sender's catalog: the buttons and notes use it too
 
 
 DECISIONS = ("once", "chat", "always", "deny")

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.config.models import ToolAllow, ToolsConfig
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.messages import ChatTurn, InboundMessage, InboxItem
 from assistant_cli.domain.tools import (
     StatusNote,
@@ -26,6 +25,7 @@ from assistant_cli.domain.tools import (
     ToolResult,
     ToolSpec,
 )
+from assistant_cli.i18n import messages, translator
 from assistant_cli.providers.base import ChatRequest, StreamEvent, TextDelta
 from assistant_cli.store.tool_calls import INTERRUPTED, MemoryStore, RecordedCall, ToolCallLog
 from assistant_cli.tools.base import Caller
@@ -86,17 +86,18 @@ class ToolLoop:
         return self.registry.specs(names)
 
     async def run(self, item: InboxItem, channel: Channel, turns: list[ChatTurn],
-                  model: Model, parts: list[str], waits: list[float] | None = None
-                  ) -> AsyncIterator[str]:
+                  model: Model, parts: list[str], waits: list[float] | None = None, *,
+                  lang: str = "en") -> AsyncIterator[str]:
         """Stream the answer into `parts` (the text to record) and yield what to show;
-        `waits` gets the time (ms) spent in tools and waiting for confirmations."""
+        `waits` gets the time (ms) spent in tools and waiting for confirmations. What the
+        user reads about tools is in `lang`, the sender's language."""
         waits = waits if waits is not None else []
         specs = self.offered(item.message)
         step = 0
         for step, recorded in itertools.groupby(self.calls.for_inbox(item.id),
                                                 key=lambda r: r.step):
             async for shown in self._replay(item, channel, turns, list(recorded), parts,
-                                            waits):
+                                            waits, lang):
                 yield shown
             step += 1
         while True:
@@ -112,7 +113,7 @@ class ToolLoop:
                 elif isinstance(event, ToolCallRequested):
                     calls.append(event.call)
             if final and step > 0:
-                note = texts.MAX_STEPS_NOTE.format(steps=step)
+                note = messages.tool_max_steps(translator(lang), step)
                 parts.append(note)
                 yield note
             if final or not calls:
@@ -121,13 +122,14 @@ class ToolLoop:
             self.calls.record_requested(item.id, step, said, calls)
             turns.append(ChatTurn("assistant", said, tool_calls=tuple(calls)))
             for seq, call in enumerate(calls):
-                async for shown in self._call(item, channel, turns, step, seq, call, waits):
+                async for shown in self._call(item, channel, turns, step, seq, call, waits,
+                                              lang):
                     yield shown
             step += 1
 
     async def _replay(self, item: InboxItem, channel: Channel, turns: list[ChatTurn],
-                      recorded: list[RecordedCall], parts: list[str], waits: list[float]
-                      ) -> AsyncIterator[str]:
+                      recorded: list[RecordedCall], parts: list[str], waits: list[float],
+                      lang: str) -> AsyncIterator[str]:
         """Rebuild one recorded round; only calls that never started are run now."""
         said = recorded[0].assistant_text
         if said:
@@ -143,25 +145,26 @@ class ToolLoop:
                 turns.append(_tool_turn(result))
             else:
                 async for shown in self._call(item, channel, turns, r.step, r.seq, r.call,
-                                              waits):
+                                              waits, lang):
                     yield shown
 
     async def _call(self, item: InboxItem, channel: Channel, turns: list[ChatTurn], step: int,
-                    seq: int, call: ToolCall, waits: list[float]) -> AsyncIterator[str]:
+                    seq: int, call: ToolCall, waits: list[float], lang: str
+                    ) -> AsyncIterator[str]:
         msg = item.message
         tool = self.registry.get(call.name)
         name = tool.name if tool is not None else call.name
         refusal = None
         if tool is not None:
             refusal = await self.gate.check(name, call.arguments, msg, self.level(msg), channel,
-                                            waits)
+                                            waits, language=lang)
         if refusal is not None:
             result = ToolResult(call.call_id, name, f"error: {refusal}", True)
             self.calls.record_result(item.id, step, seq, result, "declined", 0.0)
             turns.append(_tool_turn(result))
             return
         if channel.shows_status:
-            yield StatusNote(texts.using(name))
+            yield StatusNote(messages.tool_using(translator(lang), name))
         self.calls.mark_running(item.id, step, seq)
         done = await self.executor.run(call, Caller(msg.platform, msg.sender_id, msg.chat_id))
         waits.append(done.tool_ms)

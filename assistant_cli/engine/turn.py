@@ -252,7 +252,7 @@ class _ModelTurn:
         tools = self.runner.tools
         if tools is not None:
             async for shown in tools.run(self.item, self.channel, self.turns, self.model,
-                                         self.parts, self.tool_waits):
+                                         self.parts, self.tool_waits, lang=self.lang):
                 yield shown
             return
         async for event in self.model(ChatRequest(tuple(self.turns))):

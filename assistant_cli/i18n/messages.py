@@ -89,7 +89,6 @@ def language_current(t: Translator, language: str, languages: str) -> str:
                      "Example: /lang zh_CN").format(language=language, languages=languages)
 
 
-
 def not_answered(t: Translator, count: int, first_text: str) -> str:
     """Sent once a channel works again, to whoever had messages given up (engine/delivery.py)."""
     excerpt = " ".join(first_text.split())
@@ -100,3 +99,62 @@ def not_answered(t: Translator, count: int, first_text: str) -> str:
         "Sorry — I could not get my answers to {count} of your messages through to you for "
         "too long (the first: “{excerpt}”), so I gave up on them. Please send again what you "
         "still need.", count).format(count=count, excerpt=excerpt)
+
+
+# --- tools: what a chat user reads while the model uses tools (engine/tool_loop.py,
+# tools/gate.py, the channels' confirmation buttons). What goes back to the model stays
+# English (tools/gate.py).
+
+# The answers to a tool confirmation, by decision. WhatsApp cuts a button title at 20
+# characters: keep translations short.
+DECISION_LABELS = {
+    "once": N_("Allow once"),
+    "chat": N_("Allow in this chat"),
+    "always": N_("Always"),
+    "deny": N_("Deny"),
+    "timeout": N_("No answer"),
+}
+
+
+def decision_label(t: Translator, decision: str) -> str:
+    """A button's (or a settled question's) label for one decision."""
+    label = DECISION_LABELS.get(decision)
+    return t.gettext(label) if label is not None else decision
+
+
+def tool_using(t: Translator, tool: str) -> str:
+    """The status line shown while a tool runs."""
+    return t.gettext("using {tool}…").format(tool=tool)
+
+
+def tool_confirm_prompt(t: Translator, tool: str, arguments: str) -> str:
+    """The question a user answers before a tool with `confirm: true` runs."""
+    return t.gettext("The assistant wants to use {tool} with:\n{arguments}\nAllow it?").format(
+        tool=tool, arguments=arguments)
+
+
+def tool_decided(t: Translator, tool: str, decision: str) -> str:
+    """What the confirmation message says once answered (or timed out)."""
+    return t.gettext("{tool}: {decision}").format(tool=tool,
+                                                   decision=decision_label(t, decision))
+
+
+def tool_question_expired(t: Translator) -> str:
+    return t.gettext("This question has expired.")
+
+
+def tool_question_not_yours(t: Translator) -> str:
+    return t.gettext("Only the person who asked can answer this.")
+
+
+def tool_console_choices(t: Translator) -> str:
+    # The console reads the first letter typed (o, c, a, d): keep the bracketed letters.
+    return t.gettext("[o]nce / [c]hat / [a]lways / [d]eny")
+
+
+def tool_max_steps(t: Translator, steps: int) -> str:
+    """Appended to the answer when the model used up its tool rounds."""
+    return "\n\n" + t.ngettext(
+        "(I stopped after {steps} tool round; this is the best answer I have so far.)",
+        "(I stopped after {steps} tool rounds; this is the best answer I have so far.)",
+        steps).format(steps=steps)

@@ -1,8 +1,9 @@
-"""The plugin API's own types: handler base and results, locales, the API version check.
+"""The plugin API's own types: the handler base and its results, locales.
 
-Private home of what `assistant_cli.plugin` (the public module) re-exports: it sits on a
-low floor so that plugin loading (`plugins/loading.py`) can use these types without
-importing channels and providers. Plugins import `assistant_cli.plugin`, never this.
+Private home of what `assistant_cli.plugin` (the public module) re-exports, as
+`versions.py` is of the API version: it sits on a low floor so that plugin loading
+(`plugins/loading.py`) can use these types without importing channels and providers.
+Plugins import `assistant_cli.plugin`, never this.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from assistant_cli.domain.messages import InboundMessage
-from assistant_cli.errors import PluginError
-
-API_VERSION = "1.0"
+from assistant_cli.plugins.versions import API_VERSION
 
 
 # --- what a handler returns ----------------------------------------------------------------
@@ -144,33 +143,3 @@ class Locale:
         found = self.directory.glob("*/LC_MESSAGES/assistant_cli.mo")
         return sorted(p.parent.parent.name for p in found)
 
-
-# --- versions ------------------------------------------------------------------------------
-def check_api_version(package: str, declared: str) -> None:
-    """Refuse a plugin built for an API this assistant-cli does not offer.
-
-    Raises PluginError naming the package, both versions and the fix.
-    """
-    ours_major, ours_minor = _parse(API_VERSION)
-    try:
-        major, minor = _parse(declared)
-    except ValueError:
-        raise PluginError(
-            f"plugin {package} declares API version {declared!r}, which is not MAJOR.MINOR "
-            f"(assistant-cli offers {API_VERSION})",
-            hint=f"ask the author of {package} to set api_version = \"{API_VERSION}\"",
-        ) from None
-    if major == ours_major and minor <= ours_minor:
-        return
-    if (major, minor) > (ours_major, ours_minor):
-        fix = f"upgrade assistant-cli (pip install -U assistant-cli), or install an older {package}"
-    else:
-        fix = f"upgrade the plugin (pip install -U {package}) to one built for API {API_VERSION}"
-    raise PluginError(
-        f"plugin {package} was built for plugin API {declared}, but this assistant-cli offers "
-        f"API {API_VERSION}", hint=fix)
-
-
-def _parse(version: str) -> tuple[int, int]:
-    major, _, minor = str(version).partition(".")
-    return int(major), int(minor or 0)

@@ -8,7 +8,6 @@ from typing import Any
 
 from assistant_cli.config.models import PluginsConfig
 from assistant_cli.errors import AssistantError
-from assistant_cli.plugins.api import API_VERSION, check_api_version
 from assistant_cli.plugins.registry import (
     CHANNELS,
     HANDLERS,
@@ -17,6 +16,7 @@ from assistant_cli.plugins.registry import (
     available,
     package_of,
 )
+from assistant_cli.plugins.versions import API_VERSION, check_api_version
 
 TOOLS = "assistant_cli.tools"  # owned by assistant_cli/tools/; listed here all the same
 GROUPS = {"handler": HANDLERS, "tool": TOOLS, "provider": PROVIDERS, "channel": CHANNELS,
@@ -51,13 +51,16 @@ def inspect(kind: str, name: str, ep: metadata.EntryPoint, config: PluginsConfig
     except Exception as exc:  # shown as a row, not a traceback
         return PluginRow(kind, name, package, version, "?", "failed", enabled,
                          f"import failed: {type(exc).__name__}: {exc}")
-    declared = str(getattr(target, "api_version", API_VERSION))
-    try:
-        check_api_version(package, declared)
-    except AssistantError as exc:
-        return PluginRow(kind, name, package, version, declared, "failed", enabled,
-                         f"{exc.message}; fix: {exc.hint}")
-    return PluginRow(kind, name, package, version, declared, "loaded", enabled)
+    # A tool plugin may name a list of tools, each declaring its version.
+    items = target if isinstance(target, (list, tuple)) else [target]
+    declared = [str(getattr(t, "api_version", API_VERSION)) for t in items] or [API_VERSION]
+    for api in dict.fromkeys(declared):
+        try:
+            check_api_version(package, api)
+        except AssistantError as exc:
+            return PluginRow(kind, name, package, version, api, "failed", enabled,
+                             f"{exc.message}; fix: {exc.hint}")
+    return PluginRow(kind, name, package, version, declared[0], "loaded", enabled)
 
 
 def all_plugins(config: PluginsConfig, kinds: list[str] | None = None) -> list[PluginRow]:

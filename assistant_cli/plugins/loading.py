@@ -21,8 +21,9 @@ from pydantic import BaseModel
 from assistant_cli.config.models import PluginsConfig
 from assistant_cli.errors import AssistantError, PluginError
 from assistant_cli.i18n import LOCALE_DIR
-from assistant_cli.plugins.api import Handler, Locale, check_api_version
+from assistant_cli.plugins.api import Handler, Locale
 from assistant_cli.plugins.registry import HANDLERS, LOCALES, available, package_of
+from assistant_cli.plugins.versions import check_api_version
 
 log = logging.getLogger("assistant_cli.plugins")
 
@@ -66,7 +67,7 @@ def load_handlers(config: PluginsConfig, validate: SettingsValidator) -> list[Lo
 def _instantiate(name: str, ep: metadata.EntryPoint, config: PluginsConfig,
                  validate: SettingsValidator) -> LoadedHandler:
     package = package_of(ep)
-    cls = _import(ep, package)
+    cls = import_target(ep, package)
     if not (isinstance(cls, type) and issubclass(cls, Handler)):
         raise PluginError(f"plugin {package}: entry point {name!r} ({ep.value}) is not a "
                           "subclass of assistant_cli.plugin.Handler",
@@ -85,7 +86,8 @@ def _instantiate(name: str, ep: metadata.EntryPoint, config: PluginsConfig,
     return LoadedHandler(name, package, handler, float(cls.timeout))
 
 
-def _import(ep: metadata.EntryPoint, package: str) -> Any:
+def import_target(ep: metadata.EntryPoint, package: str) -> Any:
+    """What an entry point names; a failed import becomes a PluginError naming the package."""
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin is reported, not a traceback
@@ -110,7 +112,7 @@ def load_locales(config: PluginsConfig) -> list[Path]:
             continue
         package = package_of(ep)
         try:
-            target = _import(ep, package)
+            target = import_target(ep, package)
             if not isinstance(target, Locale):
                 raise PluginError(f"plugin {package}: entry point {name!r} is not an "
                                   "assistant_cli.plugin.Locale",

@@ -21,7 +21,7 @@ from importlib import metadata
 from typing import Any
 
 from assistant_cli.errors import ConfigError
-from assistant_cli.plugins.api import check_api_version
+from assistant_cli.plugins.versions import check_api_version
 
 PROVIDERS = "assistant_cli.providers"
 CHANNELS = "assistant_cli.channels"

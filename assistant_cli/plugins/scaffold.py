@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 from assistant_cli.errors import UsageError
-from assistant_cli.plugins.api import API_VERSION
+from assistant_cli.plugins.versions import API_VERSION
 
 KINDS = ("handler", "tool", "provider", "channel", "locale")
 GROUPS = {"handler": "assistant_cli.handlers", "tool": "assistant_cli.tools",

@@ -1,9 +1,10 @@
 """The tool type plugins and built-ins implement: a typed async function, schema derived.
 
 A plugin adds tools through the entry-point group `assistant_cli.tools`; the entry point
-names a `Tool` (or a list of them) made with the `tool` decorator:
+names a `Tool` (or a list of them) made with the `tool` decorator, which plugins import
+from the public API, `assistant_cli.plugin`:
 
-    from assistant_cli.tools.base import tool
+    from assistant_cli.plugin import tool
 
     @tool(name="weather.today")
     async def today(city: str, metric: bool = True) -> str:
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 from assistant_cli.domain.tools import ToolSpec
+from assistant_cli.plugins.versions import API_VERSION
 
 ToolFn = Callable[..., Awaitable[Any]]
 Source = Literal["mcp", "plugin", "built-in"]
@@ -45,7 +47,13 @@ _ARG_LINE = re.compile(r"^\s{1,8}(\w+)\s*(?:\([^)]*\))?:\s*(.*)$")
 @dataclass(frozen=True)
 class Caller:
     """Who a tool runs for: a tool may read it with `current_caller()` (e.g. to keep data
-    per sender)."""
+    per sender).
+
+    Attributes:
+        platform: the platform's name (``telegram``, ``whatsapp``, ``console`` ...).
+        sender_id: the sender's id on that platform.
+        chat_id: the chat the message that led to the call came from.
+    """
 
     platform: str
     sender_id: str
@@ -53,6 +61,7 @@ class Caller:
 
     @property
     def sender(self) -> str:
+        """The sender across platforms, ``<platform>:<sender_id>`` (a good key for data)."""
         return f"{self.platform}:{self.sender_id}"
 
 
@@ -61,7 +70,14 @@ _caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("tool_ca
 
 
 def current_caller() -> Caller:
-    """The sender the running tool call is for (raises outside a tool call)."""
+    """The sender the running tool call is for.
+
+    Call it inside a tool's function; the answer differs per call, even when several
+    conversations use the tool at once.
+
+    Raises:
+        RuntimeError: when called outside a tool call.
+    """
     caller = _caller.get()
     if caller is None:
         raise RuntimeError("current_caller() is only available while a tool runs")
@@ -79,25 +95,67 @@ def reset_caller(token: contextvars.Token[Caller | None]) -> None:
 
 @dataclass(frozen=True)
 class Tool:
-    """A callable tool: its public name (`server.tool`), where it comes from, its schema,
-    and `run(arguments) -> text`."""
+    """A callable tool: its public name, where it comes from, its schema, and
+    `run(arguments) -> text`. Make one with the `tool` decorator rather than by hand.
+
+    Attributes:
+        name: the name the model and `tools.policy` use, ``group.action`` (e.g.
+            ``dice.roll``); unique among all tools.
+        description: what the tool does, for the model (the docstring's first paragraph).
+        parameters: the JSON schema (an object) of the arguments.
+        run: an async function of the arguments (already checked against the schema)
+            returning the text the model reads.
+        source: ``plugin``, ``mcp`` or ``built-in``; shown by ``assistant-cli tools list``.
+        api_version: the plugin `API_VERSION` the tool was written for; a tool plugin built
+            for another major version (or a newer minor one) is not loaded.
+    """
 
     name: str
     description: str
     parameters: dict[str, Any]
     run: Callable[[dict[str, Any]], Awaitable[str]] = field(compare=False)
     source: Source = "plugin"
+    api_version: str = API_VERSION
 
     @property
     def spec(self) -> ToolSpec:
+        """What a model is shown of the tool: name, description, parameters."""
         return ToolSpec(self.name, self.description, self.parameters)
 
 
 def tool(name: str | None = None, *, description: str | None = None,
-         source: Source = "plugin") -> Callable[[ToolFn], Tool]:
-    """Make a `Tool` of a typed async function (see the module docstring for an example).
+         source: Source = "plugin", api_version: str = API_VERSION
+         ) -> Callable[[ToolFn], Tool]:
+    """Make a `Tool` of a typed async function.
 
-    `name` defaults to the function's `module_last_part.function_name`.
+    The JSON schema comes from the signature (str, int, float, bool, lists, `Literal[...]`,
+    optional values) and the Google-style docstring: its first paragraph describes the
+    tool, its `Args:` lines the parameters. The function's return value reaches the model
+    as text (a string as it is, anything else as JSON).
+
+    Example:
+        ```python
+        from assistant_cli.plugin import tool
+
+        @tool(name="dice.roll")
+        async def roll(sides: int = 6) -> int:
+            \"\"\"Roll one die.
+
+            Args:
+                sides: how many sides the die has.
+            \"\"\"
+            return random.randint(1, sides)
+        ```
+
+    Args:
+        name: the tool's name; defaults to ``<last part of the module>.<function name>``.
+        description: overrides the docstring's first paragraph.
+        source: where the tool comes from; plugins keep the default.
+        api_version: the plugin `API_VERSION` the tool was written for (pass
+            ``assistant_cli.plugin.API_VERSION`` when you write it).
+
+    Raises:
+        TypeError: when the function is not ``async def``.
     """
 
     def wrap(fn: ToolFn) -> Tool:
@@ -110,7 +168,7 @@ def tool(name: str | None = None, *, description: str | None = None,
         async def run(arguments: dict[str, Any]) -> str:
             return as_text(await fn(**arguments))
 
-        return Tool(tool_name, description or summary, schema, run, source)
+        return Tool(tool_name, description or summary, schema, run, source, api_version)
 
     return wrap
 

@@ -14,10 +14,10 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant_cli.config.models import ToolAllow
-from assistant_cli.domain import tool_texts as texts
 from assistant_cli.domain.events import ToolConfirmAsked, ToolConfirmed
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
+from assistant_cli.i18n import messages, translator
 from assistant_cli.store.tool_calls import ApprovalStore
 from assistant_cli.tools.policy import ToolPolicy
 
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("assistant_cli.tools")
 
 ALLOWING = frozenset({"once", "chat", "always"})
+
+# Told to the model (not the user) when a call does not run; English like every prompt.
+DECLINED = "the user declined this tool call"
+NO_CONFIRMATION = ("the user could not be asked to confirm this tool call in this chat, so it "
+                   "was not run")
+NOT_ALLOWED = "this sender is not allowed to use the tool {tool}"
 
 
 class Auditor(Protocol):
@@ -60,22 +66,25 @@ class ToolGate:
         self.confirm_timeout = confirm_timeout
 
     async def check(self, tool: str, arguments: str, msg: InboundMessage, level: ToolAllow,
-                    channel: Channel, waits: list[float] | None = None) -> str | None:
-        """None when the call may run; otherwise the error text for the model. The time a
-        question waited for the user's answer is appended to `waits` (ms)."""
+                    channel: Channel, waits: list[float] | None = None, *,
+                    language: str = "en") -> str | None:
+        """None when the call may run; otherwise the error text for the model. The question
+        is asked in `language`; the time it waited for the user's answer is appended to
+        `waits` (ms)."""
         if not self.policy.permits(tool, level):
-            return texts.NOT_ALLOWED.format(tool=tool)
+            return NOT_ALLOWED.format(tool=tool)
         if not self.policy.rule_for(tool).confirm:
             return None
         if self.approvals.allowed(tool, msg.platform, msg.sender_id, msg.chat_id):
             return None
         if not channel.can_confirm:
             self._decided(tool, arguments, msg, "unavailable")
-            return texts.NO_CONFIRMATION
+            return NO_CONFIRMATION
         shown = pretty(arguments)
-        request = ConfirmRequest(tool, shown, texts.confirm_prompt(tool, shown),
-                                 self.confirm_timeout)
-        self.events.publish(ToolConfirmAsked(tool=tool, channel=msg.platform, sender=msg.sender_id))
+        prompt = messages.tool_confirm_prompt(translator(language), tool, shown)
+        request = ConfirmRequest(tool, shown, prompt, self.confirm_timeout, language)
+        self.events.publish(ToolConfirmAsked(tool=tool, channel=msg.platform,
+                                             sender=msg.sender_id))
         asked = time.monotonic()
         try:
             decision = await asyncio.wait_for(channel.confirm(msg, request),
@@ -87,7 +96,7 @@ class ToolGate:
         self._decided(tool, arguments, msg, decision or "timeout")
         if decision in ("chat", "always"):
             self.approvals.add(tool, msg.platform, msg.sender_id, msg.chat_id, decision)
-        return None if decision in ALLOWING else texts.DECLINED
+        return None if decision in ALLOWING else DECLINED
 
     def _decided(self, tool: str, arguments: str, msg: InboundMessage, decision: str) -> None:
         actor = f"{msg.platform}:{msg.sender_id}"

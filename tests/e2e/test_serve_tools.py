@@ -139,15 +139,15 @@ def test_denied_confirmation_a_tool_timeout_and_a_server_that_exits_at_start(
     serve = start()
     assert "MCP server notes" in serve.output and "cannot open the notes directory" in (
         serve.output)
-    tg.push_message(USER, "count")
+    tg.push_message(USER, "count", language_code="zh-hans")  # asked in Chinese
     press(tg, ":deny")
 
     def answers() -> list[str]:
         return [m for m in tg.messages_to(USER) if m.startswith("result:")]
 
     wait(answers, what="the answer after the denial")
-    assert answers() == ["result: error: the user declined this tool call"]
-    assert "t.count: Deny" in tg.messages_to(USER)  # the question shows the decision
+    assert answers() == ["result: error: the user declined this tool call"]  # model: English
+    assert "t.count：拒绝" in tg.messages_to(USER)  # the question, edited to the decision
     assert runs_of(runs) == 0
     tg.push_message(USER, "sleep")
     wait(lambda: len(answers()) == 2, what="the answer after the timeout")

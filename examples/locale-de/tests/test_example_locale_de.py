@@ -31,3 +31,13 @@ def test_german_texts_and_plurals() -> None:
     assert german.ngettext(*waiting, 1).format(n=1) == "1 Nachricht wartet"
     assert german.ngettext(*waiting, 2).format(n=2) == "2 Nachrichten warten"
     assert german.gettext("not a message of ours") == "not a message of ours"  # English
+
+
+def test_tool_confirmation_in_german_fits_whatsapp_buttons() -> None:
+    german = translations(CATALOGS, "de")
+    prompt = "The assistant wants to use {tool} with:\n{arguments}\nAllow it?"
+    assert german.gettext(prompt).format(tool="dice.roll", arguments="{}") == (
+        "Der Assistent möchte dice.roll verwenden mit:\n{}\nErlauben?")
+    labels = [german.gettext(s) for s in ("Allow once", "Allow in this chat", "Deny")]
+    assert labels == ["Einmal erlauben", "Für diesen Chat", "Ablehnen"]
+    assert all(len(label) <= 20 for label in labels)  # WhatsApp's button title limit
