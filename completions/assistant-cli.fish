@@ -28,6 +28,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from init' -l force
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from init' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l ca-file
 complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l help
@@ -52,6 +53,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l level
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l lines
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l since
+complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l until
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and not __fish_seen_subcommand_from allow approve deny list revoke' -a allow -d 'Approve a sender without a code, for someone you already know by id.'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and not __fish_seen_subcommand_from allow approve deny list revoke' -a approve -d 'Approve a sender with the code the bot gave them.'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and not __fish_seen_subcommand_from allow approve deny list revoke' -a deny -d 'Refuse a pending request; they get no reply, and can ask again after a'
@@ -71,6 +73,8 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from deny' -l user-id
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l limit
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l offset
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l platform
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l platform

@@ -202,7 +202,7 @@ def test_secrets_list_never_marks_internal_keys_due() -> None:
     conn.commit()
     conn.close()
     out = runner.invoke(app, ["secrets", "list", "--json"])
-    due = {row["name"]: row["rotation_due"] for row in json.loads(out.output)}
+    due = {row["name"]: row["rotation_due"] for row in json.loads(out.output)["secrets"]}
     assert due == {"api": True, "audit_hmac_key": False}
 
 

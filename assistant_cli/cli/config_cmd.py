@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from assistant_cli.cli.common import cli_state
+from assistant_cli.cli.output import JsonOpt, print_json
 
 app = typer.Typer(help="Create, check and show the configuration file.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -70,11 +71,18 @@ def validate(ctx: typer.Context) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context) -> None:
-    """Print the effective configuration (defaults filled in) with secrets masked."""
+def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Print the effective configuration (defaults filled in) with secrets masked.
+
+    Example: assistant-cli config show --json | jq '.providers | keys'
+    """
     import yaml
 
     from assistant_cli.config.masking import masked
 
     config = cli_state(ctx).load_config()
-    print(yaml.safe_dump(masked(config.model_dump(mode="json")), sort_keys=False), end="")
+    doc = masked(config.model_dump(mode="json"))
+    if json_out:
+        print_json(doc)
+        return
+    print(yaml.safe_dump(doc, sort_keys=False), end="")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from assistant_cli.observability.logview import LogFilter
 
 _LEVEL_CHOICES = ("debug", "info", "warning", "error")
 
@@ -42,6 +45,14 @@ def logs(
             help="Only records newer than this: 10m, 2h, 1d or an ISO time (local if no offset).",
         ),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Only records older than this: 10m, 2h, 1d or an ISO time (local if no offset).",
+        ),
+    ] = None,
     grep: Annotated[
         str | None,
         typer.Option(
@@ -58,7 +69,8 @@ def logs(
     ] = None,
     json_out: Annotated[
         bool,
-        typer.Option("--json", help="Print the stored JSON lines unchanged, e.g. for jq."),
+        typer.Option("--json", help="Print one JSON document {\"records\": [...]}; with -f, "
+                     "the stored JSON lines as they come (see docs/output.md)."),
     ] = False,
 ) -> None:
     """Show what the gateway has been doing, from the log `assistant-cli serve` writes.
@@ -72,9 +84,12 @@ def logs(
 
       assistant-cli logs -f --channel telegram --grep 'timeout|rate'
 
-      assistant-cli logs --since 2h --json | jq .latency_ms
+      assistant-cli logs --since 2h --until 1h --json | jq '.records[].latency_ms'
     """
+    import json
+
     from assistant_cli.cli.common import cli_state, console
+    from assistant_cli.cli.output import print_json, say_empty
     from assistant_cli.errors import UsageError
     from assistant_cli.observability.logview import (
         LogFilter,
@@ -92,6 +107,7 @@ def logs(
     flt = LogFilter(
         min_level=level,
         since=parse_since(since) if since is not None else None,
+        until=parse_since(until) if until is not None else None,
         grep=grep,
         channel=channel,
     )
@@ -107,8 +123,11 @@ def logs(
         raise typer.Exit(1)
 
     out = console()
+    shown = 0
 
     def show(rec: LogRecord) -> None:
+        nonlocal shown
+        shown += 1
         if json_out:
             typer.echo(rec.raw)
         else:
@@ -121,8 +140,14 @@ def logs(
         # Following is often started before `serve`; the file is read once it appears.
         typer.echo(f"waiting for {log_file} (`assistant-cli serve` creates it)...", err=True)
     try:
+        if json_out and not follow:
+            print_json({"records": [json.loads(r.raw) if r.raw.startswith("{") else
+                                    {"msg": r.raw} for r in tail(log_file, n, flt)]})
+            return
         for rec in tail(log_file, n, flt):
             show(rec)
+        if not shown and not follow:
+            say_empty("no entries match" if _filtered(flt) else "no entries")
         for rec in new_records:
             show(rec)
     except KeyboardInterrupt:
@@ -130,6 +155,11 @@ def logs(
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(0) from None
+
+
+def _filtered(flt: LogFilter) -> bool:
+    return any(v is not None for v in (flt.min_level, flt.since, flt.until, flt.grep,
+                                       flt.channel))
 
 
 def _silence_stdout() -> None:
