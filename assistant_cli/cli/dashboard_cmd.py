@@ -25,6 +25,16 @@ def dashboard(
     Keys: 1-4 switch tabs, a/d approve or deny the selected pairing request, l changes the
     log level, r reconnects now, q quits. Reconnects by itself with backoff.
     """
+    import sys
+
+    from assistant_cli.errors import UsageError
+
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise UsageError("the dashboard needs a terminal, but stdin or stdout is not one "
+                         "(piped, redirected, or run by a service)",
+                         hint="run it in an interactive terminal; scripts can use "
+                         "`assistant-cli logs --json`, `pairing list --json` or the "
+                         "gateway's /ws (docs/GATEWAY_PROTOCOL.md)")
     from assistant_cli.gateway.local import split_dashboard_url
     from assistant_cli.gateway.tls import client_context, pinned_client_context
     from assistant_cli.tui.client import Target
