@@ -16,7 +16,7 @@ _assistant_cli() {
         "/config/show") words="--help --json" ;;
         "/config/validate") words="--help" ;;
         "/dashboard") words="--ca-file --help" ;;
-        "/doctor") words="--fix --help --json --offline --only --skip --timeout" ;;
+        "/doctor") words="--fix --help --json --offline --only --skip --timeout --verbose" ;;
         "/gateway") words="token --help" ;;
         "/gateway/token") words="--help --sub --ttl --url" ;;
         "/logs") words="--channel --follow --grep --help --json --level --lines --since --until" ;;

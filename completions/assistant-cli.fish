@@ -39,6 +39,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l offline
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l timeout
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l verbose
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -a token -d 'Mint a signed access token for the gateway of this machines serve.'
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l help
