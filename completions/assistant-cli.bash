@@ -3,11 +3,11 @@ _assistant_cli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path/${COMP_WORDS[i]}" in
-            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve") path="$path/${COMP_WORDS[i]}" ;;
+            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve"|"/service"|"/service/install"|"/service/logs"|"/service/status"|"/service/uninstall") path="$path/${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "") words="audit config dashboard doctor gateway logs pairing providers secrets serve --config --debug --help --version" ;;
+        "") words="audit config dashboard doctor gateway logs pairing providers secrets serve service --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
         "/audit/verify") words="--help" ;;
@@ -41,6 +41,11 @@ _assistant_cli() {
         "/secrets/rotate") words="--help --no-test --timeout" ;;
         "/secrets/set") words="--help" ;;
         "/serve") words="--allowed-origins --help --host --jwt-secret --port --tls-cert --tls-key" ;;
+        "/service") words="install logs status uninstall --help" ;;
+        "/service/install") words="--dry-run --env-file --help --password-file --target" ;;
+        "/service/logs") words="--help --lines --target" ;;
+        "/service/status") words="--help --target" ;;
+        "/service/uninstall") words="--help --target" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -10,6 +10,7 @@ complete -c assistant-cli -n '__fish_use_subcommand' -a pairing -d 'Approve, den
 complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add, test and remove model providers, and sign in to OAuth ones.'
 complete -c assistant-cli -n '__fish_use_subcommand' -a secrets -d 'Store, list and delete secrets (API keys, bot tokens) in the OS keyrin'
 complete -c assistant-cli -n '__fish_use_subcommand' -a serve -d 'Run the assistant - receive messages, answer them with your model, unt'
+complete -c assistant-cli -n '__fish_use_subcommand' -a service -d 'Install, remove and watch serve as a service that starts at boot - a s'
 complete -c assistant-cli -n '__fish_use_subcommand' -l config
 complete -c assistant-cli -n '__fish_use_subcommand' -l debug
 complete -c assistant-cli -n '__fish_use_subcommand' -l help
@@ -144,3 +145,20 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-key
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -a install -d 'Write and start the service - a systemd user unit with hardening, or a'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -a logs -d 'Follow what the service prints (journalctl --user -u / the agents log '
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -a status -d 'Show whether the service runs (systemctl --user status / launchctl pri'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -a uninstall -d 'Stop the service and remove its unit (or agent). Config and state stay'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l dry-run
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l env-file
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l password-file
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l target
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l lines
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l target
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l target
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l target

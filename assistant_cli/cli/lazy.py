@@ -35,6 +35,8 @@ COMMANDS: dict[str, Lazy] = {
                  "Show, filter and follow the log that `serve` writes."),
     "doctor": Lazy("assistant_cli.cli.doctor_cmd:doctor",
                    "Find what is wrong with the setup and say how to fix it."),
+    "service": Lazy("assistant_cli.cli.service_cmd:app",
+                    "Run serve as a service: systemd user unit or launchd agent."),
     "dashboard": Lazy("assistant_cli.cli.dashboard_cmd:dashboard",
                       "Live console for a running `serve`: metrics, messages, pairing."),
     "gateway": Lazy("assistant_cli.cli.gateway_cmd:app",
