@@ -102,3 +102,17 @@ def test_install_writes_enables_and_advises_linger_then_uninstall_removes(
     assert code == 0, err
     assert not unit.exists()
     assert "systemctl --user disable --now assistant-cli.service" in calls.read_text()
+
+
+def test_status_and_logs_run_the_service_managers_commands(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _stand_ins(tmp_path, monkeypatch, linger="yes")
+    journal = tmp_path / "bin" / "journalctl"
+    journal.write_text(f'#!/bin/sh\necho "journalctl $*" >> {calls}\n')
+    journal.chmod(0o755)
+    assert cli(capsys, "service", "status", "--target", "systemd")[0] == 0
+    assert cli(capsys, "service", "logs", "--target", "systemd", "-n", "5")[0] == 0
+    assert calls.read_text().splitlines() == [
+        "systemctl --user status --no-pager assistant-cli.service",
+        "journalctl --user -u assistant-cli.service -n 5 -f"]

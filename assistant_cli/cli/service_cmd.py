@@ -119,6 +119,7 @@ def status(target: Target = None) -> None:
 
 @app.command()
 def logs(
+    ctx: typer.Context,
     target: Target = None,
     lines: Annotated[int, typer.Option("-n", "--lines", min=0,
                                        help="How many recent lines first.")] = 50,
@@ -129,6 +130,6 @@ def logs(
     """
     from assistant_cli.cli.service_run import logs_command, passthrough
 
-    state = cli_state(typer.get_current_context())
+    state = cli_state(ctx)
     raise typer.Exit(passthrough(logs_command(_target(target), lines,
                                               state.paths.log_dir / "service.out")))
