@@ -22,8 +22,9 @@ def dashboard(
 ) -> None:
     """Watch and steer a running `serve`: metrics, messages, pairing requests, logs.
 
-    Keys: 1-4 switch tabs, a/d approve or deny the selected pairing request, l changes the
-    log level, r reconnects now, q quits. Reconnects by itself with backoff.
+    Keys: 1-5 switch tabs, a/d approve or deny the selected pairing request, x revokes an
+    approved sender, l changes the log level, / filters the log, ? shows help, r reconnects
+    now, q quits. Reconnects by itself with backoff.
     """
     from assistant_cli.gateway.local import split_dashboard_url
     from assistant_cli.gateway.tls import client_context, pinned_client_context
