@@ -70,11 +70,11 @@ _assistant_cli() {
         "") words="audit config dashboard doctor gateway logs pairing providers secrets serve service --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
-        "/audit/verify") words="--help" ;;
+        "/audit/verify") words="--help --json" ;;
         "/config") words="init show validate --help" ;;
         "/config/init") words="--force --help" ;;
         "/config/show") words="--help --json" ;;
-        "/config/validate") words="--help" ;;
+        "/config/validate") words="--help --json" ;;
         "/dashboard") words="--ca-file --help" ;;
         "/doctor") words="--fix --help --json --offline --only --skip --timeout --verbose" ;;
         "/gateway") words="token --help" ;;

@@ -22,6 +22,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from list' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from list' -l since -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from verify' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from verify' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a init -d 'Write a commented starter config.yaml (refuses to overwrite without --'
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a show -d 'Print the effective configuration (defaults filled in) with secrets ma'
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a validate -d 'Check config.yaml; prints each problem as FILE -LINE - KEY - what was '
@@ -31,6 +32,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_see
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from validate' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l ca-file -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from dashboard' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l fix

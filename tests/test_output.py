@@ -139,3 +139,20 @@ def test_logs_until_and_no_entries(capsys: pytest.CaptureFixture[str]) -> None:
         "2026-01-01T11:00:00.000Z"]
     code, out, err = cli(capsys, "logs", "--grep", "nothing-like-this")
     assert (code, out) == (0, "") and "no entries match" in err
+
+
+def test_config_validate_and_audit_verify_have_json(
+        capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+    (isolated_home / "config.yaml").write_text(
+        "providers:\n  main: {base_url: 'http://127.0.0.1:9/v1', model: m}\n")
+    code, out, _ = cli(capsys, "config", "validate", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["valid"] is True and doc["providers"] == ["main"]
+    paths = resolve()
+    log = AuditLog(Database(paths.database), key_from_store(SecretStore(paths)))
+    log.append("x.y", "t", "ok")
+    code, out, _ = cli(capsys, "audit", "verify", "--json")
+    assert code == 0 and json.loads(out)["intact"] is True
+    log.db.execute("UPDATE audit SET target = 'forged'")
+    code, out, _ = cli(capsys, "audit", "verify", "--json")
+    assert code == 1 and json.loads(out)["intact"] is False

@@ -60,11 +60,14 @@ def list_(
 
 
 @app.command()
-def verify(ctx: typer.Context) -> None:
+def verify(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
     """Check the HMAC chain; names the first altered, deleted or reordered entry (exit 1)."""
     import sys
 
     ok, summary = _log(ctx).verify()
+    if json_out:
+        output.print_json({"intact": ok, "summary": summary})
+        raise typer.Exit(0 if ok else 1)
     if not ok:
         print(f"error: audit log tampered: {summary}", file=sys.stderr)
         raise typer.Exit(1)

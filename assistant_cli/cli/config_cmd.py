@@ -49,10 +49,11 @@ def _audit(ctx: typer.Context, action: str, target: str, **detail: object) -> No
 
 
 @app.command()
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Check config.yaml; prints each problem as FILE:LINE: KEY: what was expected.
 
-    Exit codes: 0 valid (warnings are printed), 2 invalid.
+    Exit codes: 0 valid (warnings are printed), 2 invalid (the problems go to stderr, also
+    with --json).
     """
     from assistant_cli.config.loader import (
         literal_secret_warnings,
@@ -63,9 +64,14 @@ def validate(ctx: typer.Context) -> None:
     path = cli_state(ctx).paths.config_file
     doc = read_document(path)
     config = validate_document(doc, path.name)
-    for warning in literal_secret_warnings(doc, path.name):
+    warnings = literal_secret_warnings(doc, path.name)
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     platforms = [n for n in ("telegram", "whatsapp") if getattr(config.platforms, n)]
+    if json_out:
+        print_json({"file": str(path), "valid": True, "providers": list(config.providers),
+                    "platforms": platforms, "warnings": warnings})
+        return
     print(f"{path}: valid ({len(config.providers)} provider(s); platforms: "
           f"{', '.join(platforms) or 'terminal only'})")
 

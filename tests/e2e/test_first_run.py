@@ -194,3 +194,24 @@ def test_failed_test_call_writes_nothing_and_keeps_the_answers_as_defaults(
         proc.expect(re.escape(f"Base URL ({fake.base_url})"))
     finally:
         proc.kill()
+
+
+def test_another_keyring_backend_can_be_named_and_a_bad_name_is_offered_again(
+    isolated_home: Path,
+) -> None:
+    proc = ServeProcess(isolated_home, subprocess_env(isolated_home,
+                                                      PYTHON_KEYRING_BACKEND=NO_KEYRING))
+    try:
+        proc.expect(r"Where should secrets live\?", 15)
+        proc.type("3")
+        proc.expect(r"Keyring backend class")
+        mark = proc.type("no.such.Backend")
+        proc.expect(r"That backend cannot be used: .*choose again", since=mark)
+        mark = proc.type("3")
+        proc.expect(r"Keyring backend class", since=mark)
+        mark = proc.type("tests.memkeyring.MemoryKeyring")
+        proc.expect(r"Later starts need\s+PYTHON_KEYRING_BACKEND=tests\.memkeyring\.MemoryKeyring",
+                    since=mark)
+        proc.expect(r"Which model provider\?")
+    finally:
+        proc.kill()
