@@ -39,8 +39,8 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l fix
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l offline
-complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only -xa '(echo env config secrets state gateway providers telegram whatsapp env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
-complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip -xa '(echo env config secrets state gateway providers telegram whatsapp env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l timeout -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l verbose
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -a token -d 'Mint a signed access token for the gateway of this machines serve.'
@@ -49,12 +49,12 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l sub -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l ttl -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l url
-complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l channel -xa '(echo console telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l channel -xa '(printf "%s\n" console telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l follow
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l grep -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l json
-complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l level -xa '(echo debug info warning error)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l level -xa '(printf "%s\n" debug info warning error)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l lines -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l since -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from logs' -l until -r -F
@@ -66,22 +66,22 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and not __fis
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and not __fish_seen_subcommand_from allow approve deny list revoke' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from allow' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from allow' -l name -r -F
-complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from allow' -l platform -xa '(echo telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from allow' -l platform -xa '(printf "%s\n" telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from allow' -l user-id -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from approve' -l code -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from approve' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from approve' -l platform -xa '(echo telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from approve' -l platform -xa '(printf "%s\n" telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from approve' -l user-id -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from deny' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from deny' -l platform -xa '(echo telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from deny' -l platform -xa '(printf "%s\n" telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from deny' -l user-id -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l limit -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l offset -r -F
-complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l platform -xa '(echo telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from list' -l platform -xa '(printf "%s\n" telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l platform -xa '(echo telegram whatsapp)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l platform -xa '(printf "%s\n" telegram whatsapp)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from pairing; and __fish_seen_subcommand_from revoke' -l user-id -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a add -d 'Add a provider to config.yaml; its secrets go to the keyring.'
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -a list -d 'List providers - kind, model, auth, place in the failover order, last '
@@ -94,7 +94,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __f
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and not __fish_seen_subcommand_from add list login logout models remove set-default test' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l api-key-ref -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l api-key-stdin
-complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l auth -xa '(echo api-key oauth mtls none)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l auth -xa '(printf "%s\n" api-key oauth mtls none)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l base-url -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l ca -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l cert -r -F
@@ -102,7 +102,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l fallback
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l key -r -F
-complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l kind -xa '(echo anthropic grpc openai openai-ws)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l kind -xa '(printf "%s\n" anthropic grpc openai openai-ws)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l model -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-authorize-url -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from providers; and __fish_seen_subcommand_from add' -l oauth-client-id -r -F
@@ -165,11 +165,11 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l env-file -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l password-file -r -F
-complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l target -xa '(echo systemd launchd)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from install' -l target -xa '(printf "%s\n" systemd launchd)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l lines -r -F
-complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l target -xa '(echo systemd launchd)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from logs' -l target -xa '(printf "%s\n" systemd launchd)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l target -xa '(echo systemd launchd)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l target -xa '(printf "%s\n" systemd launchd)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l target -xa '(echo systemd launchd)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l target -xa '(printf "%s\n" systemd launchd)'

@@ -70,3 +70,18 @@ def test_bash_completes_values_not_option_names(tmp_path: Path) -> None:
     env = {**os.environ, "ASSISTANT_CLI_HOME": str(tmp_path),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     assert _bash_complete("assistant-cli providers test ", env) == ["main", "spare"]
+
+
+def test_fish_completes_values_one_per_candidate_and_zsh_parses() -> None:
+    """fish splits command output on lines only: each value must be its own candidate."""
+    script = ROOT / "completions"
+    if shutil.which("zsh") is not None:
+        assert subprocess.run(["zsh", "-n", str(script / FILES["zsh"])],
+                              capture_output=True, timeout=30).returncode == 0
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed: fish completion was not run")
+    out = subprocess.run(
+        ["fish", "-c", f"source {script / FILES['fish']}; "
+         "complete -C 'assistant-cli logs --level '"],
+        capture_output=True, text=True, timeout=30)
+    assert sorted(out.stdout.split("\n")[:-1]) == ["debug", "error", "info", "warning"]
