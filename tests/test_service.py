@@ -116,3 +116,16 @@ def test_status_and_logs_run_the_service_managers_commands(
     assert calls.read_text().splitlines() == [
         "systemctl --user status --no-pager assistant-cli.service",
         "journalctl --user -u assistant-cli.service -n 5 -f"]
+
+
+def test_install_warns_when_the_service_could_not_open_the_encrypted_file(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant_cli.paths import resolve
+
+    secrets_file = resolve().secrets_file
+    secrets_file.parent.mkdir(parents=True, exist_ok=True)
+    secrets_file.write_bytes(b"{}")
+    monkeypatch.setenv("ASSISTANT_CLI_KEYRING_PASSWORD", "typed-in-this-shell")
+    code, out, err = cli(capsys, "service", "install", "--dry-run")
+    assert code == 0 and "pass --password-file PATH" in err
+    assert "typed-in-this-shell" not in out + err

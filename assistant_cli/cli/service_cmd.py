@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,6 +47,16 @@ def _private_file(path: Path | None, option: str) -> Path | None:
     return path
 
 
+def _warn_without_password(paths: Any, password_file: Path | None) -> None:
+    """Secrets in the encrypted file, but no password for the service: it would not start."""
+    from assistant_cli.secrets.keyring_backend import PASSWORD_ENV
+
+    if password_file is None and paths.secrets_file.exists() and os.environ.get(PASSWORD_ENV):
+        print(f"warning: your secrets are in the encrypted file {paths.secrets_file}, but the "
+              f"service will not have {PASSWORD_ENV}; pass --password-file PATH (a 0600 file "
+              "holding the password) so it can read them", file=sys.stderr)
+
+
 @app.command()
 def install(
     ctx: typer.Context,
@@ -76,6 +87,7 @@ def install(
     path = units.unit_path(kind)
     text = (units.systemd_unit(spec) if kind == "systemd"
             else units.launchd_agent(spec, paths.log_dir / "service.out"))
+    _warn_without_password(paths, password_file)
     commands = enable(kind, path, run=not dry_run)
     if dry_run:
         print(f"# {path}\n{text}")
