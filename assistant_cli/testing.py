@@ -38,6 +38,8 @@ from assistant_cli.plugin import (
     Tool,
     Usage,
 )
+from assistant_cli.tools.base import reset_caller, set_caller
+from assistant_cli.tools.executor import parse_arguments
 
 __all__ = ["FakeContext", "LoopbackProvider", "MemoryStore", "catalog_template", "collect",
            "fake_message", "run_handler", "run_tool", "translations"]
@@ -114,9 +116,6 @@ async def run_tool(tool: Tool, arguments: dict[str, object] | str | None = None,
         ValueError: when the arguments do not fit the schema; the message is what the
             model would have been told.
     """
-    from assistant_cli.tools.base import reset_caller, set_caller
-    from assistant_cli.tools.executor import parse_arguments
-
     text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
     checked, problem = parse_arguments(text, tool)
     if problem is not None:

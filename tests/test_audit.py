@@ -123,7 +123,7 @@ def test_list_since_takes_durations_and_local_iso_times(
     def targets(since: str) -> list[str]:
         out = runner.invoke(app, ["audit", "list", "--since", since, "--json"])
         assert out.exit_code == 0, out.output
-        return [json.loads(line)["target"] for line in out.stdout.splitlines()]
+        return [e["target"] for e in json.loads(out.stdout)["entries"]]
 
     assert targets("10m") == ["a-minute-ago"]
     assert targets("3h") == ["two-hours-ago", "a-minute-ago"]

@@ -189,3 +189,4 @@ def test_config_show_never_prints_a_secret_value(isolated_home: Path) -> None:
         assert secret not in result.stdout
     assert "env:JWT" in result.stdout and "X-Title: my-bot" in result.stdout
     assert "https://user:***@models.example/v1" in result.stdout
+

@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, RichLog, Static, TabbedContent
+from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent
 
 from assistant_cli.i18n import messages as texts
 from assistant_cli.i18n import translator
 from assistant_cli.tui import app as app_module
 from assistant_cli.tui.app import DashboardApp
 from assistant_cli.tui.client import Target
+from assistant_cli.tui.screens import Confirm, Help
 from assistant_cli.tui.widgets import CodePrompt, MetricTile
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gateway_harness import live_gateway
@@ -118,7 +119,16 @@ async def test_wrong_code_from_the_dashboard_says_so_and_pairs_nobody(
             await pilot.press(*"WRONGCODE234", "enter")
             await until(pilot, lambda: "wrong pairing code" in app.last_action, "the refusal")
             assert not h.pairing.is_approved("telegram", "300")
+            await pilot.press("d")  # deny asks first; n keeps the request
+            await until(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+            assert "Deny telegram user 300?" in str(
+                app.screen.query_one("#confirm-question", Static).render())
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert h.pairing.pending() and "denied" not in app.last_action
             await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+            await pilot.press("y")
             await until(pilot, lambda: "denied telegram user 300" in app.last_action, "deny")
 
 
@@ -321,3 +331,73 @@ async def test_the_queue_tile_counts_given_up_messages() -> None:
         assert text_of(tile.query_one(".note", Static)) == "given up 2"
         assert tile.has_class("-bad")
         await pilot.press("q")
+
+
+# -- operator's keys: filter, help, confirmation, senders ---------------------------------
+def _log_text(app: DashboardApp) -> str:
+    return "\n".join(strip.text for strip in app.query_one("#log", RichLog).lines)
+
+
+async def test_slash_filters_the_log_by_text_and_escape_clears_it() -> None:
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient,
+                       clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.logs, "the log")
+        await pilot.press("4")  # a wrapping log lays out its lines once it is shown
+        app.add_log({"ts": "2023-11-14T22:14:00+00:00", "level": "WARNING",
+                     "event": "provider.error", "msg": "openai timed out"})
+        await until(pilot, lambda: "timed out" in _log_text(app), "both lines")
+        await pilot.press("slash")
+        assert app.query_one(TabbedContent).active == "logs"
+        await pilot.press(*"TIMED")
+        await until(pilot, lambda: "assistant-cli ready" not in _log_text(app), "the filter")
+        assert "openai timed out" in _log_text(app)
+        assert "matching 'timed'" in text_of(app.query_one("#log-filter", Static))
+        await pilot.press("escape")
+        await until(pilot, lambda: "assistant-cli ready" in _log_text(app), "the whole log")
+        assert app.log_query == ""
+
+
+async def test_question_mark_shows_the_help_overlay() -> None:
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, Help), "the help")
+        assert "revoke the selected approved sender" in str(
+            app.screen.query_one("#help-text", Static).render())
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, Help), "help closed")
+
+
+async def test_a_result_on_the_status_line_gives_way_to_the_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant_cli.tui import pairing_actions
+
+    monkeypatch.setattr(pairing_actions, "STATUS_SECONDS", 0.2)
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#pairing-status", Static)
+        app._say("denied telegram user 1")
+        assert "denied" in text_of(status)
+        await until(pilot, lambda: text_of(status) == pairing_actions.PAIRING_HINT, "the hint")
+
+
+async def test_senders_tab_lists_approved_senders_and_revokes_after_confirmation(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    async with live_gateway(tmp_path, fake) as h:
+        h.pairing.allow("telegram", "777", "owner", display_name="Grace")
+        app = DashboardApp(Target(h.base_url, lambda: h.token()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.approved, "the approved senders")
+            await pilot.press("5")
+            assert app.query_one("#senders-table", DataTable).row_count == 1
+            await pilot.press("x")
+            await until(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: "revoked telegram user 777" in app.last_action, "revoke")
+            assert not h.pairing.is_approved("telegram", "777")
+            await until(pilot, lambda: not app.approved, "the emptied list")
+            audit = h.db.execute("SELECT action, target, outcome FROM audit").fetchall()
+            assert ("pairing.revoke", "telegram:777", "ok") in [tuple(r) for r in audit]
+            await pilot.press("q")

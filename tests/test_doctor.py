@@ -406,11 +406,31 @@ def test_json_output_lists_checks_with_status_found_and_fix() -> None:
     assert set(data["checks"][0]) >= {"id", "title", "status", "found", "fix", "changes"}
 
 
-def test_table_shows_status_found_and_fix() -> None:
-    out = runner.invoke(app, ["doctor", "--only", "config.valid"])
+def test_report_is_one_line_per_check_with_finding_and_fix_under_failures() -> None:
+    out = runner.invoke(app, ["doctor", "--only", "config.valid,env"])
     assert out.exit_code == 2
-    assert "FAIL" in out.output and "config.valid" in out.output
-    assert "config init" in out.output and "1 failure" in out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("✓ env.os ") and lines[1].startswith("✓ env.python ")
+    assert lines[2].startswith("✗ config.valid ")
+    assert lines[3].startswith("    no config file at ")
+    assert lines[4].startswith("    fix: ") and "config init" in lines[4]
+    assert "1 failure" in lines[-1]
+
+
+def test_report_fits_80_columns_and_verbose_explains_skipped_checks() -> None:
+    from assistant_cli.doctor.base import DoctorContext
+    from assistant_cli.doctor.report import Layout, report_lines
+    from assistant_cli.doctor.runner import run
+    from assistant_cli.paths import resolve
+
+    write_config(CONFIG + "platforms:\n  telegram:\n    api_token: keyring:tg\n")
+    found = run(DoctorContext(resolve(), offline=True, timeout=5))
+    lines = [text for text, _ in report_lines(found, 0.1, Layout(width=80))]
+    assert max(len(line) for line in lines) <= 80
+    assert sum(line.startswith("- skipped: ") for line in lines) == 1
+    verbose = [text for text, _ in report_lines(found, 0.1, Layout(width=80, verbose=True))]
+    assert any(line.startswith("- telegram.token ") for line in verbose)
+    assert "    --offline" in verbose
 
 
 def test_offline_skips_every_network_check() -> None:

@@ -237,3 +237,27 @@ def test_server_certificate_trusted_through_ca_file_passes_the_tls_stage(pki: Pk
         server.sock.close()
     assert "TLSv1.3" in r.found or "TLSv1.2" in r.found, r
     assert "TLS: " not in r.found  # the handshake itself succeeded
+
+
+def test_port_check_finds_the_running_serve_on_another_port_than_the_config(
+        background: Background) -> None:
+    """`serve --port N` runs elsewhere than gateway.port: doctor asks the state file, as the
+    dashboard does, instead of reporting the configured port as free."""
+    import json
+    import os
+
+    from assistant_cli.gateway.local import state_file
+    from assistant_cli.paths import resolve
+
+    port, configured = free_port(), free_port()
+    gateway = start_gateway(background, port, ready=True)
+    try:
+        gateway_config(configured)
+        paths = resolve()
+        state_file(paths).parent.mkdir(parents=True, exist_ok=True)
+        state_file(paths).write_text(json.dumps(
+            {"url": f"http://127.0.0.1:{port}", "pid": os.getpid()}))
+        r = result("gateway.port")
+    finally:
+        background.run(gateway.stop())
+    assert r.status == "ok" and f"running on 127.0.0.1:{port}" in r.found

@@ -97,6 +97,7 @@ async def test_dashboard_without_a_url_finds_the_local_serve_and_mints_its_token
     (isolated_home / "config.yaml").write_text("version: 1\ngateway:\n  port: 0\n")
     started: list[DashboardApp] = []
     monkeypatch.setattr(DashboardApp, "run", lambda self, **kw: started.append(self))
+    monkeypatch.setattr("assistant_cli.cli.dashboard_cmd._need_terminal", lambda: None)
     with FakeOpenAI() as fake:
         # The harness keeps its state where this home's commands look (ASSISTANT_CLI_HOME).
         async with live_gateway(isolated_home, fake) as h:

@@ -284,3 +284,22 @@ def test_plaintext_backend_chosen_implicitly_is_refused(
         select_backend(tmp_path / "secrets.enc")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     assert type(select_backend(tmp_path / "secrets.enc")).__name__ == "PlaintextKeyring"
+
+
+def test_the_file_password_comes_from_a_file_or_a_systemd_credential(
+        secrets_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service gets the password without it being in its unit or environment."""
+    from assistant_cli.secrets.keyring_backend import CREDENTIAL_NAME, PASSWORD_FILE_ENV
+
+    EncryptedFileKeyring(secrets_file, "pw-from-file").set_password(SERVICE, "k", "v-123")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / CREDENTIAL_NAME).write_text("pw-from-file\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert select_backend(secrets_file).get_password(SERVICE, "k") == "v-123"
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(creds / CREDENTIAL_NAME))
+    assert select_backend(secrets_file).get_password(SERVICE, "k") == "v-123"
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(tmp_path / "missing"))
+    with pytest.raises(KeyringUnavailable, match="cannot read the keyring password"):
+        select_backend(secrets_file)

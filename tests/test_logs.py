@@ -428,7 +428,7 @@ def test_cli_shows_filters_and_json(home: Path) -> None:
     assert shown == ["9", "10", "11"]
     result = CliRunner().invoke(app, ["logs", "--json", "--level", "ERROR", "--grep", "record 1"])
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["i"] for line in result.stdout.splitlines()] == [10]
+    assert [r["i"] for r in json.loads(result.stdout)["records"]] == [10]
 
 
 @pytest.mark.parametrize("args", [["--since", "soon"], ["--level", "loud"], ["--grep", "[oops"]])

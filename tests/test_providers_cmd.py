@@ -340,9 +340,10 @@ def test_models_lists_what_the_api_offers(
     add_fake(capsys, monkeypatch, fake)
     code, out, err = cli(capsys, "providers", "models", "fake")
     assert code == 0, err
-    assert out.splitlines() == ["fake-model  (configured)", "other-model"]
+    assert out.splitlines() == ["fake-model", "other-model"]  # piped: bare names
     code, out, _ = cli(capsys, "providers", "models", "fake", "--json")
-    assert json.loads(out) == ["fake-model", "other-model"]
+    assert json.loads(out) == {"provider": "fake", "configured": "fake-model",
+                               "models": ["fake-model", "other-model"]}
     code, _, err = cli(capsys, "providers", "models", "ghost")
     assert code == 2 and "no provider named 'ghost'" in err
 

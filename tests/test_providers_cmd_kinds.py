@@ -120,7 +120,7 @@ def test_models_lists_what_the_api_offers_or_says_it_cannot(
         assert code == 2 and "cannot list its models" in err
     else:
         assert code == 0, err
-        assert out.splitlines() == [f"{MODELS[kind]}  (configured)"]
+        assert out.splitlines() == [MODELS[kind]]
 
 
 def test_providers_add_with_mtls_then_test_succeeds(

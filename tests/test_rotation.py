@@ -202,7 +202,7 @@ def test_secrets_list_never_marks_internal_keys_due() -> None:
     conn.commit()
     conn.close()
     out = runner.invoke(app, ["secrets", "list", "--json"])
-    due = {row["name"]: row["rotation_due"] for row in json.loads(out.output)}
+    due = {row["name"]: row["rotation_due"] for row in json.loads(out.output)["secrets"]}
     assert due == {"api": True, "audit_hmac_key": False}
 
 
@@ -212,10 +212,10 @@ def test_the_first_run_wizard_audits_the_stored_key_and_the_new_config(
 
     from assistant_cli.cli.setup_wizard import first_run
 
-    answers = iter(["http://127.0.0.1:9/v1", "fake-model", "sk-wizard-key-123"])
+    answers = iter(["http://127.0.0.1:9/v1", "sk-wizard-key-123", "fake-model"])
     monkeypatch.setattr(IntPrompt, "ask", classmethod(lambda cls, *a, **k: 4))  # custom
     monkeypatch.setattr(Prompt, "ask", classmethod(lambda cls, *a, **k: next(answers)))
-    monkeypatch.setattr(Confirm, "ask", classmethod(lambda cls, *a, **k: True))
+    monkeypatch.setattr(Confirm, "ask", classmethod(lambda cls, *a, **k: True))  # keep offline
     first_run(resolve())
     entries = audit_entries()
     assert [(e.action, e.target, e.outcome) for e in entries] == [

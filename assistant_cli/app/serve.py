@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,15 +66,16 @@ class ServeOptions:
     tls_key: str | None = None
 
 
-def wanted_channels(config: Config) -> dict[str, Any]:
-    """Platform name → its config section, for every enabled platform."""
+def wanted_channels(config: Config, *, stdin_absent: bool = False) -> dict[str, Any]:
+    """Platform name → its config section, for every enabled platform. With no stdin to
+    read (a service: /dev/null or closed) the console channel is left out."""
     chosen: dict[str, Any] = {}
     for name in ("telegram", "whatsapp"):
         section = getattr(config.platforms, name)
         if section is not None and section.enabled:
             chosen[name] = section
     console = config.platforms.console
-    if console.enabled or (console.enabled is None and not chosen):
+    if (console.enabled or (console.enabled is None and not chosen)) and not stdin_absent:
         chosen["console"] = console
     return chosen
 
@@ -115,14 +118,30 @@ class Serve:
     mcp_started: asyncio.Future[None] | None = None
 
 
+def stdin_absent() -> bool:
+    """True when stdin is closed or a character device that is no terminal (/dev/null, as
+    systemd and launchd give a service). Piped questions (a pipe or a file) still count."""
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return True
+    return stat.S_ISCHR(mode) and not os.isatty(0)
+
+
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
-    platforms = wanted_channels(config)
+    no_stdin = stdin_absent()
+    platforms = wanted_channels(config, stdin_absent=no_stdin)
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
                   console_level=None if "console" in platforms else "WARNING")
+    if no_stdin and "console" in wanted_channels(config):
+        log.warning("no terminal on stdin (running as a service?): the console channel is "
+                    "off; serve keeps running for the gateway%s",
+                    "" if platforms else " only (no chat platform is configured)",
+                    extra={"event": "serve.console_off"})
     db = Database(paths.database)
     signal_ = StopSignal()
     serve = assemble(config, paths, options, db, platforms, signal_)
@@ -282,7 +301,7 @@ def ready_report(engine: Any) -> dict[str, Any]:
 def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths) -> None:
     order = config.provider_order()
     provider = f"{order[0]} ({config.providers[order[0]].model})" if order else "none"
-    parts = [f"channels: {', '.join(channels)}", f"provider: {provider}"]
+    parts = [f"channels: {', '.join(channels) or 'none'}", f"provider: {provider}"]
     if url:
         parts.append(f"gateway: {url}")
     line = "assistant-cli ready · " + " · ".join(parts)

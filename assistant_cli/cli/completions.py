@@ -24,6 +24,9 @@ class Node:
     help: str
     options: list[str] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
+    # option → shell command printing its values ("" = a free value: complete nothing)
+    values: dict[str, str] = field(default_factory=dict)
+    argument: str | None = None  # shell command printing values for the argument
 
 
 def tree() -> Node:
@@ -35,13 +38,22 @@ def tree() -> Node:
 
 
 def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
+    from assistant_cli.cli.completion_values import argument_values, option_values
+
+    known = option_values()
     options: list[str] = []
+    values: dict[str, str] = {}
     for param in cmd.params:
         if getattr(param, "param_type_name", "") == "option" and not param.hidden:
-            options += [o for o in [*param.opts, *param.secondary_opts] if o.startswith("--")]
+            names = [o for o in [*param.opts, *param.secondary_opts] if o.startswith("--")]
+            options += names
+            if not param.is_flag:
+                values.update({n: known.get(n, "") for n in names})
     options.append("--help")
     help_line = (cmd.help or "").strip().split("\n")[0].replace("`", "")
-    node = Node(path, help_line, sorted(set(options)))
+    has_arg = any(getattr(p, "param_type_name", "") == "argument" for p in cmd.params)
+    node = Node(path, help_line, sorted(set(options)), values=values,
+                argument=argument_values(path) if has_arg else None)
     for name, sub in _subcommands(cmd):
         if sub is not None and not sub.hidden:
             node.children.append(_walk(sub, (*path, name)))
@@ -71,9 +83,12 @@ def bash(root: Node) -> str:
     nodes = _nodes(root)
     known = "|".join(f'"/{"/".join(n.path)}"' for n in nodes if n.path)
     cases = "\n".join(
-        f'        "{"/" + "/".join(n.path) if n.path else ""}") words="{_words(n)}" ;;'
+        f'        "{_key(n)}") words="{_words(n)}"{_bash_arg(n)} ;;'
         for n in nodes
     )
+    value_cases = "\n".join(
+        f'        "{_key(n)} {opt}") COMPREPLY=({_bash_values(cmd)}); return ;;'
+        for n in nodes for opt, cmd in sorted(n.values.items()))
     return f"""# bash completion for {PROG} (generated; do not edit)
 _assistant_cli() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}" path="" words="" i
@@ -82,6 +97,9 @@ _assistant_cli() {{
             {known}) path="$path/${{COMP_WORDS[i]}}" ;;
         esac
     done
+    case "$path ${{COMP_WORDS[COMP_CWORD-1]}}" in
+{value_cases}
+    esac
     case "$path" in
 {cases}
     esac
@@ -89,6 +107,21 @@ _assistant_cli() {{
 }}
 complete -o default -F _assistant_cli {PROG}
 """
+
+
+def _key(node: Node) -> str:
+    return "/" + "/".join(node.path) if node.path else ""
+
+
+def _bash_values(cmd: str) -> str:
+    # An option with no known values completes nothing (not option names), except files.
+    return f'$(compgen -W "$({cmd})" -- "$cur")' if cmd else '$(compgen -f -- "$cur")'
+
+
+def _bash_arg(node: Node) -> str:
+    if not node.argument:
+        return ""
+    return f'; [[ "$cur" != -* ]] && words="$({node.argument})"'
 
 
 def zsh(root: Node) -> str:
@@ -99,8 +132,14 @@ def zsh(root: Node) -> str:
         key = "/" + "/".join(n.path) if n.path else ""
         items = [f"'{c.path[-1]}:{_quote(c.help)}'" for c in n.children]
         items += [f"'{o}'" for o in n.options]
-        cases.append(f'        "{key}") items=({" ".join(items)}) ;;')
+        arg = (f'; [[ "${{words[CURRENT]}}" != -* ]] && compadd -- $({n.argument})'
+               if n.argument else "")
+        cases.append(f'        "{key}") items=({" ".join(items)}){arg} ;;')
     body = "\n".join(cases)
+    value_cases = "\n".join(
+        f'        "{_key(n)} {opt}") '
+        + (f"compadd -- $({cmd}); return ;;" if cmd else "_files; return ;;")
+        for n in nodes for opt, cmd in sorted(n.values.items()))
     return f"""#compdef {PROG}
 # zsh completion for {PROG} (generated; do not edit)
 _assistant_cli() {{
@@ -111,6 +150,9 @@ _assistant_cli() {{
             {known}) path="$path/${{words[i]}}" ;;
         esac
     done
+    case "$path ${{words[CURRENT-1]}}" in
+{value_cases}
+    esac
     case "$path" in
 {body}
     esac
@@ -135,7 +177,11 @@ def fish(root: Node) -> str:
             lines.append(f"complete -c {PROG} -n '{cond_sub}' -a {c.path[-1]} "
                          f"-d '{_quote(c.help)}'")
         for o in n.options:
-            lines.append(f"complete -c {PROG} -n '{cond_sub}' -l {o[2:]}")
+            cmd = n.values.get(o)
+            takes = "" if cmd is None else f" -xa '({cmd})'" if cmd else " -r -F"
+            lines.append(f"complete -c {PROG} -n '{cond_sub}' -l {o[2:]}{takes}")
+        if n.argument:
+            lines.append(f"complete -c {PROG} -n '{cond_sub}' -a '({n.argument})'")
     return "\n".join(lines) + "\n"
 
 

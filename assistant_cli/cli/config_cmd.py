@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from assistant_cli.cli.common import cli_state
+from assistant_cli.cli.output import JsonOpt, print_json
 
 app = typer.Typer(help="Create, check and show the configuration file.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -48,10 +49,11 @@ def _audit(ctx: typer.Context, action: str, target: str, **detail: object) -> No
 
 
 @app.command()
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Check config.yaml; prints each problem as FILE:LINE: KEY: what was expected.
 
-    Exit codes: 0 valid (warnings are printed), 2 invalid.
+    Exit codes: 0 valid (warnings are printed), 2 invalid (the problems go to stderr, also
+    with --json).
     """
     from assistant_cli.config.loader import (
         literal_secret_warnings,
@@ -62,7 +64,8 @@ def validate(ctx: typer.Context) -> None:
     path = cli_state(ctx).paths.config_file
     doc = read_document(path)
     config = validate_document(doc, path.name)
-    for warning in literal_secret_warnings(doc, path.name):
+    warnings = literal_secret_warnings(doc, path.name)
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if config.plugins.enabled:
         from assistant_cli.app.serve import load_plugins
@@ -71,16 +74,27 @@ def validate(ctx: typer.Context) -> None:
         strict = config.plugins.model_copy(update={"required": config.plugins.enabled})
         load_plugins(config.model_copy(update={"plugins": strict}), cli_state(ctx).paths)
     platforms = [n for n in ("telegram", "whatsapp") if getattr(config.platforms, n)]
+    if json_out:
+        print_json({"file": str(path), "valid": True, "providers": list(config.providers),
+                    "platforms": platforms, "warnings": warnings})
+        return
     print(f"{path}: valid ({len(config.providers)} provider(s); platforms: "
           f"{', '.join(platforms) or 'terminal only'})")
 
 
 @app.command()
-def show(ctx: typer.Context) -> None:
-    """Print the effective configuration (defaults filled in) with secrets masked."""
+def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Print the effective configuration (defaults filled in) with secrets masked.
+
+    Example: assistant-cli config show --json | jq '.providers | keys'
+    """
     import yaml
 
     from assistant_cli.config.masking import masked
 
     config = cli_state(ctx).load_config()
-    print(yaml.safe_dump(masked(config.model_dump(mode="json")), sort_keys=False), end="")
+    doc = masked(config.model_dump(mode="json"))
+    if json_out:
+        print_json(doc)
+        return
+    print(yaml.safe_dump(doc, sort_keys=False), end="")

@@ -22,8 +22,9 @@ def dashboard(
 ) -> None:
     """Watch and steer a running `serve`: metrics, messages, pairing requests, logs.
 
-    Keys: 1-4 switch tabs, a/d approve or deny the selected pairing request, l changes the
-    log level, r reconnects now, q quits. Reconnects by itself with backoff.
+    Keys: 1-5 switch tabs, a/d approve or deny the selected pairing request, x revokes an
+    approved sender, l changes the log level, / filters the log, ? shows help, r reconnects
+    now, q quits. Reconnects by itself with backoff.
     """
     from assistant_cli.gateway.local import split_dashboard_url
     from assistant_cli.gateway.tls import client_context, pinned_client_context
@@ -34,10 +35,12 @@ def dashboard(
         base, fixed = split_dashboard_url(url)
         context = client_context(ca_file) if base.startswith("https") else None
         target = Target(base, lambda: fixed, context)
+        _need_terminal()
     else:
         from assistant_cli.gateway.control import owner_subject
         from assistant_cli.gateway.local import local_base_url, local_keys
 
+        _need_terminal()
         config = state.load_config().gateway
         base = local_base_url(state.paths, config)
         keys = local_keys(state.paths, config)
@@ -50,3 +53,17 @@ def dashboard(
     from assistant_cli.tui.app import DashboardApp
 
     DashboardApp(target).run()
+
+
+def _need_terminal() -> None:
+    """Without a terminal Textual would spray escape codes into a pipe or a log."""
+    import sys
+
+    from assistant_cli.errors import UsageError
+
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise UsageError("the dashboard needs a terminal, but stdin or stdout is not one "
+                         "(piped, redirected, or run by a service)",
+                         hint="run it in an interactive terminal; scripts can use "
+                         "`assistant-cli logs --json`, `pairing list --json` or the "
+                         "gateway's /ws (docs/GATEWAY_PROTOCOL.md)")

@@ -39,6 +39,9 @@ def doctor(
         "--fix", help="Apply safe repairs (file modes, missing directories, a missing gateway "
         "secret) and say what changed.",
     )] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show what every check found, skipped ones included.",
+    )] = False,
     timeout: Annotated[float, typer.Option(
         "--timeout", metavar="SECONDS", min=0.1,
         help="Time limit for each check; network checks stop at it.",
@@ -58,14 +61,16 @@ def doctor(
 
       assistant-cli doctor --offline
 
+      assistant-cli doctor --verbose --only state
+
       assistant-cli doctor --only providers,telegram --json
     """
-    import json
     import time
 
     from assistant_cli.cli.common import cli_state, console
+    from assistant_cli.cli.output import print_json
     from assistant_cli.doctor.base import DoctorContext, quiet_logging
-    from assistant_cli.doctor.report import as_json, print_table
+    from assistant_cli.doctor.report import as_json, print_report
     from assistant_cli.doctor.runner import exit_code, run
 
     only_ids, skip_ids = _selectors(only, "--only"), _selectors(skip, "--skip")
@@ -82,7 +87,7 @@ def doctor(
                          hint="provider checks are named providers.NAME after the names in "
                          "config.yaml; `assistant-cli doctor --json` lists every id")
     if json_out:
-        print(json.dumps(as_json(outcomes, seconds), indent=2, default=str))
+        print_json(as_json(outcomes, seconds))
     else:
-        print_table(outcomes, console(), seconds)
+        print_report(outcomes, console(), seconds, verbose=verbose)
     raise typer.Exit(exit_code(outcomes))

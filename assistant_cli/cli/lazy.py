@@ -35,6 +35,8 @@ COMMANDS: dict[str, Lazy] = {
                  "Show, filter and follow the log that `serve` writes."),
     "doctor": Lazy("assistant_cli.cli.doctor_cmd:doctor",
                    "Find what is wrong with the setup and say how to fix it."),
+    "service": Lazy("assistant_cli.cli.service_cmd:app",
+                    "Run serve as a service: systemd user unit or launchd agent."),
     "dashboard": Lazy("assistant_cli.cli.dashboard_cmd:dashboard",
                       "Live console for a running `serve`: metrics, messages, pairing."),
     "gateway": Lazy("assistant_cli.cli.gateway_cmd:app",
@@ -82,6 +84,22 @@ class LazyGroup(typer.core.TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             self.commands[cmd_name] = load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Typer suggests only among imported commands; here every lazy name counts."""
+        import difflib
+
+        # click's UsageError, wherever this Typer keeps click (vendored since 0.20).
+        usage_error: type[Exception] = typer.BadParameter.__base__  # type: ignore[assignment]
+        try:
+            return super().resolve_command(ctx, args)
+        except usage_error as exc:
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            message: str = getattr(exc, "message", "")
+            if close and "Did you mean" not in message:
+                exc.message = (f"{message.rstrip('.')}. Did you mean "  # type: ignore[attr-defined]
+                               f"{', '.join(repr(c) for c in close)}?")
+            raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         names = self.list_commands(ctx)

@@ -46,6 +46,14 @@ def logs(
             help="Only records newer than this: 10m, 2h, 1d or an ISO time (local if no offset).",
         ),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="Only records older than this: 10m, 2h, 1d or an ISO time (local if no offset).",
+        ),
+    ] = None,
     grep: Annotated[
         str | None,
         typer.Option(
@@ -62,7 +70,8 @@ def logs(
     ] = None,
     json_out: Annotated[
         bool,
-        typer.Option("--json", help="Print the stored JSON lines unchanged, e.g. for jq."),
+        typer.Option("--json", help="Print one JSON document {\"records\": [...]}; with -f, "
+                     "the stored JSON lines as they come (see docs/output.md)."),
     ] = False,
 ) -> None:
     """Show what the gateway has been doing, from the log `assistant-cli serve` writes.
@@ -76,7 +85,7 @@ def logs(
 
       assistant-cli logs -f --channel telegram --grep 'timeout|rate'
 
-      assistant-cli logs --since 2h --json | jq .latency_ms
+      assistant-cli logs --since 2h --until 1h --json | jq '.records[].latency_ms'
     """
     # Long only by its signature, which is the command's interface: one option per flag.
     from assistant_cli.cli.common import cli_state
@@ -90,6 +99,7 @@ def logs(
     flt = LogFilter(
         min_level=level,
         since=parse_since(since) if since is not None else None,
+        until=parse_since(until) if until is not None else None,
         grep=grep,
         channel=channel,
     )
@@ -107,13 +117,19 @@ def logs(
 def _print_records(log_file: Path, flt: LogFilter, n: int, *, follow: bool,
                    json_out: bool) -> None:
     """The last `n` matching records, then (with `follow`) new ones until Ctrl-C."""
+    import json
+
     from assistant_cli.cli.common import console
+    from assistant_cli.cli.output import print_json, say_empty
     from assistant_cli.observability.logview import follow as follow_log
     from assistant_cli.observability.logview import format_record, tail
 
     out = console()
+    shown = 0
 
     def show(rec: LogRecord) -> None:
+        nonlocal shown
+        shown += 1
         if json_out:
             typer.echo(rec.raw)
         else:
@@ -127,8 +143,14 @@ def _print_records(log_file: Path, flt: LogFilter, n: int, *, follow: bool,
         # Following is often started before `serve`; the file is read once it appears.
         typer.echo(f"waiting for {log_file} (`assistant-cli serve` creates it)...", err=True)
     try:
+        if json_out and not follow:
+            print_json({"records": [json.loads(r.raw) if r.raw.startswith("{") else
+                                    {"msg": r.raw} for r in tail(log_file, n, flt)]})
+            return
         for rec in tail(log_file, n, flt):
             show(rec)
+        if not shown and not follow:
+            say_empty("no entries match" if _filtered(flt) else "no entries")
         for rec in new_records:
             show(rec)
     except KeyboardInterrupt:
@@ -136,6 +158,11 @@ def _print_records(log_file: Path, flt: LogFilter, n: int, *, follow: bool,
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(0) from None
+
+
+def _filtered(flt: LogFilter) -> bool:
+    return any(v is not None for v in (flt.min_level, flt.since, flt.until, flt.grep,
+                                       flt.channel))
 
 
 def _silence_stdout() -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from assistant_cli.cli import output
 from assistant_cli.cli.common import cli_state
 
 if TYPE_CHECKING:
@@ -154,11 +155,21 @@ def allow(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="Only this platform.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="Show at most this many approved senders.")] = None,
+    offset: Annotated[int, typer.Option(
+        "--offset", min=0, help="Skip this many approved senders first (paging).")] = 0,
+    json_out: output.JsonOpt = False,
 ) -> None:
-    """List pending requests (with age and expiry) and approved senders."""
-    import json
+    """List pending requests (with age and expiry) and approved senders.
+
+    Piped, each row is tab-separated: platform, user id, name, state, since (UTC),
+    expires (UTC) or approved by. Example:
+
+      assistant-cli pairing list --limit 50 --offset 100 --json
+    """
     import time
 
     from assistant_cli.store.db import Database
@@ -167,40 +178,41 @@ def list_(
     if platform is not None:
         platform, _ = _check(platform, "123456789")
     store = PairingStore(Database(cli_state(ctx).paths.database))
-    now = time.time()
     pending = store.pending(platform)
-    senders = store.senders(platform)
+    senders = store.senders(platform, limit=limit, offset=offset)
     if json_out:
-        out: dict[str, Any] = {
+        output.print_json({
             "pending": [{"platform": r.platform, "user_id": r.user_id, "name": r.display_name,
-                         "status": r.status, "created_at": r.created_at,
-                         "expires_at": r.expires_at, "failed_attempts": r.failed_attempts}
+                         "status": r.status, "created_at": output.iso(r.created_at),
+                         "expires_at": output.iso(r.expires_at),
+                         "failed_attempts": r.failed_attempts}
                         for r in pending],
             "approved": [{"platform": s.platform, "user_id": s.user_id, "name": s.display_name,
-                          "approved_at": s.approved_at, "approved_by": s.approved_by,
-                          "via": s.via} for s in senders]}
-        print(json.dumps(out, indent=2))
+                          "approved_at": output.iso(s.approved_at), "approved_by": s.approved_by,
+                          "via": s.via} for s in senders],
+            "approved_total": store.count_senders(platform)})
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from assistant_cli.cli.common import console
-
-    out_console = console()
     if not pending and not senders:
-        out_console.print("no pairing requests and no approved senders yet")
+        output.say_empty("no pairing requests and no approved senders yet" if not offset
+                  else "no approved senders past that offset")
         return
-    table = Table("platform", "user id", "name", "state", "age", "expires / approved by",
+    output.print_table(_pairing_table(pending, senders, time.time(), output.stdout_is_tty()))
+
+
+def _pairing_table(pending: list[Any], senders: list[Any], now: float, tty: bool) -> output.Table:
+    """Terminal: ages ("5m", "in 55m"); piped: ISO-8601 UTC times a script can compare."""
+    table = output.Table(("platform", "user id", "name", "state", "since", "expires / approved by"),
                   title="Pairing")
     for r in pending:
-        state = "[red]locked[/red]" if r.status == "locked" else "[yellow]pending[/yellow]"
-        # Names come from strangers' profiles: shown literally, never read as markup.
-        table.add_row(r.platform, r.user_id, escape(r.display_name), state,
-                      _ago(now - r.created_at), f"in {_ago(r.expires_at - now)}")
+        state = output.Cell(r.status, "red" if r.status == "locked" else "yellow")
+        table.add(r.platform, r.user_id, r.display_name, state,
+                  _ago(now - r.created_at) if tty else output.iso(r.created_at) or "",
+                  f"in {_ago(r.expires_at - now)}" if tty else output.iso(r.expires_at) or "")
     for s in senders:
-        table.add_row(s.platform, s.user_id, escape(s.display_name), "[green]approved[/green]",
-                      _ago(now - s.approved_at), escape(f"{s.approved_by} ({s.via})"))
-    out_console.print(table)
+        table.add(s.platform, s.user_id, s.display_name, output.Cell("approved", "green"),
+                  _ago(now - s.approved_at) if tty else output.iso(s.approved_at) or "",
+                  f"{s.approved_by} ({s.via})")
+    return table
 
 
 def _ago(seconds: float) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from assistant_cli.cli import providers_add, providers_login
+from assistant_cli.cli import output, providers_add, providers_login
 from assistant_cli.cli.common import cli_state
 from assistant_cli.cli.providers_support import (
     describe_auth,
@@ -30,7 +29,6 @@ app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(help="The provider's name in config.yaml.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command("list")
@@ -39,7 +37,7 @@ def list_(
     usage: Annotated[bool, typer.Option(
         "--usage", help="Add tokens in/out per provider (today and 30 days, UTC) and per "
         "sender today.")] = False,
-    json_out: JsonOpt = False,
+    json_out: output.JsonOpt = False,
 ) -> None:
     """List providers: kind, model, auth, place in the failover order, last known health."""
     from assistant_cli.store.usage import HealthLog, UsageLedger
@@ -68,12 +66,12 @@ def list_(
         rows.append(row)
     senders = ledger.totals("sender") if usage else []
     if json_out:
-        out: dict[str, Any] = {"providers": rows}
+        out: dict[str, Any] = {"providers": [_iso_health(r) for r in rows]}
         if usage:
             out["senders_today"] = [{"sender": r.key, "requests": r.requests,
                                      "tokens_in": r.prompt_tokens,
                                      "tokens_out": r.completion_tokens} for r in senders]
-        print(json.dumps(out, indent=2))
+        output.print_json(out)
         return
     _print_list(config, rows, senders, usage)
 
@@ -81,45 +79,48 @@ def list_(
 app.command("add")(providers_add.add)
 
 
+def _iso_health(row: dict[str, Any]) -> dict[str, Any]:
+    h = row["health"]
+    return row if h is None else {**row, "health": {**h, "checked_at": output.iso(h["checked_at"])}}
+
+
 def _print_list(config: Config, rows: list[dict[str, Any]], senders: list[Any],
                 usage: bool) -> None:
-    from rich.table import Table
-
-    from assistant_cli.cli.common import console
-
-    out = console()
+    """Piped: providers (name, kind, model, auth, role, health), then with --usage a blank
+    line and per provider (name, requests today, today in/out, 30 days in/out), then a blank
+    line and per sender (sender, requests, tokens in, tokens out)."""
     if not rows:
-        out.print("no providers yet; add one with `assistant-cli providers add NAME --kind "
+        output.say_empty("no providers yet; add one with `assistant-cli providers add NAME --kind "
                   "openai --model MODEL`")
         return
-    table = Table("name", "kind", "model", "auth", "role", "health", title="Providers")
+    tty = output.stdout_is_tty()
+    table = output.Table(("name", "kind", "model", "auth", "role", "health"), title="Providers")
     now = time.time()
     for r in rows:
         h = r["health"]
         if h is None:
-            health = "[dim]never checked[/dim]"
+            health = output.Cell("never checked", "dim")
         else:
-            what = "[green]ok[/green]" if h["ok"] else f"[red]{h['kind'] or 'failed'}[/red]"
-            health = f"{what} {_ago(now - h['checked_at'])} ago ({h['source']})"
-        table.add_row(r["name"], r["kind"], r["model"], r["auth"], r["role"], health)
-    out.print(table)
+            what = "ok" if h["ok"] else (h["kind"] or "failed")
+            when = f"{_ago(now - h['checked_at'])} ago" if tty else output.iso(h["checked_at"])
+            health = output.Cell(f"{what} {when} ({h['source']})", "green" if h["ok"] else "red")
+        table.add(r["name"], r["kind"], r["model"], r["auth"], r["role"], health)
+    tables = [table]
     if usage:
-        spent = Table("provider", "requests today", "today in/out", "30 days in/out",
+        spent = output.Table(("provider", "requests today", "today in/out", "30 days in/out"),
                       title="Tokens (UTC days; ~ = partly estimated)")
         for r in rows:
             today = r["usage"]["today"]
-            spent.add_row(r["name"], str(today["requests"] if today else 0), _tokens(today),
-                          _tokens(r["usage"]["30d"]))
-        out.print(spent)
-    if usage and senders:
-        per = Table("sender", "requests", "tokens in", "tokens out", title="Senders today (UTC)")
+            spent.add(r["name"], str(today["requests"] if today else 0), _tokens(today),
+                      _tokens(r["usage"]["30d"]))
+        per = output.Table(("sender", "requests", "tokens in", "tokens out"),
+                    title="Senders today (UTC)")
         for s in senders:
-            per.add_row(s.key, str(s.requests), f"{s.prompt_tokens:,}",
-                        f"{s.completion_tokens:,}")
-        out.print(per)
-    if config.assistant.daily_token_cap_per_sender and usage:
-        out.print(f"daily cap per sender: {config.assistant.daily_token_cap_per_sender:,} "
-                  "tokens")
+            per.add(s.key, str(s.requests), f"{s.prompt_tokens:,}", f"{s.completion_tokens:,}")
+        tables += [spent, per]
+    output.print_tables(tables)
+    if config.assistant.daily_token_cap_per_sender and usage and tty:
+        print(f"daily cap per sender: {config.assistant.daily_token_cap_per_sender:,} tokens")
 
 
 def _tokens(u: dict[str, int] | None) -> str:
@@ -208,7 +209,7 @@ def set_default(ctx: typer.Context, name: NameArg) -> None:
 
 
 @app.command()
-def test(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+def test(ctx: typer.Context, name: NameArg, json_out: output.JsonOpt = False) -> None:
     """Check a provider: its health endpoint, then a tiny completion. Shows HTTP status,
     latency, model, rate-limit and quota headers, the error class and what to do about it.
     Exits non-zero when the provider cannot answer."""
@@ -239,7 +240,7 @@ def test(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
         name, report.ok, kind=report.error_kind, status=last.status,
         latency_ms=last.latency_ms, detail=report.diagnosis)
     if json_out:
-        print(json.dumps(report.as_dict(), indent=2))
+        output.print_json(report.as_dict())
     else:
         _print_report(report)
     if not report.ok:
@@ -266,7 +267,7 @@ def _print_report(report: Report) -> None:
 
 
 @app.command()
-def models(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+def models(ctx: typer.Context, name: NameArg, json_out: output.JsonOpt = False) -> None:
     """List the models a provider offers, where its API has a list (e.g. GET /models)."""
     from assistant_cli.errors import UsageError
 
@@ -289,10 +290,11 @@ def models(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None
 
     names: list[str] = run_async(run())
     if json_out:
-        print(json.dumps(names))
+        output.print_json({"provider": name, "configured": cfg.model, "models": names})
         return
+    mark = "  (configured)" if output.stdout_is_tty() else ""  # piped: one bare name per line
     for model in names:
-        print(f"{model}{'  (configured)' if model == cfg.model else ''}")
+        print(f"{model}{mark if model == cfg.model else ''}")
 
 
 app.command("login")(providers_login.login)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from assistant_cli.cli import output
 from assistant_cli.cli.common import cli_state
 
 app = typer.Typer(
@@ -48,12 +49,12 @@ def set_(ctx: typer.Context, name: NameArg) -> None:
 
 
 @app.command("list")
-def list_(
-    ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List stored secrets: name, backend, when set and last rotated, age. Never values."""
-    import json
+def list_(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
+    """List stored secrets: name, backend, when set and last rotated, age. Never values.
+
+    Piped, each row is tab-separated: name, backend, set (UTC), rotated (UTC), age in days,
+    rotation (due, in N d, or -). Example: assistant-cli secrets list --json
+    """
     import time
 
     from assistant_cli.secrets.store import SecretStore
@@ -64,27 +65,24 @@ def list_(
     infos = store.list()
     now = time.time()
     if json_out:
-        print(json.dumps([{
-            "name": i.name, "backend": i.backend, "created_at": i.created_at,
-            "rotated_at": i.rotated_at, "age_days": round(i.age_days(now), 1),
-            "rotation_due": _due(i.name, i.age_days(now), rotation_days)} for i in infos],
-            indent=2))
+        output.print_json({"secrets": [{
+            "name": i.name, "backend": i.backend, "created_at": output.iso(i.created_at),
+            "rotated_at": output.iso(i.rotated_at), "age_days": round(i.age_days(now), 1),
+            "rotation_due": _due(i.name, i.age_days(now), rotation_days)} for i in infos]})
         return
     if not infos:
-        print("no secrets stored yet; add one with `assistant-cli secrets set NAME`")
+        output.say_empty("no secrets stored yet; add one with `assistant-cli secrets set NAME`")
         return
-    from rich.table import Table
-
-    from assistant_cli.cli.common import console
-
-    table = Table("name", "backend", "set", "rotated", "age", "rotation")
+    tty = output.stdout_is_tty()
+    table = output.Table(("name", "backend", "set", "rotated", "age", "rotation"))
     for i in infos:
         age = i.age_days(now)
-        due = "[red]due[/red]" if _due(i.name, age, rotation_days) else (
+        due = output.Cell("due", "red") if _due(i.name, age, rotation_days) else (
             f"in {rotation_days - age:.0f} d" if _rotatable(i.name) else "-")
-        table.add_row(i.name, i.backend, _date(i.created_at), _date(i.rotated_at),
-                      f"{age:.0f} d", due)
-    console().print(table)
+        set_, rotated = ((_date(i.created_at), _date(i.rotated_at)) if tty else
+                         (output.iso(i.created_at) or "", output.iso(i.rotated_at) or ""))
+        table.add(i.name, i.backend, set_, rotated, f"{age:.0f} d", due)
+    output.print_table(table)
 
 
 @app.command()

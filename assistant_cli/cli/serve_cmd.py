@@ -55,7 +55,7 @@ def serve(
         if sys.stdin.isatty() and sys.stdout.isatty():
             from assistant_cli.cli.setup_wizard import first_run
 
-            first_run(paths)
+            first_run(paths, port)  # a --port given now is the one later commands look for
         else:
             print(
                 f"error: no config file at {paths.config_file}, and no terminal to ask in.\n"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from assistant_cli.config.models import SECRET_KEYS, Config
 from assistant_cli.errors import ConfigError
 from assistant_cli.paths import atomic_write
+from assistant_cli.plugins.registry import PROVIDERS, available
 
 Loc = tuple[str | int, ...]
 
@@ -170,6 +171,7 @@ def _check_references(config: Config, doc: Document, filename: str) -> None:
     if config.assistant.provider:
         refs.append((("assistant", "provider"), config.assistant.provider))
     refs += [(("assistant", "fallbacks", i), n) for i, n in enumerate(config.assistant.fallbacks)]
+    _check_kinds(config, doc, filename)
     for loc, name in refs:
         if name not in config.providers:
             close = difflib.get_close_matches(name, names, n=1)
@@ -180,6 +182,22 @@ def _check_references(config: Config, doc: Document, filename: str) -> None:
                 f"{name!r}{hint} (providers: {known})",
                 hint="add it under `providers:` or fix the name",
             )
+
+
+def _check_kinds(config: Config, doc: Document, filename: str) -> None:
+    """A provider kind nobody registered fails here, not on every message later."""
+    kinds = sorted(available(PROVIDERS))
+    for name, provider in config.providers.items():
+        if provider.kind in kinds:
+            continue
+        loc: Loc = ("providers", name, "kind")
+        close = difflib.get_close_matches(provider.kind, kinds, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"{filename}:{doc.line_of(loc)}: {'.'.join(map(str, loc))}: unknown provider kind "
+            f"{provider.kind!r}{hint} (known: {', '.join(kinds)})",
+            hint="fix the kind, or install the plugin package that provides it",
+        )
 
 
 def literal_secret_warnings(doc: Document, filename: str) -> list[str]:

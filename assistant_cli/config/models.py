@@ -174,7 +174,7 @@ class GatewayConfig(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     jwt_secret: str = "keyring:gateway_jwt_secret"
-    token_ttl: int = Field(default=86_400, ge=60)
+    token_ttl: int = Field(default=3_600, ge=60)
     rotation_grace: int = Field(default=86_400, ge=0)
     allowed_origins: list[str] = Field(default_factory=list)
     tls_cert: str | None = None

@@ -28,7 +28,7 @@ platforms:
 
 gateway:
   host: 127.0.0.1                     # loopback only; health checks and webhooks
-  port: 8080
+  port: {port}
 """
 
 
@@ -37,7 +37,9 @@ def starter_config(
     base_url: str = "https://api.openai.com/v1",
     model: str = "gpt-4o-mini",
     api_key_ref: str | None = "keyring:openai_api_key",
+    port: int = 8080,
 ) -> str:
     """Render the starter config for one provider."""
     api_key_line = f"    api_key: {api_key_ref}\n" if api_key_ref else ""
-    return STARTER.format(name=name, base_url=base_url, model=model, api_key_line=api_key_line)
+    return STARTER.format(name=name, base_url=base_url, model=model, api_key_line=api_key_line,
+                          port=port)

@@ -88,10 +88,13 @@ async def check_port(ctx: DoctorContext) -> Result:
     cfg = ctx.config().gateway
     if not cfg.enabled:
         return skipped("gateway.enabled is false")
-    if cfg.port == 0:
+    running = _running_address(ctx)
+    if running is None and cfg.port == 0:
         return ok("gateway.port is 0: serve picks a free port when it starts")
-    host, port = _connect_host(cfg.host), cfg.port
-    where = f"{cfg.host}:{port}"
+    # A running serve may listen elsewhere than the config says (`serve --port N`): ask it
+    # where, as the dashboard does, instead of probing the configured port.
+    host, port = running or (_connect_host(cfg.host), cfg.port)
+    where = f"{host if running else cfg.host}:{port}"
     budget = max(0.5, ctx.timeout / 3)
     context = None
     if cfg.tls_cert and cfg.tls_key:
@@ -130,6 +133,18 @@ async def check_port(ctx: DoctorContext) -> Result:
                 f"{', '.join(waiting) or 'intake to open'}",
                 "`assistant-cli logs --level warning` shows what the channels are waiting for",
                 readyz=report)
+
+
+def _running_address(ctx: DoctorContext) -> tuple[str, int] | None:
+    from urllib.parse import urlsplit
+
+    from assistant_cli.gateway.local import running_url
+
+    url = running_url(ctx.paths)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return (parts.hostname, parts.port) if parts.hostname and parts.port else None
 
 
 async def _free_port(host: str, port: int) -> Result:

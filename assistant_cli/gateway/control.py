@@ -180,18 +180,24 @@ class ControlPlane:
         return f"{local_base_url(self.gateway)}/?token={token}"
 
     def announce(self) -> None:
-        """Print the URL with a fresh token, and the dashboard command that opens it."""
-        url = self.dashboard_url()
-        hours = self.config.token_ttl / 3600
-        valid = f"{hours:g} h" if hours >= 1 else f"{self.config.token_ttl // 60} min"
+        """Say once how to open the dashboard. The token is printed only to a terminal:
+        piped or under a service, stderr ends up in a journal or a file, so there it says
+        how to get a token instead. It never goes to the log file."""
         if self.keys.ephemeral is not None:
             print("warning: there is no keyring, so the secret that signs gateway tokens lives "
                   "only in this process: tokens stop working when serve stops, and "
                   "`assistant-cli dashboard` without a URL cannot mint its own. Set "
                   "gateway.jwt_secret to env:NAME, or ASSISTANT_CLI_KEYRING_PASSWORD",
                   file=sys.stderr, flush=True)
-        print(f"dashboard URL (token valid {valid}): {url}\n"
-              f"watch it with: assistant-cli dashboard '{url}'", file=sys.stderr, flush=True)
+        if not sys.stderr.isatty():
+            print("dashboard: run `assistant-cli dashboard` on this machine (it mints its own "
+                  "token), or `assistant-cli gateway token --url` for a URL to use elsewhere",
+                  file=sys.stderr, flush=True)
+            return
+        ttl = self.config.token_ttl
+        valid = f"{ttl / 3600:g} h" if ttl >= 3600 else f"{ttl // 60} min"
+        print(f"dashboard (token valid {valid}): assistant-cli dashboard "
+              f"'{self.dashboard_url()}'", file=sys.stderr, flush=True)
 
 
 def warn_at_start(config: GatewayConfig) -> None:

@@ -54,14 +54,23 @@ def client_url(host: str, port: int | None, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
-def local_base_url(paths: Paths, config: GatewayConfig) -> str:
-    """Where this machine's `serve` listens: its state file if it runs, else the config."""
+def running_url(paths: Paths) -> str | None:
+    """The base URL of this machine's running `serve` (from the state file it writes while
+    it runs), or None when no live `serve` wrote one."""
     try:
         data = json.loads(state_file(paths).read_text(encoding="utf-8"))
         if isinstance(data, dict) and _alive(int(data["pid"])):
             return str(data["url"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    return None
+
+
+def local_base_url(paths: Paths, config: GatewayConfig) -> str:
+    """Where this machine's `serve` listens: its state file if it runs, else the config."""
+    running = running_url(paths)
+    if running is not None:
+        return running
     if config.port == 0:
         raise StateError("`serve` is not running here, and gateway.port is 0 (a random port), "
                          "so there is no address to connect to",

@@ -72,6 +72,7 @@ class Methods:
             "pairing.list": self.pairing_list,
             "pairing.approve": self.pairing_approve,
             "pairing.deny": self.pairing_deny,
+            "pairing.revoke": self.pairing_revoke,
             "logs.tail": self.logs_tail,
             "ping": self.ping,
         }
@@ -162,6 +163,17 @@ class Methods:
         self.s.events.publish(PairingDenied(channel=platform, sender=user_id,
                                             sender_name=req.display_name))
         return {"platform": platform, "user_id": user_id, "denied": True}
+
+    async def pairing_revoke(self, params: dict[str, Any], claims: dict[str, Any]) -> Any:
+        platform, user_id = _text(params, "platform"), _text(params, "user_id")
+        actor, target = f"token:{claims['sub']}", f"{platform}:{user_id}"
+        if not self.s.pairing.revoke(platform, user_id):
+            self.s.audit.append("pairing.revoke", target, "not-found", actor=actor,
+                                via="gateway")
+            raise ProtocolError("pairing", f"{platform} user {user_id} is not an approved "
+                                "sender")
+        self.s.audit.append("pairing.revoke", target, "ok", actor=actor, via="gateway")
+        return {"platform": platform, "user_id": user_id, "revoked": True}
 
     async def logs_tail(self, params: dict[str, Any], claims: dict[str, Any]) -> Any:
         from assistant_cli.observability.logview import LogFilter, tail

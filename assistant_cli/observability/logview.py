@@ -131,6 +131,7 @@ class LogFilter:
 
     min_level: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
     grep: str | None = None
     channel: str | None = None
     _min: int = field(init=False, repr=False, default=0)
@@ -152,6 +153,8 @@ class LogFilter:
             return False
         # A record with no known time cannot be shown to be recent, so --since drops it.
         if self.since is not None and (rec.ts == UNKNOWN_TS or rec.ts < self.since):
+            return False
+        if self.until is not None and (rec.ts == UNKNOWN_TS or rec.ts >= self.until):
             return False
         if self.channel is not None:
             value = rec.fields.get("channel")

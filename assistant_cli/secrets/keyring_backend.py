@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE = "assistant-cli"
+PASSWORD_FILE_ENV = "ASSISTANT_CLI_KEYRING_PASSWORD_FILE"
+# The name of the password among a systemd service's credentials (LoadCredential=).
+CREDENTIAL_NAME = "assistant-cli-keyring-password"
 BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
 
 _FRIENDLY_NAMES = {
@@ -36,11 +39,13 @@ _FRIENDLY_NAMES = {
 def select_backend(secrets_file: Path) -> KeyringBackend:
     """Return the backend to keep secrets in, or raise KeyringUnavailable explaining the options.
 
-    A password in ASSISTANT_CLI_KEYRING_PASSWORD selects the encrypted file; otherwise
+    A password in ASSISTANT_CLI_KEYRING_PASSWORD (or in the file named by
+    ASSISTANT_CLI_KEYRING_PASSWORD_FILE, or a systemd credential) selects the encrypted
+    file; otherwise
     keyring's own choice is used (honouring PYTHON_KEYRING_BACKEND, keyringrc.cfg and
     `keyring.set_keyring`), provided it can actually store something.
     """
-    password = os.environ.get(PASSWORD_ENV)
+    password = os.environ.get(PASSWORD_ENV) or _password_from_file()
     if password:
         from assistant_cli.secrets.keyring_file import EncryptedFileKeyring
 
@@ -59,6 +64,22 @@ def select_backend(secrets_file: Path) -> KeyringBackend:
     if not _usable(backend):
         raise _unavailable(secrets_file, f"keyring's choice is: {backend_name(backend)}")
     return backend
+
+
+def _password_from_file() -> str | None:
+    """The encrypted file's password from a file: ASSISTANT_CLI_KEYRING_PASSWORD_FILE, or a
+    systemd credential (LoadCredential=, so it never sits in the unit or the environment)."""
+    named = os.environ.get(PASSWORD_FILE_ENV)
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = Path(named) if named else Path(creds) / CREDENTIAL_NAME if creds else None
+    if path is None or (not named and not path.is_file()):
+        return None
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n") or None
+    except OSError as exc:
+        raise KeyringUnavailable(f"cannot read the keyring password from {path}: {exc}",
+                                 hint=f"check {PASSWORD_FILE_ENV} and the file's mode (0600, "
+                                 "owned by the user that runs assistant-cli)") from None
 
 
 def backend_name(backend: KeyringBackend) -> str:
@@ -112,8 +133,9 @@ def _unavailable(secrets_file: Path, reason: str) -> KeyringUnavailable:
         "        login Keychain on macOS, then retry;\n"
         f"    (b) set {BACKEND_ENV} to another keyring backend class\n"
         "        (see `python -m keyring --list-backends`);\n"
-        f"    (c) set {PASSWORD_ENV} to a password to keep secrets in the encrypted\n"
-        f"        file {secrets_file} (mode 0600) instead.\n"
+        f"    (c) set {PASSWORD_ENV} to a password (or {PASSWORD_FILE_ENV}\n"
+        f"        to a file holding it) to keep secrets in the encrypted file\n"
+        f"        {secrets_file} (mode 0600).\n"
         "    Alternatively, reference secrets as `env:NAME` in config.yaml to avoid the keyring."
     )
     return KeyringUnavailable(message, hint=hint)

@@ -79,12 +79,20 @@ class PairingStore:
                               (platform, user_id)).fetchone()
         return row is not None
 
-    def senders(self, platform: str | None = None) -> list[Sender]:
+    def senders(self, platform: str | None = None, *, limit: int | None = None,
+                offset: int = 0) -> list[Sender]:
+        """Approved senders, oldest approval first; `limit`/`offset` page through them."""
         rows = self.db.execute(
-            "SELECT * FROM senders WHERE ? IS NULL OR platform = ? ORDER BY approved_at",
-            (platform, platform)).fetchall()
+            "SELECT * FROM senders WHERE ? IS NULL OR platform = ?"
+            " ORDER BY approved_at, platform, user_id LIMIT ? OFFSET ?",
+            (platform, platform, -1 if limit is None else limit, offset)).fetchall()
         return [Sender(r["platform"], r["user_id"], r["chat_id"], r["display_name"],
                        r["approved_at"], r["approved_by"], r["via"]) for r in rows]
+
+    def count_senders(self, platform: str | None = None) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM senders WHERE ? IS NULL OR platform = ?",
+                              (platform, platform)).fetchone()
+        return int(row[0])
 
     def allow(self, platform: str, user_id: str, actor: str, *, chat_id: str | None = None,
               display_name: str = "", via: str = "allow") -> bool:

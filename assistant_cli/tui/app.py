@@ -8,15 +8,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Input,
+    RichLog,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from assistant_cli import __version__
 from assistant_cli.tui.client import GatewayClient, RequestFailed, Target
 from assistant_cli.tui.format import duration, feed_line, log_line, megabytes
-from assistant_cli.tui.widgets import CodePrompt, MetricTile
+from assistant_cli.tui.pairing_actions import PAIRING_HINT, SENDERS_HINT, PairingActions
+from assistant_cli.tui.screens import Help
+from assistant_cli.tui.widgets import MetricTile
 
 LEVELS = ("debug", "info", "warning", "error")
 LEVEL_RANK = {"DEBUG": 0, "INFO": 1, "WARNING": 2, "ERROR": 3, "CRITICAL": 4}
@@ -27,7 +37,7 @@ STATE_MARKS = {"connected": "● connected", "connecting": "◌ connecting",
 ClientFactory = Callable[..., Any]
 
 
-class DashboardApp(App[None]):
+class DashboardApp(PairingActions):
     """A live console for one gateway."""
 
     # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
@@ -39,10 +49,15 @@ class DashboardApp(App[None]):
         Binding("d", "deny", "Deny"),
         Binding("l", "cycle_level", "Log level"),
         Binding("r", "reconnect", "Reconnect"),
+        Binding("question_mark", "help", "Help"),
+        Binding("x", "revoke", "Revoke", show=False),
+        Binding("slash", "search", "Filter log", show=False),
+        Binding("escape", "clear_search", "Clear filter", show=False),
         Binding("1", "show_tab('activity')", "Activity", show=False),
         Binding("2", "show_tab('pairing')", "Pairing", show=False),
         Binding("3", "show_tab('health')", "Health", show=False),
         Binding("4", "show_tab('logs')", "Logs", show=False),
+        Binding("5", "show_tab('senders')", "Senders", show=False),
     ]
 
     def __init__(self, target: Target, *, client_factory: ClientFactory = GatewayClient,
@@ -59,6 +74,8 @@ class DashboardApp(App[None]):
         self.status_at = 0.0
         self.metrics: dict[str, Any] = {}
         self.pending: list[dict[str, Any]] = []
+        self.approved: list[dict[str, Any]] = []
+        self.log_query = ""
         self.level = "info"
         self.logs: deque[dict[str, Any]] = deque(maxlen=500)
         self.last_action = ""
@@ -79,18 +96,25 @@ class DashboardApp(App[None]):
                 yield RichLog(id="feed", max_lines=500, wrap=False)
             with TabPane("2 Pairing", id="pairing"):
                 yield DataTable(id="pairing-table", cursor_type="row", zebra_stripes=True)
-                yield Static("a approve (asks for the code) · d deny", id="pairing-status")
+                yield Static(PAIRING_HINT, id="pairing-status")
             with TabPane("3 Health", id="health"):
                 yield DataTable(id="channels", cursor_type="none")
                 yield DataTable(id="providers", cursor_type="none")
             with TabPane("4 Logs", id="logs"):
                 yield Static(id="log-filter")
-                yield RichLog(id="log", max_lines=1000, wrap=False)
+                yield Input(placeholder="filter: text to look for (Esc clears)",
+                            id="log-search")
+                yield RichLog(id="log", max_lines=1000, wrap=True)  # long lines in full
+            with TabPane("5 Senders", id="senders"):
+                yield DataTable(id="senders-table", cursor_type="row", zebra_stripes=True)
+                yield Static(SENDERS_HINT, id="senders-status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#pairing-table", DataTable).add_columns(
             "platform", "user id", "name", "state", "expires")
+        self.query_one("#senders-table", DataTable).add_columns(
+            "platform", "user id", "name", "approved by", "via")
         self.query_one("#channels", DataTable).add_columns("channel", "state", "last error")
         self.query_one("#providers", DataTable).add_columns(
             "provider", "model", "state", "fails", "last error")
@@ -143,7 +167,9 @@ class DashboardApp(App[None]):
         self.apply_providers(await self.client.request("providers.status"))
 
     async def refresh_pairing(self) -> None:
-        self.apply_pairing((await self.client.request("pairing.list"))["pending"])
+        data = await self.client.request("pairing.list")
+        self.apply_pairing(data["pending"])
+        self.apply_senders(data.get("approved", []))
 
     async def _tick(self) -> None:
         self._render_header()
@@ -206,6 +232,14 @@ class DashboardApp(App[None]):
         pane = self.query_one(TabbedContent).get_tab("pairing")
         pane.label = f"2 Pairing ({len(pending)})" if pending else "2 Pairing"  # type: ignore[assignment]
 
+    def apply_senders(self, approved: list[dict[str, Any]]) -> None:
+        self.approved = approved
+        table = self.query_one("#senders-table", DataTable)
+        table.clear()
+        for s in approved:
+            table.add_row(s["platform"], s["user_id"], s.get("name", ""),
+                          s.get("approved_by", ""), s.get("via", ""))
+
     def apply_metrics(self, m: dict[str, Any]) -> None:
         self.metrics = m
         obj = m.get("objectives", {})
@@ -236,8 +270,12 @@ class DashboardApp(App[None]):
 
     def add_log(self, rec: dict[str, Any]) -> None:
         self.logs.append(rec)
-        if LEVEL_RANK.get(str(rec.get("level")), 1) >= LEVELS.index(self.level):
-            self.query_one("#log", RichLog).write(log_line(rec))
+        if LEVEL_RANK.get(str(rec.get("level")), 1) < LEVELS.index(self.level):
+            return
+        line = log_line(rec)
+        if self.log_query and self.log_query not in line.plain.casefold():
+            return
+        self.query_one("#log", RichLog).write(line)
 
     def apply_logs(self, lines: list[dict[str, Any]]) -> None:
         self.logs.clear()
@@ -246,12 +284,42 @@ class DashboardApp(App[None]):
             self.add_log(rec)
 
     def _render_level(self) -> None:
+        matching = f" matching {self.log_query!r}" if self.log_query else ""
         self.query_one("#log-filter", Static).update(
-            f"showing {self.level} and above · l changes the level")
+            f"showing {self.level} and above{matching} · l changes the level · / filters")
 
     # -- actions --------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(Help())
+
+    def action_search(self) -> None:
+        self.query_one(TabbedContent).active = "logs"
+        search = self.query_one("#log-search", Input)
+        search.add_class("-shown")
+        search.focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#log-search", Input)
+        if search.has_class("-shown"):
+            search.value = ""
+            search.remove_class("-shown")
+            self._set_log_query("")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "log-search":
+            self._set_log_query(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "log-search":
+            self.query_one("#log", RichLog).focus()
+
+    def _set_log_query(self, text: str) -> None:
+        self.log_query = text.strip().casefold()
+        self._render_level()
+        self.apply_logs(list(self.logs))
 
     def action_reconnect(self) -> None:
         self.client.retry_now()
@@ -270,66 +338,6 @@ class DashboardApp(App[None]):
                 "logs.tail", {"n": 200, "level": self.level}))["lines"])
         except RequestFailed as exc:
             self.notify(exc.message, severity="error")
-
-    def _selected(self) -> dict[str, Any] | None:
-        table = self.query_one("#pairing-table", DataTable)
-        if not self.pending or table.cursor_row is None:
-            return None
-        return self.pending[min(table.cursor_row, len(self.pending) - 1)]
-
-    def _say(self, text: str, error: bool = False) -> None:
-        self.last_action = text
-        self.query_one("#pairing-status", Static).update(text)
-        self.notify(text, severity="error" if error else "information")
-
-    def _on_pairing_tab(self, verb: str) -> bool:
-        """a/d act on the row the user can see selected; elsewhere they show it first."""
-        tabs = self.query_one(TabbedContent)
-        if tabs.active == "pairing":
-            return True
-        tabs.active = "pairing"
-        if self.pending:
-            self._say(f"select a request, then press {verb[0]} again to {verb} it")
-        else:
-            self._say(f"no pairing request to {verb}", True)
-        return False
-
-    def action_approve(self) -> None:
-        if not self._on_pairing_tab("approve"):
-            return
-        request = self._selected()
-        if request is None:
-            self._say("no pairing request to approve", True)
-            return
-
-        def done(code: str | None) -> None:
-            if code:
-                self.run_worker(self._decide("pairing.approve", request, code))
-
-        self.push_screen(CodePrompt(request), done)
-
-    def action_deny(self) -> None:
-        if not self._on_pairing_tab("deny"):
-            return
-        request = self._selected()
-        if request is None:
-            self._say("no pairing request to deny", True)
-            return
-        self.run_worker(self._decide("pairing.deny", request, None))
-
-    async def _decide(self, method: str, request: dict[str, Any], code: str | None) -> None:
-        params = {"platform": request["platform"], "user_id": request["user_id"]}
-        if code is not None:
-            params["code"] = code
-        who = f"{request['platform']} user {request['user_id']}"
-        try:
-            await self.client.request(method, params)
-        except RequestFailed as exc:
-            self._say(exc.message.replace("\n  fix: ", " — "), True)
-            return
-        self._say(f"approved {who}; they are told within seconds" if code is not None
-                  else f"denied {who}")
-        await self.refresh_pairing()
 
     async def action_quit(self) -> None:
         await self.client.stop()

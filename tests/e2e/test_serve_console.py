@@ -279,3 +279,52 @@ def test_end_of_input_answers_everything_queued_then_exits_0(
     assert "echo: second question" in result.stdout
     assert_answered_once(isolated_home, "first question", "echo: first question")
     assert_answered_once(isolated_home, "second question", "echo: second question")
+
+
+def test_console_only_serve_with_no_stdin_keeps_running_as_a_service(
+    isolated_home: Path, fake: FakeOpenAI
+) -> None:
+    """As systemd starts it (stdin /dev/null): no console channel, said in the log; the
+    gateway stays up until SIGTERM instead of the process ending at end of input."""
+    write_config(isolated_home, fake)
+    err_file = isolated_home / "serve.err"
+    with err_file.open("w") as err:
+        proc = subprocess.Popen(
+            [*cli_command(), "serve"], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+            env=subprocess_env(isolated_home, FAKE_OPENAI_KEY=fake.api_key or ""))
+    try:
+        deadline = time.monotonic() + 15
+        while "assistant-cli ready" not in err_file.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, err_file.read_text()
+            time.sleep(0.05)
+        port = re.search(r"gateway: http://127\.0\.0\.1:(\d+)", err_file.read_text())
+        assert port is not None, err_file.read_text()
+        time.sleep(0.5)  # long past the moment an ended stdin used to stop it
+        assert proc.poll() is None, err_file.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/healthz", timeout=5) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(STOP_TIMEOUT) == 0
+    finally:
+        proc.kill()
+    log = (isolated_home / "state" / "logs" / "assistant-cli.jsonl").read_text()
+    assert '"event": "serve.console_off"' in log.replace('":"', '": "')
+    assert "console channel is off" in err_file.read_text()
+    assert "channels: none" in err_file.read_text()
+    # piped stderr (a journal, a file): no token in it, but how to get one
+    assert "token=" not in err_file.read_text() and "token=" not in log
+    assert "run `assistant-cli dashboard` on this machine" in err_file.read_text()
+
+
+def test_the_dashboard_url_is_printed_once_to_a_terminal_and_never_logged(
+        serve: ServeStarter, isolated_home: Path) -> None:
+    proc = serve()
+    try:
+        proc.expect(r"dashboard \(token valid 1 h\): assistant-cli dashboard 'http://")
+        time.sleep(0.2)
+        assert proc.text.count("?token=") == 1
+    finally:
+        code, _ = proc.terminate()
+    assert code == 0
+    log = (isolated_home / "state" / "logs" / "assistant-cli.jsonl").read_text()
+    assert "token=" not in log
