@@ -35,10 +35,28 @@ IdList = list[Annotated[str, BeforeValidator(_id_text)]]
 IdText = Annotated[str, BeforeValidator(_id_text)]  # one such id, or a phone number
 
 
+class GroupEntry(Strict):
+    """One allowed group chat; `members: any` lets every member in, not only allowed ones."""
+
+    id: IdText
+    members: Literal["allowed", "any"] = "allowed"
+
+
+def _group_entry(value: object) -> object:
+    # A bare id is the common case: a group whose members must themselves be allowed.
+    return {"id": value} if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+
+
 class GroupsConfig(Strict):
     enabled: bool = False
-    allow: IdList = Field(default_factory=list)
+    # Deny by default: an empty list means no group at all, never every group.
+    allow: list[Annotated[GroupEntry, BeforeValidator(_group_entry)]] = Field(
+        default_factory=list)
     require_mention: bool = True
+
+    def entry(self, chat_id: str) -> GroupEntry | None:
+        """The allow entry of this group chat, or None when the group is not listed."""
+        return next((g for g in self.allow if g.id == chat_id), None)
 
 
 class ConsoleConfig(Strict):
