@@ -10,7 +10,7 @@ _assistant_cli() {
         "") words="audit config dashboard doctor gateway logs pairing providers secrets serve --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
-        "/audit/verify") words="--help" ;;
+        "/audit/verify") words="--help --reanchor" ;;
         "/config") words="init show validate --help" ;;
         "/config/init") words="--force --help" ;;
         "/config/show") words="--help" ;;

@@ -101,14 +101,16 @@ async def check_migrations(ctx: DoctorContext) -> Result:
 async def check_audit(ctx: DoctorContext) -> Result:
     from assistant_cli.errors import SecretError
     from assistant_cli.store.audit import KEY_NAME, AuditLog
+    from assistant_cli.store.audit_anchor import any_recorded, store_anchors
 
     store = ctx.store()
 
     def verify() -> Result:
         db = ExistingDatabase(ctx.paths.database)
+        anchors = store_anchors(ctx.paths.database, store)
         try:
             count = int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
-            if count == 0:
+            if count == 0 and not any_recorded(anchors):
                 return ok("no audit entries yet")
             key = store.get(KEY_NAME)
             if not key:
@@ -116,7 +118,7 @@ async def check_audit(ctx: DoctorContext) -> Result:
                             f"keyring ({store.backend_name}), so they cannot be verified",
                             "restore the keyring this state was used with (or the "
                             "ASSISTANT_CLI_KEYRING_PASSWORD of its encrypted file)")
-            intact, summary = AuditLog(db, lambda: bytes.fromhex(key)).verify()
+            intact, summary = AuditLog(db, lambda: bytes.fromhex(key), anchors).verify()
         finally:
             db.close()
         if not intact:

@@ -208,11 +208,11 @@ def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: Sec
           events: EventBus) -> ControlPlane:
     """Everything the control side needs, from the parts `serve` already has."""
     from assistant_cli.gateway.tokens import JwtKeys
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
 
     keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
     services = Services(
-        engine=engine, router=router, pairing=pairing, audit=AuditLog(db, key_from_store(secrets)),
+        engine=engine, router=router, pairing=pairing, audit=open_audit(db, secrets),
         events=events, metrics=ServeMetrics(engine.inbox.depth), log_file=paths.log_file,
         gateway_url=lambda: local_base_url(gateway), clients=lambda: 0,
         expose_text=config.expose_message_text, started_at=time.time())

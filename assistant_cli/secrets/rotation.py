@@ -38,9 +38,9 @@ class Rotation:
 
 def record(store: SecretStore, action: str, target: str, outcome: str, **detail: Any) -> None:
     """Append to the audit log (never a secret value)."""
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
 
-    AuditLog(store.db, key_from_store(store)).append(action, target, outcome, **detail)
+    open_audit(store.db, store).append(action, target, outcome, **detail)
 
 
 def try_record(paths: Paths, action: str, target: str, outcome: str,
