@@ -40,7 +40,7 @@ _assistant_cli() {
         "/secrets/list") words="--help --json" ;;
         "/secrets/rotate") words="--help --no-test --timeout" ;;
         "/secrets/set") words="--help" ;;
-        "/serve") words="--allowed-origins --help --host --jwt-secret --port --tls-cert --tls-key" ;;
+        "/serve") words="--allowed-origins --help --host --insecure-http --jwt-secret --port --tls-cert --tls-key" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -136,6 +136,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l allowed-origins
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l host
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l insecure-http
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert

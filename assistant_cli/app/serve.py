@@ -15,7 +15,7 @@ from assistant_cli.paths import Paths
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
-    from assistant_cli.config.models import Config
+    from assistant_cli.config.models import Config, GatewayConfig
 
 log = logging.getLogger("assistant_cli.app.serve")
 
@@ -31,6 +31,7 @@ class ServeOptions:
     allowed_origins: list[str] | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    insecure_http: bool = False  # allow plain HTTP beyond loopback
 
 
 def wanted_channels(config: Config) -> dict[str, Any]:
@@ -63,6 +64,7 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     from assistant_cli.store.pairing import PairingStore
     from assistant_cli.store.usage import HealthLog, UsageLedger
 
+    gateway_cfg = gateway_config(config, options)
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     platforms = wanted_channels(config)
@@ -107,11 +109,6 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     policy = AccessPolicy(platforms, pairing, events)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events, policy,
                         usage=UsageLedger(db))
-    gateway_cfg = config.gateway
-    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
-                                "tls_key") if (v := getattr(options, k)) is not None}
-    if overrides:
-        gateway_cfg = gateway_cfg.model_copy(update=overrides)
     gateway = None
     web_app = None
     if gateway_cfg.enabled:
@@ -169,6 +166,20 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         db.close()
         lock.close()
     return 0
+
+
+def gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
+    """The gateway settings with command-line overrides; refuses plain HTTP beyond loopback
+    unless --insecure-http (before anything is opened or bound)."""
+    from assistant_cli.gateway.tls import refuse_plain_http
+
+    gateway_cfg = config.gateway
+    overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
+                                "tls_key") if (v := getattr(options, k)) is not None}
+    if overrides:
+        gateway_cfg = gateway_cfg.model_copy(update=overrides)
+    refuse_plain_http(gateway_cfg, insecure_http=options.insecure_http)
+    return gateway_cfg
 
 
 def ready_report(engine: Any) -> dict[str, Any]:

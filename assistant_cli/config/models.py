@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -186,6 +193,17 @@ class AssistantConfig(Strict):
     daily_token_cap_per_sender: int | None = Field(default=None, gt=0)
 
 
+def _ip_network(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 127.0.0.1, "
+                         "10.0.0.0/8)") from None
+    return value
+
+
 class GatewayConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -201,6 +219,18 @@ class GatewayConfig(Strict):
     max_frame_bytes: int = Field(default=65_536, ge=1024)
     lockout_failures: int = Field(default=10, ge=1)
     lockout_seconds: int = Field(default=60, ge=1)
+    # Peers whose X-Forwarded-For is believed (addresses or networks, e.g. 127.0.0.1 for a
+    # local nginx); the lockout then counts per real client instead of per proxy.
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
+        default_factory=list)
+    max_token_lifetime: int = Field(default=30 * 86_400, ge=60)
+
+    @model_validator(mode="after")
+    def _ttl_within_cap(self) -> GatewayConfig:
+        if self.token_ttl > self.max_token_lifetime:
+            raise ValueError(f"token_ttl ({self.token_ttl}) is longer than "
+                             f"max_token_lifetime ({self.max_token_lifetime})")
+        return self
 
 
 class LoggingConfig(Strict):

@@ -86,7 +86,8 @@ class ControlPlane:
         services.clients = lambda: len(self.sessions)
         self.metrics.client_count = services.clients
         self.auth = Authenticator(keys, list(config.allowed_origins),
-                                  Lockout(config.lockout_failures, config.lockout_seconds))
+                                  Lockout(config.lockout_failures, config.lockout_seconds),
+                                  trusted_proxies=list(config.trusted_proxies))
         self.methods = Methods(services)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[Any]] = set()
@@ -210,7 +211,8 @@ def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: Sec
     from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.store.audit import open_audit
 
-    keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
+    keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace,
+                   max_lifetime=config.max_token_lifetime)
     services = Services(
         engine=engine, router=router, pairing=pairing, audit=open_audit(db, secrets),
         events=events, metrics=ServeMetrics(engine.inbox.depth), log_file=paths.log_file,

@@ -68,7 +68,8 @@ def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:
     from assistant_cli.gateway.tokens import JwtKeys
     from assistant_cli.secrets.store import SecretStore
 
-    return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace)
+    return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace,
+                   max_lifetime=config.max_token_lifetime)
 
 
 def split_dashboard_url(url: str) -> tuple[str, str]:

@@ -68,6 +68,8 @@ def refuse(refusal: Refusal) -> web.Response:
     if refusal.status == 401:
         headers["WWW-Authenticate"] = (f'Bearer realm="assistant-cli", error="invalid_token", '
                                        f'error_description="{refusal.code}"')
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(refusal.retry_after)
     return web.json_response({"error": {"code": refusal.code, "message": refusal.message}},
                              status=refusal.status, reason=refusal.code.replace("_", " "),
                              headers=headers)
