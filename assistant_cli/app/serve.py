@@ -184,8 +184,10 @@ def gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
 
 def ready_report(engine: Any) -> dict[str, Any]:
     channels = {name: ch.ready for name, ch in engine.channels.items()}
-    ready = engine.intake_open and all(channels.values())
-    return {"ready": ready, "channels": channels, "queue_depth": engine.inbox.depth()}
+    storage = engine.inbox.db.storage_problem()  # e.g. "database or disk is full"
+    ready = engine.intake_open and all(channels.values()) and storage is None
+    return {"ready": ready, "channels": channels, "storage": storage or "ok",
+            "queue_depth": engine.inbox.depth()}
 
 
 def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -9,6 +10,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from io import TextIOWrapper
@@ -187,7 +189,44 @@ class ConsoleFormatter(logging.Formatter):
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A RotatingFileHandler whose files (including those opened at rollover) are mode 0600."""
+    """A RotatingFileHandler whose files (including those opened at rollover) are mode 0600.
+
+    A write that fails (a full disk) is reported on stderr in one line at most once a
+    minute, instead of logging's "--- Logging error ---" block with a traceback per record;
+    writing resumes by itself when the disk has room again.
+    """
+
+    report_every = 60.0
+    _reported_at: float | None = None
+    _dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        now = time.monotonic()
+        if self._reported_at is not None and now - self._reported_at < self.report_every:
+            self._dropped += 1
+            return
+        exc = sys.exc_info()[1]
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) \
+            or type(exc).__name__
+        dropped = f"; {self._dropped} more records dropped since" if self._dropped else ""
+        self._reported_at, self._dropped = now, 0
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: "
+                             f"{reason}{dropped}; records are dropped until it works again "
+                             "(said at most once a minute)\n")
+            sys.stderr.flush()
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            self.handleError(logging.makeLogRecord({}))
+
+    def close(self) -> None:
+        # Buffered records that cannot be written (full disk) are lost either way; closing
+        # must not raise at shutdown because of them.
+        with contextlib.suppress(OSError):
+            super().close()
 
     def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
