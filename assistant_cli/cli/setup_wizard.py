@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from assistant_cli.paths import Paths
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from rich.console import Console
 
 
@@ -46,6 +48,19 @@ def first_run(paths: Paths) -> None:
         raise SystemExit(130) from None
 
 
+def ask_required(question: str, default: str | None, out: Console,
+                 stream: TextIO | None = None) -> str:
+    """Ask until there is an answer: an empty one would write `key:` (null) into the
+    config, and `serve` would then fail at every start."""
+    from rich.prompt import Prompt
+
+    while True:
+        answer = (Prompt.ask(question, default=default, console=out, stream=stream) or "").strip()
+        if answer:
+            return answer
+        out.print("A value is needed here (it goes into config.yaml).")
+
+
 def _ask_and_write(paths: Paths, out: Console) -> None:
     from rich.prompt import Confirm, IntPrompt, Prompt
 
@@ -60,8 +75,8 @@ def _ask_and_write(paths: Paths, out: Console) -> None:
         out.print(f"  {i}. {c.label}")
     pick = CHOICES[IntPrompt.ask("Which model provider?", choices=[
         str(i) for i in range(1, len(CHOICES) + 1)], default=1, console=out) - 1]
-    base_url = Prompt.ask("Base URL", default=pick.base_url or None, console=out)
-    model = Prompt.ask("Model", default=pick.model or None, console=out)
+    base_url = ask_required("Base URL", pick.base_url or None, out)
+    model = ask_required("Model", pick.model or None, out)
     needs_key = pick.needs_key
     if pick.name == "custom":
         needs_key = Confirm.ask("Does it need an API key?", default=True, console=out)
@@ -76,8 +91,7 @@ def _ask_and_write(paths: Paths, out: Console) -> None:
         record(store, "secret.set", secret_name, "ok", via="setup wizard")
         out.print(f"Stored the key in {store.backend_name} as [bold]{secret_name}[/bold].")
         ref = f"keyring:{secret_name}"
-    atomic_write_text(paths.config_file, starter_config(pick.name, base_url or "", model or "",
-                                                        ref))
+    atomic_write_text(paths.config_file, starter_config(pick.name, base_url, model, ref))
     # Without a keyring (a provider that needs no key) the config stands, with a warning.
     problem = try_record(paths, "config.init", str(paths.config_file), "ok",
                          via="setup wizard", provider=pick.name)
