@@ -15,7 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from assistant_cli.domain.events import Consumer, Event, EventBus
-from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
+from assistant_cli.observability.metrics import (
+    BucketWindow,
+    ProcessStats,
+    Registry,
+    SlidingWindow,
+)
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}
 WINDOW_SECONDS = 300.0
@@ -66,8 +71,8 @@ class ServeMetrics:
         self.cpu_seconds = reg.counter("process_cpu_seconds", "User and system CPU time.")
         self._latencies = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
-        self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
-        self._per_minute = SlidingWindow(60.0, clock=clock)
+        self._outcomes = BucketWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
+        self._per_minute = BucketWindow(60.0, clock=clock)
         self._consumer: Consumer | None = None
 
     # -- feeding ------------------------------------------------------------------------
@@ -110,6 +115,10 @@ class ServeMetrics:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+    def windows(self) -> list[SlidingWindow | BucketWindow]:
+        """The sliding windows (their len() is what they hold in memory)."""
+        return [self._latencies, self._overheads, self._outcomes, self._per_minute]
 
     # -- reading ------------------------------------------------------------------------
     def render(self) -> str:
