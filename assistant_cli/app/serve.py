@@ -71,7 +71,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     console_active = "console" in platforms
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
-                  console_level=None if console_active else "WARNING")
+                  console_level=None if console_active else "WARNING",
+                  console_tracebacks=options.debug)
     db = Database(paths.database)
     secrets = SecretStore(paths, db)
 

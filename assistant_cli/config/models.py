@@ -71,8 +71,22 @@ class ConsoleConfig(Strict):
     enabled: bool | None = None
 
 
-class TelegramConfig(Strict):
+class PlatformBlock(Strict):
+    """A chat platform's block; one switched off (`enabled: false`) is kept for later and
+    need not have its required keys yet (the keys it has are still checked)."""
+
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _disabled_needs_nothing(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("enabled") is False:
+            required = [n for n, f in cls.model_fields.items() if f.is_required()]
+            return {**dict.fromkeys(required, ""), **data}
+        return data
+
+
+class TelegramConfig(PlatformBlock):
     api_token: str
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = None
@@ -84,8 +98,7 @@ class TelegramConfig(Strict):
     poll_timeout: int = Field(default=30, ge=0, le=50)
 
 
-class WhatsAppConfig(Strict):
-    enabled: bool = True
+class WhatsAppConfig(PlatformBlock):
     business_id: IdText
     phone_number: IdText
     phone_number_id: IdText | None = None

@@ -15,10 +15,9 @@ from urllib.parse import quote
 
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
 from assistant_cli.store.db import Database
+from assistant_cli.store.health import RECOVER_HINT
 
-RECOVER_FIX = ("stop `serve`, keep a copy (cp state.db state.db.bad), then "
-               "`sqlite3 state.db .recover | sqlite3 recovered.db` and move recovered.db to "
-               "state.db; or move the file away to start with empty state")
+RECOVER_FIX = RECOVER_HINT
 DISK_FAIL_BYTES = 100 * 2**20
 DISK_WARN_BYTES = 1 * 2**30
 

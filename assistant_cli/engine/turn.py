@@ -103,8 +103,9 @@ class TurnRunner:
             return f"Done — I forgot this conversation ({exchanges} exchange{plural})."
         if command == "/status":
             order = " → ".join(self.router.order) or "none"
+            waiting = max(0, self.inbox.depth() - 1)  # not this /status message itself
             return (f"assistant-cli {__version__}\nproviders: {order}\n"
-                    f"messages waiting: {self.inbox.depth()}")
+                    f"messages waiting: {waiting}")
         return HELP
 
     def _over_cap(self, msg: InboundMessage) -> int | None:

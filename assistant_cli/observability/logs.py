@@ -169,7 +169,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Human-readable one-liners for stderr, redacted like the file output."""
+    """Human-readable one-liners for stderr, redacted like the file output.
+
+    Without `tracebacks` (serve without --debug) an exception adds its type and message
+    to the line, not the traceback: the JSON log file keeps that.
+    """
+
+    def __init__(self, *, tracebacks: bool = True) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
         redactor = _REDACTOR
@@ -182,6 +190,11 @@ class ConsoleFormatter(logging.Formatter):
         ]
         if extras:
             line += "  " + " ".join(extras)
+        if not self.tracebacks:
+            exc_value = record.exc_info[1] if record.exc_info else None
+            if exc_value is not None:
+                line += redactor.redact(f" — {type(exc_value).__name__}: {exc_value}")
+            return line
         exc = _exception_text(self, record)
         if exc is not None:
             line += "\n" + redactor.redact(exc)
@@ -262,6 +275,7 @@ def setup_logging(
     max_bytes: int = 5_000_000,
     backups: int = 5,
     console_level: str | None = None,
+    console_tracebacks: bool = False,
 ) -> None:
     """Send `assistant_cli.*` records to a rotating JSON-lines file (and optionally stderr).
 
@@ -294,7 +308,7 @@ def setup_logging(
     if stderr_level is not None:
         console_handler = logging.StreamHandler(sys.stderr)
         console_handler.setLevel(stderr_level)
-        console_handler.setFormatter(ConsoleFormatter())
+        console_handler.setFormatter(ConsoleFormatter(tracebacks=console_tracebacks))
         setattr(console_handler, _OWNED_ATTR, True)
         logger.addHandler(console_handler)
         effective = min(effective, stderr_level)

@@ -18,7 +18,12 @@ from pathlib import Path
 
 from assistant_cli.errors import StateError
 from assistant_cli.paths import ensure_dir
-from assistant_cli.store.health import StorageHealth, is_storage_error
+from assistant_cli.store.health import (
+    RECOVER_HINT,
+    StorageHealth,
+    is_corruption,
+    is_storage_error,
+)
 from assistant_cli.store.migrations import MIGRATIONS
 
 
@@ -47,6 +52,9 @@ class Database:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.migrate()
         except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise StateError(f"the state database {self.path} is corrupt: {exc}",
+                                 hint=RECOVER_HINT) from None
             raise StateError(
                 f"cannot use the state database {self.path}: {exc}",
                 hint="check that the directory is writable and the disk not full; "

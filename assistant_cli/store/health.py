@@ -22,6 +22,23 @@ STORAGE_WORDS = ("disk is full", "disk i/o error", "readonly database", "malform
                  "unable to open", "not a database")
 
 
+CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+RECOVER_HINT = ("stop `serve` and keep a copy (cp state.db state.db.bad); then restore your "
+                "backup of state.db, or recover what is readable: `sqlite3 state.db .recover "
+                "| sqlite3 recovered.db` and move recovered.db to state.db; or move the file "
+                "away to start with empty state")
+
+
+def is_corruption(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in CORRUPT_CODES
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
 def is_storage_error(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.DatabaseError):
         return False
