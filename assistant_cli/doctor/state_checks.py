@@ -123,7 +123,9 @@ async def check_audit(ctx: DoctorContext) -> Result:
         if not intact:
             return fail(f"audit chain broken: {summary}",
                         "the log was changed outside assistant-cli: keep a copy of state.db "
-                        "for investigation; `assistant-cli audit list` shows the entries")
+                        "for investigation; `assistant-cli audit list` shows the entries; "
+                        "once understood, `assistant-cli audit verify --reanchor` accepts the "
+                        "log as it is now")
         return ok(f"audit chain intact ({summary})")
 
     try:
