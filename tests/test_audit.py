@@ -189,3 +189,12 @@ def test_list_since_takes_durations_and_local_iso_times(
         time.tzset()
     bad = runner.invoke(app, ["audit", "list", "--since", "yesterday"])
     assert isinstance(bad.exception, UsageError) and "10m" in str(bad.exception)
+
+
+def test_two_state_homes_sharing_one_keyring_do_not_flag_each_other(
+        audit: AuditLog, tmp_path: Path) -> None:
+    other_db = Database(tmp_path / "elsewhere" / "state.db")
+    other = open_audit(other_db, SecretStore(resolve(), other_db))
+    other.append("pairing.allow", "telegram:9", "ok")
+    audit.append("pairing.allow", "telegram:5", "ok")
+    assert other.verify()[0] and audit.verify()[0]

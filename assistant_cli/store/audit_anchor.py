@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from assistant_cli.paths import atomic_write
 
-ANCHOR_NAME = "audit_head"  # keyring entry (internal: never listed or rotated)
+ANCHOR_NAME = "audit_head"  # keyring entry prefix (internal: never listed or rotated)
 
 
 class Anchor(Protocol):
@@ -51,23 +52,29 @@ class FileAnchor:
 
 
 class KeyringAnchor:
-    """The same value as an internal keyring entry (survives a wipe of the state dir)."""
+    """The same value as an internal keyring entry (survives a wipe of the state dir).
+
+    One entry per state database (named after its path): several homes may share one OS
+    keyring, and each must be compared with its own head only.
+    """
 
     name = "the keyring anchor"
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, db_path: Path) -> None:
         self.store = store  # a SecretStore; its backend is chosen on first use
+        where = hashlib.sha256(str(db_path.resolve()).encode()).hexdigest()[:16]
+        self.entry = f"{ANCHOR_NAME}.{where}"
 
     def read(self) -> str | None:
         from assistant_cli.secrets.keyring_backend import SERVICE
 
-        value: str | None = self.store.backend.get_password(SERVICE, ANCHOR_NAME)
+        value: str | None = self.store.backend.get_password(SERVICE, self.entry)
         return value or None
 
     def write(self, value: str) -> None:
         from assistant_cli.secrets.keyring_backend import SERVICE
 
-        self.store.backend.set_password(SERVICE, ANCHOR_NAME, value)
+        self.store.backend.set_password(SERVICE, self.entry, value)
 
 
 def parse(value: str) -> tuple[int, str] | None:
@@ -98,4 +105,4 @@ def any_recorded(anchors: list[Anchor]) -> bool:
 
 def store_anchors(db_path: Path, secrets: Any) -> list[Anchor]:
     """The anchors of a state database: its file, and the keyring of a SecretStore."""
-    return [FileAnchor(db_path), KeyringAnchor(secrets)]
+    return [FileAnchor(db_path), KeyringAnchor(secrets, db_path)]
