@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 from assistant_cli import __version__
 from assistant_cli.errors import AssistantError
-from assistant_cli.gateway.auth import Refusal
+from assistant_cli.gateway.auth import Refusal, client_address
 from assistant_cli.gateway.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -157,7 +157,7 @@ async def websocket_handler(request: web.Request, *, auth: Authenticator, method
                                compress=False)
     transport = request.transport
     await ws.prepare(request)
-    remote = request.remote or "?"
+    remote = client_address(request, auth.proxies)  # behind a trusted proxy: the real client
     outbox = hub.attach()
     session = Session(ws, transport, claims, methods, outbox, remote)
     sessions.add(session)
