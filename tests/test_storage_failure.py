@@ -112,3 +112,31 @@ async def test_workers_survive_a_claim_that_fails_and_answer_once_storage_works(
         await wait_until(lambda: failures[0] >= 4, what="failed claims")
         h.channel.feed("hello")
         await wait_until(lambda: h.channel.replies, timeout=10, what="an answer")
+
+
+async def test_a_channel_does_not_repeat_the_storage_failure_as_errors(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.fakes.telegram_server import FakeTelegram
+    from tests.test_telegram_channel import CHAT, make_channel, new_token, until
+
+    db = Database(tmp_path / "s.db")
+    inbox = Inbox(db)
+    fill(db)
+    caplog.set_level(logging.INFO, logger="assistant_cli")
+
+    class InboxSink:
+        def submit(self, msg: InboundMessage) -> bool:
+            return inbox.add(msg) is not None
+
+    async with FakeTelegram(token=new_token()) as tg:
+        channel = make_channel(tg)
+        tg.push_message(CHAT, "x" * 20_000)
+        await channel.start(InboxSink())
+        try:
+            await until(lambda: db.health.failures >= 3)
+            make_room(db)
+            await until(lambda: inbox.depth() == 1)  # stored once space returned
+        finally:
+            await channel.stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [getattr(r, "event", "") for r in errors] == ["storage.failed"]

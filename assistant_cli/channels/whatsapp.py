@@ -28,6 +28,7 @@ from assistant_cli.channels.whatsapp_inbound import PayloadError, parse_payload
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
+from assistant_cli.store.health import is_storage_error, store_failure_level
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import WhatsAppConfig
@@ -172,9 +173,10 @@ class WhatsAppChannel(Channel):
             for msg in batch.messages:
                 sink.submit(msg)
             new = deliveries.record_many(batch.statuses) if batch.statuses else []
-        except Exception:
-            log.exception("could not store a whatsapp webhook; Meta will redeliver it",
-                          extra={"event": "whatsapp.store_failed"})
+        except Exception as exc:
+            log.log(store_failure_level(exc), "could not store a whatsapp webhook; Meta will "
+                    "redeliver it", exc_info=not is_storage_error(exc),
+                    extra={"event": "whatsapp.store_failed"})
             return 500
         for status in new:
             self._on_status(status)

@@ -49,6 +49,13 @@ def is_storage_error(exc: BaseException) -> bool:
     return any(word in text for word in STORAGE_WORDS)
 
 
+def store_failure_level(exc: BaseException) -> int:
+    """Log level for a caller whose write failed: the store has already reported a storage
+    failure (once per outage), so the caller's own line is only info; anything else is an
+    error."""
+    return logging.INFO if is_storage_error(exc) else logging.ERROR
+
+
 class StorageHealth:
     """Failures and recovery of one database; `reason` is None while writes work."""
 
