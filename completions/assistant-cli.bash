@@ -77,7 +77,7 @@ _assistant_cli() {
         "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve service tools --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
-        "/audit/verify") words="--help --json" ;;
+        "/audit/verify") words="--help --json --reanchor" ;;
         "/config") words="init show validate --help" ;;
         "/config/init") words="--force --help" ;;
         "/config/show") words="--help --json" ;;
@@ -115,7 +115,7 @@ _assistant_cli() {
         "/secrets/list") words="--help --json" ;;
         "/secrets/rotate") words="--help --no-test --timeout"; [[ "$cur" != -* ]] && words="$(assistant-cli secrets list 2>/dev/null | cut -f1)" ;;
         "/secrets/set") words="--help"; [[ "$cur" != -* ]] && words="$(assistant-cli secrets list 2>/dev/null | cut -f1)" ;;
-        "/serve") words="--allowed-origins --help --host --jwt-secret --port --tls-cert --tls-key" ;;
+        "/serve") words="--allowed-origins --help --host --insecure-http --jwt-secret --port --tls-cert --tls-key" ;;
         "/service") words="install logs status uninstall --help" ;;
         "/service/install") words="--dry-run --env-file --help --password-file --target" ;;
         "/service/logs") words="--help --lines --target" ;;

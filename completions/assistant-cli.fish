@@ -19,13 +19,14 @@ complete -c assistant-cli -n '__fish_use_subcommand' -l debug
 complete -c assistant-cli -n '__fish_use_subcommand' -l help
 complete -c assistant-cli -n '__fish_use_subcommand' -l version
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and not __fish_seen_subcommand_from list verify' -a list -d 'List audit entries - time, actor, action, target, outcome.'
-complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and not __fish_seen_subcommand_from list verify' -a verify -d 'Check the HMAC chain; names the first altered, deleted or reordered en'
+complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and not __fish_seen_subcommand_from list verify' -a verify -d 'Check the HMAC chain and its anchors outside the database; names the f'
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and not __fish_seen_subcommand_from list verify' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from list' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from list' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from list' -l since -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from verify' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from verify' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from audit; and __fish_seen_subcommand_from verify' -l reanchor
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a init -d 'Write a commented starter config.yaml (refuses to overwrite without --'
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a show -d 'Print the effective configuration (defaults filled in) with secrets ma'
 complete -c assistant-cli -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from init show validate' -a validate -d 'Check config.yaml; prints each problem as FILE -LINE - KEY - what was '
@@ -178,6 +179,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from secrets; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l allowed-origins -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l host -r -F
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l insecure-http
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert -r -F

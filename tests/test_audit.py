@@ -11,7 +11,7 @@ from assistant_cli.cli.app import app
 from assistant_cli.errors import UsageError
 from assistant_cli.paths import resolve
 from assistant_cli.secrets.store import SecretStore
-from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.audit import AuditLog, key_from_store, open_audit
 from assistant_cli.store.db import Database
 
 
@@ -19,7 +19,7 @@ from assistant_cli.store.db import Database
 def audit(isolated_home: Path) -> AuditLog:
     paths = resolve()
     db = Database(paths.database)
-    log = AuditLog(db, key_from_store(SecretStore(paths, db)))
+    log = open_audit(db, SecretStore(paths, db))
     for i in range(4):
         log.append("pairing.allow", f"telegram:{i}", "ok", actor="os:tester")
     return log
@@ -70,6 +70,56 @@ def test_cli_verify_exits_1_and_names_the_entry(audit: AuditLog) -> None:
     audit.db.execute("UPDATE audit SET target = 'telegram:9' WHERE id = 3")
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1 and "entry 3 was altered" in result.output
+
+
+def _wipe(db: Database) -> None:
+    db.execute("DELETE FROM audit")
+    db.execute("DELETE FROM kv WHERE key = 'audit_head'")
+
+
+def test_wiped_log_and_head_marker_are_detected(audit: AuditLog) -> None:
+    _wipe(audit.db)
+    ok, why = audit.verify()
+    assert not ok and "wiped" in why and "entry 4" in why
+    result = CliRunner().invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1 and "wiped" in result.output
+
+
+def test_wipe_is_caught_by_the_keyring_anchor_when_the_file_is_gone(audit: AuditLog) -> None:
+    anchor_file = audit.db.path.with_name("audit.head")
+    assert anchor_file.exists()
+    anchor_file.unlink()
+    _wipe(audit.db)
+    ok, why = audit.verify()
+    assert not ok and "keyring" in why
+
+
+def test_rollback_to_an_older_copy_is_detected_and_not_erased_by_new_entries(
+        audit: AuditLog) -> None:
+    db_path = audit.db.path
+    old = db_path.with_name("old.db")
+    audit.db.execute(f"VACUUM INTO '{old}'")
+    audit.append("pairing.revoke", "telegram:0", "ok")
+    audit.db.close()
+    old.replace(db_path)
+    for extra in db_path.parent.glob("state.db-*"):
+        extra.unlink()
+    rolled = open_audit(Database(db_path), SecretStore(resolve()))
+    ok, why = rolled.verify()
+    assert not ok and "rolled back" in why
+    rolled.append("pairing.allow", "telegram:7", "ok")  # must not re-anchor on the old copy
+    ok, why = rolled.verify()
+    assert not ok and "entry 5" in why
+
+
+def test_reanchor_accepts_the_current_log_after_investigation(audit: AuditLog) -> None:
+    _wipe(audit.db)
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 1
+    result = runner.invoke(app, ["audit", "verify", "--reanchor"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    assert [e.action for e in audit.entries()] == ["audit.reanchor"]
 
 
 def test_every_pairing_command_is_audited_with_the_os_user_refusals_too(
@@ -138,3 +188,12 @@ def test_list_since_takes_durations_and_local_iso_times(
         time.tzset()
     bad = runner.invoke(app, ["audit", "list", "--since", "yesterday"])
     assert isinstance(bad.exception, UsageError) and "10m" in str(bad.exception)
+
+
+def test_two_state_homes_sharing_one_keyring_do_not_flag_each_other(
+        audit: AuditLog, tmp_path: Path) -> None:
+    other_db = Database(tmp_path / "elsewhere" / "state.db")
+    other = open_audit(other_db, SecretStore(resolve(), other_db))
+    other.append("pairing.allow", "telegram:9", "ok")
+    audit.append("pairing.allow", "telegram:5", "ok")
+    assert other.verify()[0] and audit.verify()[0]

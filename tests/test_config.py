@@ -209,3 +209,51 @@ def test_config_write_replaces_the_file_with_private_mode(tmp_path: Path) -> Non
     atomic_write_text(path, "version: 1\n")
     assert path.read_text() == "version: 1\n"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_yaml_alias_bomb_is_refused_naming_file_and_line() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x]"]
+    for n in range(1, 7):  # 6^7 nodes if expanded; a real bomb nests deeper
+        refs = ", ".join([f"*a{n - 1}"] * 6)
+        levels.append(f"a{n}: &a{n} [{refs}]")
+    text = "version: 1\n" + "\n".join(levels) + "\n"
+    with pytest.raises(ConfigError) as info:
+        parse_document(text, "config.yaml")
+    assert info.value.message.startswith("config.yaml:4: ")
+    assert "alias" in info.value.message and "anchor" in (info.value.hint or "")
+
+
+def test_a_few_aliases_still_work() -> None:
+    text = ("providers:\n  a: &p {base_url: 'http://127.0.0.1:9/v1', model: m}\n"
+            "  b: *p\n  c:\n    <<: *p\n    model: other\n")
+    providers = validate_document(parse_document(text, "c"), "c").providers
+    assert (providers["b"].model, providers["c"].model) == ("m", "other")
+    assert providers["c"].base_url == "http://127.0.0.1:9/v1"
+
+
+def test_empty_value_is_null_not_a_crash() -> None:
+    doc = parse_document("gateway:\n  tls_cert:\n  tls_key: ~\n  port: 1\n", "c")
+    assert doc.data == {"gateway": {"tls_cert": None, "tls_key": None, "port": 1}}
+    assert validate_document(doc, "c").gateway.tls_cert is None
+
+
+def test_empty_value_for_a_required_key_names_the_line() -> None:
+    doc = parse_document("providers:\n  main:\n    base_url: http://127.0.0.1:9/v1\n"
+                         "    model:\n", "config.yaml")
+    with pytest.raises(ConfigError) as info:
+        validate_document(doc, "config.yaml")
+    assert "config.yaml:4: providers.main.model" in info.value.message
+
+
+def test_setup_asks_again_instead_of_writing_an_empty_required_value() -> None:
+    import io
+
+    from rich.console import Console
+
+    from assistant_cli.cli.setup_wizard import ask_required
+
+    out = io.StringIO()
+    answer = ask_required("Model", None, Console(file=out), stream=io.StringIO("\n  \nm1\n"))
+    assert answer == "m1" and out.getvalue().count("needed") == 2
+    assert ask_required("Model", "gpt", Console(file=io.StringIO()),
+                        stream=io.StringIO("\n")) == "gpt"

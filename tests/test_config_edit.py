@@ -75,3 +75,10 @@ def test_an_edit_that_would_change_anything_else_is_refused_and_the_text_kept() 
 def test_invalid_yaml_is_not_edited() -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         ConfigEditor("providers: [\n").set(("assistant", "provider"), "a")
+
+
+def test_an_alias_bomb_is_refused_before_editing() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 6)}]" for n in range(1, 7)]
+    with pytest.raises(ConfigError, match="aliases"):
+        ConfigEditor("\n".join(levels) + "\n").data()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from assistant_cli.cli.app import app, run
 from assistant_cli.paths import resolve
 from assistant_cli.secrets.store import SecretStore
-from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.audit import AuditLog, key_from_store, open_audit
 from assistant_cli.store.db import Database
 from tests.doctor_support import JWT, outcomes, result, write_config
 from tests.memkeyring import MemoryKeyring
@@ -44,7 +44,7 @@ def healthy(isolated_home: Path) -> Path:
     store.set("main_key", "sk-main-key-123")
     store.set("gateway_jwt_secret", JWT)
     db = Database(paths.database)
-    AuditLog(db, key_from_store(SecretStore(paths, db))).append("pairing.allow", "t:1", "ok")
+    open_audit(db, SecretStore(paths, db)).append("pairing.allow", "t:1", "ok")
     db.close()
     return isolated_home
 
@@ -324,6 +324,17 @@ def test_edited_audit_entry_fails_naming_it() -> None:
     conn.close()
     r = result("state.audit")
     assert r.status == "fail" and "entry 1 was altered" in r.found
+
+
+@pytest.mark.usefixtures("healthy")
+def test_wiped_audit_log_fails_naming_the_wipe() -> None:
+    conn = sqlite3.connect(resolve().database)
+    conn.execute("DELETE FROM audit")
+    conn.execute("DELETE FROM kv WHERE key = 'audit_head'")
+    conn.commit()
+    conn.close()
+    r = result("state.audit")
+    assert r.status == "fail" and "wiped" in r.found
 
 
 @pytest.mark.usefixtures("healthy")

@@ -132,6 +132,27 @@ def test_startup_warnings_for_exposed_plain_http_and_any_origin(tmp_path: Path) 
     assert len(anyone) == 1 and "'*'" in anyone[0]
 
 
+@pytest.mark.usefixtures("isolated_home")
+def test_serve_refuses_plain_http_beyond_loopback_unless_insecure_http(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant_cli.paths import resolve
+    from tests.clirun import cli
+
+    paths = resolve()
+    paths.config_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file.write_text("version: 1\nplatforms: {console: {enabled: false}}\n"
+                                 "gateway: {host: 0.0.0.0, port: 0}\n")
+    code, _, err = cli(capsys, "serve")
+    assert code != 0 and "0.0.0.0 without TLS" in err and "--insecure-http" in err
+    assert "Traceback" not in err
+    assert not paths.database.exists()  # refused before anything was opened
+    from assistant_cli.gateway.tls import refuse_plain_http
+
+    refuse_plain_http(GatewayConfig(host="0.0.0.0"), insecure_http=True)  # explicit opt-in
+    refuse_plain_http(GatewayConfig(host="127.0.0.1"), insecure_http=False)
+    refuse_plain_http(GatewayConfig(host="0.0.0.0", enabled=False), insecure_http=False)
+
+
 async def test_tls_gateway_still_speaks_the_protocol(tmp_path: Path, fake: FakeOpenAI) -> None:
     cert, key = make_cert(tmp_path)
     async with live_gateway(tmp_path, fake, tls_cert=str(cert), tls_key=str(key)) as h:

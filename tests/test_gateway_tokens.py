@@ -12,6 +12,7 @@ import pytest
 from assistant_cli.errors import ConfigError
 from assistant_cli.gateway.tokens import (
     AUDIENCE,
+    ISSUER,
     JwtKeys,
     SigningKey,
     TokenError,
@@ -57,8 +58,8 @@ def test_token_signed_with_another_secret_is_refused() -> None:
 
 def test_token_for_another_audience_is_refused() -> None:
     now = int(time.time())
-    token = jwt.encode({"sub": "a", "aud": "someone-else", "iat": now, "exp": now + 60}, SECRET,
-                       algorithm="HS256", headers={"kid": KEY.kid})
+    token = jwt.encode({"sub": "a", "aud": "someone-else", "iss": ISSUER, "iat": now,
+                        "exp": now + 60}, SECRET, algorithm="HS256", headers={"kid": KEY.kid})
     assert _code(token) == "wrong_audience"
 
 
@@ -82,6 +83,33 @@ def test_token_without_a_required_claim_is_refused() -> None:
     token = jwt.encode({"aud": AUDIENCE, "iat": now, "exp": now + 60}, SECRET,
                        algorithm="HS256", headers={"kid": KEY.kid})
     assert _code(token) == "malformed"
+
+
+def test_token_from_another_issuer_or_none_is_refused() -> None:
+    now = int(time.time())
+    base = {"sub": "a", "aud": AUDIENCE, "iat": now, "exp": now + 60}
+    for claims in ({**base, "iss": "someone-else"}, base):
+        token = jwt.encode(claims, SECRET, algorithm="HS256", headers={"kid": KEY.kid})
+        assert _code(token) == "wrong_issuer"
+    assert jwt.decode(mint(KEY, "a", 60), options={"verify_signature": False})["iss"] == ISSUER
+
+
+def test_token_living_longer_than_the_cap_is_refused() -> None:
+    now = int(time.time())
+    century = {"sub": "a", "aud": AUDIENCE, "iss": ISSUER, "iat": now,
+               "exp": now + 100 * 365 * 86400}
+    token = jwt.encode(century, SECRET, algorithm="HS256", headers={"kid": KEY.kid})
+    assert _code(token) == "lifetime_too_long"  # default cap: 30 days
+    assert verify(token, [KEY], max_lifetime=101 * 365 * 86400)["sub"] == "a"
+    with pytest.raises(TokenError) as info:
+        verify(mint(KEY, "a", 3600), [KEY], max_lifetime=600)
+    assert info.value.code == "lifetime_too_long"
+
+
+def test_minting_beyond_the_cap_is_refused_with_the_key_to_change() -> None:
+    keys = JwtKeys(None, "--jwt-secret", grace=0, secret=SECRET, max_lifetime=3600)
+    with pytest.raises(ConfigError, match=r"gateway\.max_token_lifetime"):
+        keys.mint("alice", 7200)
 
 
 def test_token_with_an_unknown_key_id_is_refused() -> None:

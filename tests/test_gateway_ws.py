@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from assistant_cli.domain.events import LogRecorded
-from assistant_cli.gateway.tokens import SigningKey, mint
+from assistant_cli.gateway.tokens import ISSUER, SigningKey, mint
 from assistant_cli.store.audit import AuditLog, key_from_store
 from tests.fakes.openai_server import Error, FakeOpenAI
 from tests.gateway_harness import Harness, connected, live_gateway, wait_until
@@ -50,7 +50,8 @@ async def test_missing_expired_forged_wrong_audience_and_alg_none_tokens_get_401
             "token_expired": mint(key, "a", 60, now=now - 600),
             "bad_signature": mint(SigningKey(key.kid, "z" * 43), "a", 60),
             "wrong_audience": jwt.encode({"sub": "a", "aud": "other", "iat": now,
-                                          "exp": now + 60}, key.secret, algorithm="HS256",
+                                          "iss": ISSUER, "exp": now + 60}, key.secret,
+                                         algorithm="HS256",
                                          headers={"kid": key.kid}),
             "bad_algorithm": jwt.encode({"sub": "a", "aud": "x", "iat": now, "exp": now + 60},
                                         "", algorithm="none"),
@@ -90,6 +91,50 @@ async def test_repeated_failures_lock_the_address_out_even_for_a_good_token(
             assert status == 401
         status, why = await _refused(h, token=h.token())
         assert status == 429 and why == "locked_out"
+
+
+async def _handshake(h: Harness, token: str, forwarded: str | None = None
+                     ) -> tuple[int, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if forwarded:
+        headers["X-Forwarded-For"] = forwarded
+    async with aiohttp.ClientSession() as session:
+        try:
+            ws = await session.ws_connect(h.ws_url, headers=headers)
+        except aiohttp.WSServerHandshakeError as exc:
+            return exc.status, dict(exc.headers or {})
+        await ws.close()
+        return 101, {}
+
+
+async def test_locked_out_429_says_when_to_retry(tmp_path: Path, fake: FakeOpenAI) -> None:
+    async with live_gateway(tmp_path, fake, lockout_failures=2, lockout_seconds=30) as h:
+        for _ in range(2):
+            assert (await _handshake(h, "garbage"))[0] == 401
+        status, headers = await _handshake(h, h.token())
+        assert status == 429 and 29 <= int(headers["Retry-After"]) <= 31
+
+
+async def test_behind_a_trusted_proxy_the_lockout_keys_on_the_forwarded_client(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    async with live_gateway(tmp_path, fake, lockout_failures=3, lockout_seconds=60,
+                            trusted_proxies=["127.0.0.1", "10.0.0.0/8"]) as h:
+        for _ in range(3):  # a stranger behind nginx (and a second proxy hop) guesses
+            assert (await _handshake(h, "garbage", "203.0.113.9, 10.1.2.3"))[0] == 401
+        assert (await _handshake(h, h.token(), "203.0.113.9"))[0] == 429
+        assert (await _handshake(h, h.token(), "198.51.100.7"))[0] == 101  # the owner
+        # A client cannot pick its own key by prepending to the header: the proxy appends.
+        assert (await _handshake(h, h.token(), "198.51.100.7, 203.0.113.9"))[0] == 429
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    async with live_gateway(tmp_path, fake, lockout_failures=3, lockout_seconds=60) as h:
+        for n in range(3):  # rotating the header does not escape the lockout
+            assert (await _handshake(h, "garbage", f"203.0.113.{n}"))[0] == 401
+        assert (await _handshake(h, h.token(), "198.51.100.7"))[0] == 429
 
 
 async def test_oversized_frame_closes_the_connection(tmp_path: Path, fake: FakeOpenAI) -> None:

@@ -64,7 +64,7 @@ def test_inbox_retry_requeues_the_named_messages_and_audits_it(
     assert f"queued 1 message again: {second}" in out
     assert [r.id for r in Undelivered(Database(paths.database)).failed()] == [first]
     code, out, _ = cli(capsys, "audit", "list", "--json")
-    entries = [json.loads(line) for line in out.splitlines()]
+    entries = json.loads(out)["entries"]
     assert [(e["action"], e["target"], e["detail"]) for e in entries] == [
         ("inbox.retry", str(second), {"ids": [second]})]
     code, out, _ = cli(capsys, "inbox", "retry", "--all")

@@ -58,6 +58,35 @@ def test_sliding_window_forgets_old_values_and_keeps_its_sum() -> None:
     assert w.count() == 0 and w.sum() == 0.0 and w.percentiles(99) == [None]
 
 
+def test_sliding_window_is_trimmed_on_write_not_only_when_read() -> None:
+    now = [0.0]
+    w = SlidingWindow(60, clock=lambda: now[0])
+    for _ in range(10_000):  # 20 per second for 500 s, and nobody reads
+        w.add(5.0)
+        now[0] += 0.05
+    assert len(w._items) <= 60 * 20 + 1  # what the last minute holds, not 10,000
+
+
+def test_serve_metrics_memory_is_bounded_by_time_not_by_messages() -> None:
+    now = [0.0]
+    m = ServeMetrics(lambda: 0, clock=lambda: now[0])
+    out = MessageOut(channel="telegram", sender="1", outcome="answered", latency_ms=30.0,
+                     overhead_ms=1.0, id=1, length=2, text="hi")
+    held = []
+    for minute in range(12):  # 20 msg/s for 12 minutes, no reader
+        for _ in range(1200):
+            m.handle(out)
+            now[0] += 0.05
+        held.append(sum(len(w) for w in m.windows()))
+        del minute
+    # Flat once every window is full (after 5 minutes), give or take a sample at the edge.
+    assert max(held[6:]) - min(held[6:]) <= 4
+    assert held[-1] < 3 * 1200 + 2 * 301  # latency windows: a minute; counts: a bucket a second
+    snap = m.snapshot()
+    assert 1200 <= snap["messages_per_min"] <= 1220  # a minute, give or take a 1 s bucket
+    assert snap["success_rate"] == 1.0
+
+
 def test_process_stats_read_cpu_and_memory() -> None:
     now = [0.0]
     stats = ProcessStats(clock=lambda: now[0])

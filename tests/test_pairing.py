@@ -163,7 +163,7 @@ async def test_ids_written_without_quotes_in_config_still_match(db: Database) ->
     channel = RecordingChannel()
     assert await strict(dm("123456789"), channel)
     assert await strict(InboundMessage(
-        platform="telegram", external_id="g", chat_id="-1001234567890", sender_id="5",
+        platform="telegram", external_id="g", chat_id="-1001234567890", sender_id="123456789",
         text="@bot hi", is_group=True, addressed=True), channel)
     assert not await strict(dm("987654321"), channel)
 
@@ -171,11 +171,53 @@ async def test_ids_written_without_quotes_in_config_still_match(db: Database) ->
 async def test_groups_are_off_by_default_and_mention_gated_when_on(db: Database) -> None:
     channel = RecordingChannel()
     assert not await policy_for(db, "open")(dm("5", addressed=True, is_group=True), channel)
-    on = policy_for(db, "pairing", groups="{enabled: true, allow: ['5']}")
+    on = policy_for(db, "pairing", groups="{enabled: true, allow: [{id: '5', members: any}]}")
     assert await on(dm("5", addressed=True, is_group=True), channel)
     assert not await on(dm("5", text="b", addressed=False, is_group=True), channel)
     assert not await on(dm("6", addressed=True, is_group=True), channel)
     assert channel.sent == []
+
+
+def group_msg(sender: str, chat: str = "-100777", **kw: object) -> InboundMessage:
+    return InboundMessage(platform="telegram", external_id=f"g{sender}{chat}", chat_id=chat,
+                          sender_id=sender, text="@bot hi", is_group=True, addressed=True,
+                          **kw)  # type: ignore[arg-type]
+
+
+async def test_empty_group_allow_means_no_group_not_every_group(db: Database) -> None:
+    policy = policy_for(db, "pairing", allow_from="['7']", groups="{enabled: true, allow: []}")
+    channel = RecordingChannel()
+    assert not await policy(group_msg("7"), channel)
+    assert not await policy(group_msg("99"), channel)
+    assert channel.sent == []
+
+
+async def test_unpaired_stranger_in_allowed_group_gets_no_model_call(db: Database) -> None:
+    policy = policy_for(db, "pairing", allow_from="['7']",
+                        groups="{enabled: true, allow: ['-100777']}")
+    channel = RecordingChannel()
+    assert not await policy(group_msg("99"), channel)
+    assert channel.sent == []  # no pairing prompt spilled into the group either
+    assert await policy(group_msg("7"), channel)  # on allow_from
+    store = PairingStore(db)
+    store.allow("telegram", "55", "os:owner")
+    assert await policy(group_msg("55"), channel)  # paired
+
+
+async def test_group_listed_with_members_any_answers_everyone(db: Database) -> None:
+    policy = policy_for(db, "pairing", groups=(
+        "{enabled: true, allow: ['-100777', {id: -100888, members: any}]}"))
+    channel = RecordingChannel()
+    assert await policy(group_msg("99", chat="-100888"), channel)
+    assert not await policy(group_msg("99", chat="-100777"), channel)
+    assert not await policy(group_msg("99", chat="-100999"), channel)
+
+
+def test_group_allow_entry_with_unknown_members_value_is_refused() -> None:
+    text = ("platforms:\n  telegram:\n    api_token: env:T\n    groups:\n"
+            "      allow: [{id: '-1', members: everyone}]\n")
+    with pytest.raises(Exception, match="members"):
+        validate_document(parse_document(text, "c"), "c")
 
 
 def test_cli_approve_flow_with_audit_entries(isolated_home: Path) -> None:

@@ -80,7 +80,7 @@ async def test_wrong_key_is_an_auth_error_naming_the_fix(fake: FakeOpenAI) -> No
     with pytest.raises(ProviderError) as info:
         await collect(provider(fake, key="sk-wrong"))
     assert info.value.kind == "auth" and info.value.status == 401
-    assert "providers test" in str(info.value)
+    assert "set the environment variable K (providers.fake.api_key)" in str(info.value)
 
 
 async def test_unreachable_service_names_host_and_port() -> None:

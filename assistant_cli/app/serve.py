@@ -28,6 +28,7 @@ from assistant_cli.engine.policy import AccessPolicy, start_notifier, stop_notif
 from assistant_cli.engine.turn import TurnRunner
 from assistant_cli.gateway import control as gateway_control
 from assistant_cli.gateway.server import Gateway
+from assistant_cli.gateway.tls import refuse_plain_http
 from assistant_cli.locks import acquire_lock
 from assistant_cli.observability.logs import setup_logging
 from assistant_cli.paths import Paths
@@ -35,7 +36,7 @@ from assistant_cli.plugins import registry
 from assistant_cli.plugins.loading import load_handlers, load_locales
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.secrets.store import SecretStore
-from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.audit import open_audit
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
@@ -64,6 +65,7 @@ class ServeOptions:
     allowed_origins: list[str] | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    insecure_http: bool = False  # allow plain HTTP beyond loopback
 
 
 def wanted_channels(config: Config, *, stdin_absent: bool = False) -> dict[str, Any]:
@@ -130,13 +132,15 @@ def stdin_absent() -> bool:
 
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
+    gateway_config(config, options)  # refuses plain HTTP beyond loopback before anything opens
     paths.ensure_state_dir()
     lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     no_stdin = stdin_absent()
     platforms = wanted_channels(config, stdin_absent=no_stdin)
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
-                  console_level=None if "console" in platforms else "WARNING")
+                  console_level=None if "console" in platforms else "WARNING",
+                  console_tracebacks=options.debug)
     if no_stdin and "console" in wanted_channels(config):
         log.warning("no terminal on stdin (running as a service?): the console channel is "
                     "off; serve keeps running for the gateway%s",
@@ -172,7 +176,7 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
     pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
                                events)
     tool_registry = local_registry(config.tools, db, config.plugins)
-    tool_loop = build_tool_loop(config.tools, db, events, AuditLog(db, key_from_store(secrets)),
+    tool_loop = build_tool_loop(config.tools, db, events, open_audit(db, secrets),
                                 tool_registry, platforms, pairing)
     runner = TurnRunner(inbox, History(db), router, config.assistant, events,
                         AccessPolicy(platforms, pairing, events, languages),
@@ -183,7 +187,7 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
         from assistant_cli.tools.mcp_client import McpHub
 
         mcp_hub = McpHub(config.tools.mcp_servers, resolve, tool_registry, events)
-    gateway_cfg = _gateway_config(config, options)
+    gateway_cfg = gateway_config(config, options)
     gateway = (Gateway(gateway_cfg, lambda: ready_report(signal_.engine))
                if gateway_cfg.enabled else None)
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
@@ -235,11 +239,14 @@ def _check_provider_secrets(config: Config, resolve: Callable[[str, str], str]) 
             resolve(api_key, f"providers.{name}.api_key")
 
 
-def _gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
-    """config.yaml's gateway section with the command line's overrides."""
+def gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
+    """The gateway settings with command-line overrides; refuses plain HTTP beyond loopback
+    unless --insecure-http (before anything is opened or bound)."""
     overrides = {k: v for k in ("host", "port", "jwt_secret", "allowed_origins", "tls_cert",
                                 "tls_key") if (v := getattr(options, k)) is not None}
-    return config.gateway.model_copy(update=overrides) if overrides else config.gateway
+    gateway_cfg = config.gateway.model_copy(update=overrides) if overrides else config.gateway
+    refuse_plain_http(gateway_cfg, insecure_http=options.insecure_http)
+    return gateway_cfg
 
 
 async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
@@ -294,8 +301,10 @@ async def _shut_down(serve: Serve) -> None:
 
 def ready_report(engine: Any) -> dict[str, Any]:
     channels = {name: ch.ready for name, ch in engine.channels.items()}
-    ready = engine.intake_open and all(channels.values())
-    return {"ready": ready, "channels": channels, "queue_depth": engine.inbox.depth()}
+    storage = engine.inbox.db.storage_problem()  # e.g. "database or disk is full"
+    ready = engine.intake_open and all(channels.values()) and storage is None
+    return {"ready": ready, "channels": channels, "storage": storage or "ok",
+            "queue_depth": engine.inbox.depth()}
 
 
 def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths) -> None:

@@ -34,6 +34,7 @@ from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import AlreadyRunning, ChannelError
 from assistant_cli.locks import acquire_lock, machine_lock_path
+from assistant_cli.store.health import store_failure_level
 
 log = logging.getLogger("assistant_cli.channels.telegram")
 
@@ -222,8 +223,8 @@ class TelegramChannel(Channel):
                 sink.submit(msg)
             except Exception as exc:
                 self.last_error = f"could not store telegram update {update.update_id}: {exc}"
-                log.error("%s; it will be fetched again", self.last_error,
-                          extra={"event": "telegram.store_failed"})
+                log.log(store_failure_level(exc), "%s; it will be fetched again",
+                        self.last_error, extra={"event": "telegram.store_failed"})
                 return False
         self._offset = update.update_id + 1
         return True
@@ -287,8 +288,8 @@ class TelegramChannel(Channel):
         try:
             sink.submit(msg)
         except Exception as exc:
-            log.error("could not store telegram update: %s", exc,
-                      extra={"event": "telegram.store_failed"})
+            log.log(store_failure_level(exc), "could not store telegram update: %s", exc,
+                    extra={"event": "telegram.store_failed"})
             return 500
         return 200
 

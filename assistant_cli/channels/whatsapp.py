@@ -45,6 +45,7 @@ from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.i18n import messages, translator
 from assistant_cli.store.db import Database
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
+from assistant_cli.store.health import is_storage_error, store_failure_level
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import WhatsAppConfig
@@ -185,9 +186,10 @@ class WhatsAppChannel(Channel):
                 if not self._button_answer(msg):
                     sink.submit(msg)
             new = deliveries.record_many(batch.statuses) if batch.statuses else []
-        except Exception:
-            log.exception("could not store a whatsapp webhook; Meta will redeliver it",
-                          extra={"event": "whatsapp.store_failed"})
+        except Exception as exc:
+            log.log(store_failure_level(exc), "could not store a whatsapp webhook; Meta will "
+                    "redeliver it", exc_info=not is_storage_error(exc),
+                    extra={"event": "whatsapp.store_failed"})
             return 500
         for status in new:
             self._on_status(status)

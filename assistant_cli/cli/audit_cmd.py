@@ -15,12 +15,12 @@ app = typer.Typer(help="Read and verify the audit log of admin actions (pairing,
 
 def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
     from assistant_cli.store.db import Database
 
     paths = cli_state(ctx).paths
     db = Database(paths.database)
-    return AuditLog(db, key_from_store(SecretStore(paths, db)))
+    return open_audit(db, SecretStore(paths, db))
 
 
 @app.command("list")
@@ -60,15 +60,33 @@ def list_(
 
 
 @app.command()
-def verify(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
-    """Check the HMAC chain; names the first altered, deleted or reordered entry (exit 1)."""
+def verify(
+    ctx: typer.Context,
+    reanchor: Annotated[bool, typer.Option(
+        "--reanchor", help="After investigating a reported break: accept the log as it is "
+        "now as the new reference (audited as audit.reanchor).")] = False,
+    json_out: output.JsonOpt = False,
+) -> None:
+    """Check the HMAC chain and its anchors outside the database; names the first altered,
+    deleted or reordered entry, or a wiped, truncated or rolled-back log (exit 1).
+
+    Example: assistant-cli audit verify
+    """
     import sys
 
-    ok, summary = _log(ctx).verify()
+    log = _log(ctx)
+    if reanchor:
+        log.reanchor()
+        print("audit log re-anchored at its current head (recorded as audit.reanchor)",
+              file=sys.stderr if json_out else sys.stdout)
+    ok, summary = log.verify()
     if json_out:
         output.print_json({"intact": ok, "summary": summary})
         raise typer.Exit(0 if ok else 1)
     if not ok:
         print(f"error: audit log tampered: {summary}", file=sys.stderr)
+        print("hint: keep a copy of state.db for investigation; once understood, "
+              "`assistant-cli audit verify --reanchor` accepts the log as it is now",
+              file=sys.stderr)
         raise typer.Exit(1)
     print(f"audit log intact: {summary}")

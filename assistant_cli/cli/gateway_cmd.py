@@ -34,7 +34,7 @@ def token(
     from assistant_cli.gateway.control import owner_subject
     from assistant_cli.gateway.local import local_base_url, local_keys, parse_duration
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
     from assistant_cli.store.db import Database
 
     seconds = parse_duration(ttl)
@@ -46,7 +46,7 @@ def token(
     keys = local_keys(state.paths, config)
     minted = keys.mint(subject, seconds)
     db = Database(state.paths.database)
-    AuditLog(db, key_from_store(SecretStore(state.paths, db))).append(
+    open_audit(db, SecretStore(state.paths, db)).append(
         "gateway.token", subject, "ok", kid=keys.current.kid, ttl_s=seconds)
     if url:
         print(f"{local_base_url(state.paths, config)}/?token={minted}")

@@ -80,7 +80,7 @@ def retry(
     """
     from assistant_cli.errors import UsageError
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
     from assistant_cli.store.db import Database
     from assistant_cli.store.undelivered import Undelivered
 
@@ -90,7 +90,7 @@ def retry(
                          hint="`assistant-cli inbox failed` lists the ids")
     paths = cli_state(ctx).paths
     db = Database(paths.database)
-    audit = AuditLog(db, key_from_store(SecretStore(paths, db)))
+    audit = open_audit(db, SecretStore(paths, db))
     _ = audit.key  # fail before changing anything if the audit key is out of reach
     undelivered = Undelivered(db)
     if ids:

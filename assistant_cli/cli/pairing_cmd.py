@@ -62,13 +62,13 @@ def _check_code(code: str) -> str:
 
 def _open(ctx: typer.Context) -> tuple[PairingStore, AuditLog]:
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
     from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore
 
     paths = cli_state(ctx).paths
     db = Database(paths.database)
-    audit = AuditLog(db, key_from_store(SecretStore(paths, db)))
+    audit = open_audit(db, SecretStore(paths, db))
     _ = audit.key  # fail before changing anything if the audit key is out of reach
     return PairingStore(db), audit
 

@@ -31,9 +31,9 @@ class Session:
     secrets: SecretStore
 
     def audit(self) -> AuditLog:
-        from assistant_cli.store.audit import AuditLog, key_from_store
+        from assistant_cli.store.audit import open_audit
 
-        log = AuditLog(self.db, key_from_store(self.secrets))
+        log = open_audit(self.db, self.secrets)
         _ = log.key  # fail before changing anything if the audit key is out of reach
         return log
 

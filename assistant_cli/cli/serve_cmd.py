@@ -29,6 +29,9 @@ def serve(
         "--tls-cert", metavar="PEM", help="Certificate (chain) to serve HTTPS/WSS with.")] = None,
     tls_key: Annotated[str | None, typer.Option(
         "--tls-key", metavar="PEM", help="Private key of --tls-cert.")] = None,
+    insecure_http: Annotated[bool, typer.Option(
+        "--insecure-http", help="Allow the gateway on a non-loopback address without TLS "
+        "(refused otherwise). Prefer TLS, or nginx with TLS in front of 127.0.0.1.")] = False,
 ) -> None:
     """Run the assistant: receive messages, answer them with your model, until Ctrl-C.
 
@@ -39,6 +42,8 @@ def serve(
     The gateway (health, metrics, webhooks, the dashboard's WebSocket) listens on
     127.0.0.1:8080; at start it prints a URL with an access token and the matching
     `assistant-cli dashboard` command.
+
+    Example: assistant-cli serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
     """
     import asyncio
 
@@ -73,5 +78,6 @@ def serve(
     origins = None if allowed_origins is None else [
         o.strip() for o in allowed_origins.split(",") if o.strip()]
     options = ServeOptions(host=host, port=port, debug=state.debug, jwt_secret=jwt_secret,
-                           allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key)
+                           allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key,
+                           insecure_http=insecure_http)
     raise typer.Exit(asyncio.run(run(config, paths, options)))

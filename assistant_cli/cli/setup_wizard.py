@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from assistant_cli.paths import Paths
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from rich.console import Console
 
     from assistant_cli.cli.setup_store import SecretPlace
@@ -89,6 +91,19 @@ def first_run(paths: Paths, port: int | None = None) -> None:
         raise SystemExit(130) from None
 
 
+def ask_required(question: str, default: str | None, out: Console,
+                 stream: TextIO | None = None) -> str:
+    """Ask until there is an answer: an empty one would write `key:` (null) into the
+    config, and `serve` would then fail at every start."""
+    from rich.prompt import Prompt
+
+    while True:
+        answer = (Prompt.ask(question, default=default, console=out, stream=stream) or "").strip()
+        if answer:
+            return answer
+        out.print("A value is needed here (it goes into config.yaml).")
+
+
 def _ask_and_write(paths: Paths, out: Console, answers: Answers, port: int | None) -> None:
     from assistant_cli.cli.setup_store import choose_secret_place
 
@@ -107,7 +122,7 @@ def _ask_and_write(paths: Paths, out: Console, answers: Answers, port: int | Non
 
 
 def _ask_provider(out: Console, answers: Answers) -> tuple[Choice, str, bool]:
-    from rich.prompt import Confirm, IntPrompt, Prompt
+    from rich.prompt import Confirm, IntPrompt
 
     for i, c in enumerate(CHOICES, 1):
         out.print(f"  {i}. {c.label}")
@@ -116,9 +131,8 @@ def _ask_provider(out: Console, answers: Answers) -> tuple[Choice, str, bool]:
         default=answers.get("provider", 1), console=out))
     pick = CHOICES[number - 1]
     same = answers.get("provider") == number and answers.get("base_url")
-    base_url = answers.keep("base_url", Prompt.ask(
-        "Base URL", default=(answers.get("base_url") if same else None) or pick.base_url or None,
-        console=out) or "")
+    base_url = answers.keep("base_url", ask_required(
+        "Base URL", (answers.get("base_url") if same else None) or pick.base_url or None, out))
     needs_key = pick.needs_key
     if pick.name == "custom":
         needs_key = answers.keep("needs_key", Confirm.ask(
@@ -146,7 +160,6 @@ def _ask_key(out: Console, answers: Answers, place: SecretPlace,
 
 def _ask_model(out: Console, answers: Answers, pick: Choice, base_url: str,
                key: str | None) -> str:
-    from rich.prompt import Prompt
 
     from assistant_cli.cli.setup_check import SHOWN_MODELS, list_models
 
@@ -162,8 +175,8 @@ def _ask_model(out: Console, answers: Answers, pick: Choice, base_url: str,
     else:
         out.print(f"Could not list the server's models ({problem}); type the model name.",
                   markup=False)
-    typed = (Prompt.ask("Model (a number above, or a name)" if models else "Model",
-                        default=default, console=out) or "").strip()
+    typed = ask_required("Model (a number above, or a name)" if models else "Model",
+                         default, out)
     if typed.isdigit() and models and 1 <= int(typed) <= min(len(models), SHOWN_MODELS):
         typed = models[int(typed) - 1]
     return str(answers.keep("model", typed))

@@ -93,7 +93,7 @@ def test_tool(
     from assistant_cli.domain.events import EventBus
     from assistant_cli.domain.tools import ToolCall
     from assistant_cli.errors import ToolError, UsageError
-    from assistant_cli.store.audit import AuditLog, key_from_store, os_actor
+    from assistant_cli.store.audit import open_audit, os_actor
     from assistant_cli.tools.base import Caller
     from assistant_cli.tools.executor import Execution, ToolExecutor
     from assistant_cli.tools.gate import arguments_digest
@@ -120,7 +120,7 @@ def test_tool(
     from assistant_cli.secrets.store import SecretStore
 
     done = asyncio.run(call())
-    AuditLog(db, key_from_store(SecretStore(paths, db))).append(
+    open_audit(db, SecretStore(paths, db)).append(
         "tools.test", name, done.outcome, arguments_sha256=arguments_digest(args))
     if json_out:
         print(json.dumps({"tool": name, "outcome": done.outcome, "result": done.result.content,
@@ -145,7 +145,7 @@ def approvals(
     """
     from assistant_cli.errors import UsageError
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.audit import AuditLog, key_from_store
+    from assistant_cli.store.audit import open_audit
     from assistant_cli.store.db import Database
     from assistant_cli.store.tool_calls import ApprovalStore
 
@@ -153,7 +153,7 @@ def approvals(
     db = Database(paths.database)
     store = ApprovalStore(db)
     if revoke is not None:
-        audit = AuditLog(db, key_from_store(SecretStore(paths, db)))
+        audit = open_audit(db, SecretStore(paths, db))
         _ = audit.key  # fail before changing anything if the audit key is out of reach
         gone = store.revoke(revoke)
         if gone is None:

@@ -91,11 +91,9 @@ class ConfigEditor:
             raise self._invalid(exc) from None
 
     def data(self) -> Any:
-        """The file's content as plain data ({} for an empty file)."""
-        try:
-            return yaml.safe_load(self.text) or {}
-        except yaml.YAMLError as exc:
-            raise self._invalid(exc) from None
+        """The file's content as plain data ({} for an empty file); read as `config
+        validate` reads it (aliases limited, empty values null)."""
+        return parse_document(self.text, self.filename).data or {}
 
     def _lookup(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node | None, yaml.Node | None]:
         """(key node, value node, parent mapping node) for `path`; Nones where missing."""

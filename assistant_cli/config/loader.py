@@ -33,23 +33,60 @@ class Document:
         return None
 
 
+# Aliases beyond this are refused: a few (a shared provider block) are handy, while a
+# 300-byte "billion laughs" of nested aliases would expand to gigabytes.
+MAX_ALIASES = 10
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # Built directly from the node: an empty value (`tls_cert:`) is null, as YAML says.
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
 def _to_python(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            if key_node.tag == MERGE_TAG:  # `<<: *base`: the base's keys, unless set here
+                bases = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
+                    value_node]
+                for base in bases:
+                    merged = _to_python(base, loc, lines)
+                    if not isinstance(merged, dict):
+                        raise ConfigError(f"line {key_node.start_mark.line + 1}: `<<` "
+                                          "merges only mappings", hint="merge a mapping")
+                    out = {**merged, **out}
+                continue
+            key = str(_scalar(key_node))
             lines[loc + (key,)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, loc + (key,), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, loc + (i,), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return _scalar(node)
+
+
+def _check_aliases(text: str, filename: str) -> None:
+    """Refuse more than MAX_ALIASES aliases, naming the line of the first one too many."""
+    count = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            count += 1
+            if count > MAX_ALIASES:
+                line = f":{event.start_mark.line + 1}" if event.start_mark else ""
+                raise ConfigError(
+                    f"{filename}{line}: more than {MAX_ALIASES} YAML "
+                    "aliases (*name); refused, as nested aliases can expand without bound",
+                    hint="write the repeated values out instead of using anchors (&name) "
+                    "and aliases")
 
 
 def parse_document(text: str, filename: str) -> Document:
     """Parse YAML text, keeping line numbers; malformed YAML raises ConfigError."""
     try:
+        _check_aliases(text, filename)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -7,9 +7,17 @@ warning (see loader.literal_secret_warnings).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -35,10 +43,28 @@ IdList = list[Annotated[str, BeforeValidator(_id_text)]]
 IdText = Annotated[str, BeforeValidator(_id_text)]  # one such id, or a phone number
 
 
+class GroupEntry(Strict):
+    """One allowed group chat; `members: any` lets every member in, not only allowed ones."""
+
+    id: IdText
+    members: Literal["allowed", "any"] = "allowed"
+
+
+def _group_entry(value: object) -> object:
+    # A bare id is the common case: a group whose members must themselves be allowed.
+    return {"id": value} if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+
+
 class GroupsConfig(Strict):
     enabled: bool = False
-    allow: IdList = Field(default_factory=list)
+    # Deny by default: an empty list means no group at all, never every group.
+    allow: list[Annotated[GroupEntry, BeforeValidator(_group_entry)]] = Field(
+        default_factory=list)
     require_mention: bool = True
+
+    def entry(self, chat_id: str) -> GroupEntry | None:
+        """The allow entry of this group chat, or None when the group is not listed."""
+        return next((g for g in self.allow if g.id == chat_id), None)
 
 
 class ConsoleConfig(Strict):
@@ -46,8 +72,22 @@ class ConsoleConfig(Strict):
     enabled: bool | None = None
 
 
-class TelegramConfig(Strict):
+class PlatformBlock(Strict):
+    """A chat platform's block; one switched off (`enabled: false`) is kept for later and
+    need not have its required keys yet (the keys it has are still checked)."""
+
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _disabled_needs_nothing(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("enabled") is False:
+            required = [n for n, f in cls.model_fields.items() if f.is_required()]
+            return {**dict.fromkeys(required, ""), **data}
+        return data
+
+
+class TelegramConfig(PlatformBlock):
     api_token: str
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = None
@@ -59,8 +99,7 @@ class TelegramConfig(Strict):
     poll_timeout: int = Field(default=30, ge=0, le=50)
 
 
-class WhatsAppConfig(Strict):
-    enabled: bool = True
+class WhatsAppConfig(PlatformBlock):
     business_id: IdText
     phone_number: IdText
     phone_number_id: IdText | None = None
@@ -168,6 +207,15 @@ class AssistantConfig(Strict):
     daily_token_cap_per_sender: int | None = Field(default=None, gt=0)
 
 
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 127.0.0.1, "
+                         "10.0.0.0/8)") from None
+    return value
+
+
 class GatewayConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -183,6 +231,18 @@ class GatewayConfig(Strict):
     max_frame_bytes: int = Field(default=65_536, ge=1024)
     lockout_failures: int = Field(default=10, ge=1)
     lockout_seconds: int = Field(default=60, ge=1)
+    # Peers whose X-Forwarded-For is believed (addresses or networks, e.g. 127.0.0.1 for a
+    # local nginx); the lockout then counts per real client instead of per proxy.
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
+        default_factory=list)
+    max_token_lifetime: int = Field(default=30 * 86_400, ge=60)
+
+    @model_validator(mode="after")
+    def _ttl_within_cap(self) -> GatewayConfig:
+        if self.token_ttl > self.max_token_lifetime:
+            raise ValueError(f"token_ttl ({self.token_ttl}) is longer than "
+                             f"max_token_lifetime ({self.max_token_lifetime})")
+        return self
 
 
 class LoggingConfig(Strict):

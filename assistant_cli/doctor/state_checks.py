@@ -16,13 +16,13 @@ from urllib.parse import quote
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
 from assistant_cli.errors import SecretError
 from assistant_cli.store.audit import KEY_NAME, AuditLog
+from assistant_cli.store.audit_anchor import any_recorded, store_anchors
 from assistant_cli.store.db import Database
+from assistant_cli.store.health import RECOVER_HINT
 from assistant_cli.store.migrations import MIGRATIONS
 from assistant_cli.store.undelivered import Undelivered
 
-RECOVER_FIX = ("stop `serve`, keep a copy (cp state.db state.db.bad), then "
-               "`sqlite3 state.db .recover | sqlite3 recovered.db` and move recovered.db to "
-               "state.db; or move the file away to start with empty state")
+RECOVER_FIX = RECOVER_HINT
 DISK_FAIL_BYTES = 100 * 2**20
 DISK_WARN_BYTES = 1 * 2**30
 
@@ -105,9 +105,10 @@ async def check_audit(ctx: DoctorContext) -> Result:
 
     def verify() -> Result:
         db = ExistingDatabase(ctx.paths.database)
+        anchors = store_anchors(ctx.paths.database, store)
         try:
             count = int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
-            if count == 0:
+            if count == 0 and not any_recorded(anchors):
                 return ok("no audit entries yet")
             key = store.get(KEY_NAME)
             if not key:
@@ -115,13 +116,15 @@ async def check_audit(ctx: DoctorContext) -> Result:
                             f"keyring ({store.backend_name}), so they cannot be verified",
                             "restore the keyring this state was used with (or the "
                             "ASSISTANT_CLI_KEYRING_PASSWORD of its encrypted file)")
-            intact, summary = AuditLog(db, lambda: bytes.fromhex(key)).verify()
+            intact, summary = AuditLog(db, lambda: bytes.fromhex(key), anchors).verify()
         finally:
             db.close()
         if not intact:
             return fail(f"audit chain broken: {summary}",
                         "the log was changed outside assistant-cli: keep a copy of state.db "
-                        "for investigation; `assistant-cli audit list` shows the entries")
+                        "for investigation; `assistant-cli audit list` shows the entries; "
+                        "once understood, `assistant-cli audit verify --reanchor` accepts the "
+                        "log as it is now")
         return ok(f"audit chain intact ({summary})")
 
     try:

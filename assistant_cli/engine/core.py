@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -145,7 +146,13 @@ class Engine:
     async def _work(self, index: int) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            item = self.inbox.claim(platforms=self.channels)
+            try:
+                item = self.inbox.claim(platforms=self.channels)
+            except sqlite3.Error:
+                # Storage trouble (a full disk): the store reports it once and /readyz says
+                # so; the worker lives on and claims again once writes work.
+                await asyncio.sleep(1.0)
+                continue
             if item is None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)

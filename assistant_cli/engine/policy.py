@@ -48,7 +48,7 @@ class AccessPolicy:
         if cfg is None or msg.platform == "console":
             return True  # the terminal is the owner
         if msg.is_group:
-            return self._group_allowed(msg, cfg)
+            return self._group_allowed(msg, cfg)  # never a pairing prompt inside a group
         policy = getattr(cfg, "dm_policy", "pairing")
         if policy == "disabled":
             return False
@@ -78,12 +78,22 @@ class AccessPolicy:
         return False
 
     def _group_allowed(self, msg: InboundMessage, cfg: Any) -> bool:
+        """Listed group, addressed if required, and a sender allowed on their own (paired
+        or in allow_from) unless the group is listed with `members: any`."""
         groups = getattr(cfg, "groups", None)
         if groups is None or not groups.enabled:
             return False
-        if groups.allow and msg.chat_id not in groups.allow:
+        entry = groups.entry(msg.chat_id)
+        if entry is None or not (msg.addressed or not groups.require_mention):
             return False
-        return msg.addressed or not groups.require_mention
+        if entry.members == "any" or msg.sender_id in getattr(cfg, "allow_from", []):
+            return True
+        if self.pairing.is_approved(msg.platform, msg.sender_id):
+            return True
+        log.info("group message from %s user %s dropped (sender not allowed)", msg.platform,
+                 msg.sender_id, extra={"event": "policy.blocked",
+                                       "fields": {"channel": msg.platform}})
+        return False
 
 
 async def notify_paired(pairing: PairingStore, channels: dict[str, Channel],

@@ -131,7 +131,8 @@ class TurnRunner:
             return texts.reset_done(t, removed // 2)
         if command == "/status":
             order = " → ".join(self.router.order) or "none"
-            return texts.status(t, __version__, order, self.inbox.depth())
+            waiting = max(0, self.inbox.depth() - 1)  # not this /status message itself
+            return texts.status(t, __version__, order, waiting)
         if command == "/lang":
             return self._lang(args, msg)
         return texts.help_text(t)

@@ -5,10 +5,17 @@ token; then a browser `Origin` outside the allow-list (403) — not counted as a
 so a hostile web page cannot lock the owner out of their own loopback gateway; then the
 token (401), where every failure counts towards the lockout. Clients that send no
 Origin (the dashboard, scripts) are not browsers and skip the Origin check.
+
+The address the lockout counts is the peer's, unless the peer is one of
+`gateway.trusted_proxies`: then it is the nearest address in `X-Forwarded-For` that is not
+itself a trusted proxy (read from the right, since a proxy appends what it saw and the
+client can only prepend). Behind nginx without this, every client shares the proxy's
+address and ten bad tokens from anyone would lock the owner out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections import deque
@@ -37,6 +44,7 @@ class Refusal:
     status: int
     code: str
     message: str
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
 
 class Lockout:
@@ -87,6 +95,34 @@ class Lockout:
                 del self._failures[addr]
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(entries: list[str]) -> list[Network]:
+    return [ipaddress.ip_network(e, strict=False) for e in entries]
+
+
+def _trusted(address: str, proxies: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_address(request: web.Request, proxies: list[Network]) -> str:
+    """The real client: the peer, or behind trusted proxies the nearest untrusted hop."""
+    peer = request.remote or "?"
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for value in request.headers.getall("X-Forwarded-For", [])
+            for h in value.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
 def token_from(request: web.Request) -> str | None:
     """`Authorization: Bearer TOKEN`, else `?token=TOKEN` (browsers cannot set headers)."""
     header = request.headers.get("Authorization", "")
@@ -120,17 +156,20 @@ def origin_allowed(origin: str | None, request: web.Request, allowed: list[str])
 class Authenticator:
     """Decides on one upgrade request: the token's claims, or a Refusal."""
 
-    def __init__(self, keys: JwtKeys, allowed_origins: list[str], lockout: Lockout) -> None:
+    def __init__(self, keys: JwtKeys, allowed_origins: list[str], lockout: Lockout,
+                 trusted_proxies: list[str] | None = None) -> None:
         self.keys = keys
         self.allowed_origins = allowed_origins
         self.lockout = lockout
+        self.proxies = _networks(trusted_proxies or [])
 
     def check(self, request: web.Request) -> dict[str, Any] | Refusal:
-        address = request.remote or "?"
+        address = client_address(request, self.proxies)
         wait = self.lockout.remaining(address)
         if wait > 0:
+            seconds = int(wait) + 1
             return Refusal(429, "locked_out", f"too many failed attempts from {address}; "
-                           f"try again in {int(wait) + 1} s")
+                           f"try again in {seconds} s", retry_after=seconds)
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, request, self.allowed_origins):
             log.warning("refused a WebSocket from origin %s", origin, extra={

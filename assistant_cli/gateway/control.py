@@ -31,7 +31,7 @@ from assistant_cli.gateway.tokens import JwtKeys
 from assistant_cli.gateway.websocket import Session, websocket_handler
 from assistant_cli.observability import log_events
 from assistant_cli.observability.serve_metrics import ServeMetrics
-from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.audit import open_audit
 from assistant_cli.store.undelivered import Undelivered
 
 if TYPE_CHECKING:
@@ -84,7 +84,8 @@ class ControlPlane:
         services.clients = lambda: len(self.sessions)
         self.metrics.client_count = services.clients
         self.auth = Authenticator(keys, list(config.allowed_origins),
-                                  Lockout(config.lockout_failures, config.lockout_seconds))
+                                  Lockout(config.lockout_failures, config.lockout_seconds),
+                                  trusted_proxies=list(config.trusted_proxies))
         self.methods = Methods(services)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[Any]] = set()
@@ -212,9 +213,10 @@ def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: Sec
           db: Database, engine: Any, router: ProviderRouter, pairing: PairingStore,
           events: EventBus) -> ControlPlane:
     """Everything the control side needs, from the parts `serve` already has."""
-    keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace)
+    keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace,
+                   max_lifetime=config.max_token_lifetime)
     services = Services(
-        engine=engine, router=router, pairing=pairing, audit=AuditLog(db, key_from_store(secrets)),
+        engine=engine, router=router, pairing=pairing, audit=open_audit(db, secrets),
         events=events, metrics=ServeMetrics(engine.inbox.depth, failed_count=lambda: (
             Undelivered(db).counts().failed)), log_file=paths.log_file,
         gateway_url=lambda: local_base_url(gateway), clients=lambda: 0,

@@ -80,7 +80,8 @@ def local_base_url(paths: Paths, config: GatewayConfig) -> str:
 
 def local_keys(paths: Paths, config: GatewayConfig) -> JwtKeys:
     """The signing keys `serve` uses (the secret is generated if it does not exist yet)."""
-    return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace)
+    return JwtKeys(SecretStore(paths), config.jwt_secret, grace=config.rotation_grace,
+                   max_lifetime=config.max_token_lifetime)
 
 
 def split_dashboard_url(url: str) -> tuple[str, str]:

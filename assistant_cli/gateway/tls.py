@@ -109,14 +109,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def plain_http_exposed(config: GatewayConfig) -> bool:
+    return (config.enabled and not is_loopback(config.host)
+            and not (config.tls_cert and config.tls_key))
+
+
+def refuse_plain_http(config: GatewayConfig, *, insecure_http: bool) -> None:
+    """Tokens and events must not cross a network in the clear by accident: binding beyond
+    loopback without TLS needs the explicit `--insecure-http`."""
+    if plain_http_exposed(config) and not insecure_http:
+        raise ConfigError(
+            f"the gateway would listen on {config.host} without TLS: tokens and events "
+            "would cross the network unencrypted",
+            hint="pass --tls-cert/--tls-key; or keep gateway.host at 127.0.0.1 behind a TLS "
+            "reverse proxy (nginx); or, knowing the risk, pass --insecure-http")
+
+
 def startup_warnings(config: GatewayConfig) -> list[str]:
     """Plain sentences about risky gateway settings, printed when `serve` starts."""
     warnings: list[str] = []
-    if not is_loopback(config.host) and not (config.tls_cert and config.tls_key):
+    if plain_http_exposed(config):
         warnings.append(
             f"the gateway listens on {config.host} without TLS: tokens and events cross the "
-            "network unencrypted. Pass --tls-cert/--tls-key, or keep it on 127.0.0.1 behind "
-            "a TLS reverse proxy (nginx)")
+            "network unencrypted (serve refuses this unless --insecure-http is given). Pass "
+            "--tls-cert/--tls-key, or keep it on 127.0.0.1 behind a TLS reverse proxy "
+            "(nginx)")
     if "*" in config.allowed_origins:
         warnings.append(
             "allowed origins include '*': any web page the owner opens may use a leaked "

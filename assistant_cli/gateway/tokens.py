@@ -1,8 +1,10 @@
 """Gateway access tokens: HS256 JWTs, their signing keys in the keyring, and key rotation.
 
 A token carries `sub` (who: shown in the audit log as `token:SUB`), `aud`
-(always `assistant-cli-gateway`), `iat` and `exp`; its header names the signing key with
-`kid`. The key id is derived from the secret (a short hash), so the keyring needs no
+(always `assistant-cli-gateway`), `iss` (always `assistant-cli`), `iat` and `exp`; its
+header names the signing key with `kid`. A token meant to live longer than
+`gateway.max_token_lifetime` (default 30 days) is refused, so a leaked one cannot be
+good for a century. The key id is derived from the secret (a short hash), so the keyring needs no
 extra metadata for it. Rotation (`rotate_jwt_secret`) stores a fresh secret under the
 usual name and moves the old one to `NAME_previous`; the previous key keeps verifying
 tokens for `gateway.rotation_grace` seconds after the rotation (its keyring entry's
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from assistant_cli.secrets.store import SecretStore
 
 AUDIENCE = "assistant-cli-gateway"
+ISSUER = "assistant-cli"
+DEFAULT_MAX_LIFETIME = 30 * 86_400
 ALGORITHM = "HS256"
 DEFAULT_REF = "keyring:gateway_jwt_secret"
 MIN_SECRET_LENGTH = 32
@@ -76,11 +80,13 @@ def mint(key: SigningKey, sub: str, ttl: float, *, now: float | None = None) -> 
     import jwt
 
     issued = int(time.time() if now is None else now)
-    claims = {"sub": sub, "aud": AUDIENCE, "iat": issued, "exp": issued + int(ttl)}
+    claims = {"sub": sub, "aud": AUDIENCE, "iss": ISSUER, "iat": issued,
+              "exp": issued + int(ttl)}
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
-def verify(token: str, keys: list[SigningKey], *, now: float | None = None) -> dict[str, Any]:
+def verify(token: str, keys: list[SigningKey], *, now: float | None = None,
+           max_lifetime: float = DEFAULT_MAX_LIFETIME) -> dict[str, Any]:
     """The token's claims, or TokenError saying why it is not acceptable."""
     import jwt
 
@@ -100,24 +106,36 @@ def verify(token: str, keys: list[SigningKey], *, now: float | None = None) -> d
     if key.valid_until is not None and moment > key.valid_until:
         raise TokenError("unknown_key", "the token was signed with a rotated-out key whose "
                          "grace period is over")
+    claims = _decode(token, key)
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise TokenError("malformed", "the token's subject must be a non-empty string")
+    if claims["exp"] - claims["iat"] > max_lifetime:
+        raise TokenError("lifetime_too_long", "the token was made to live longer than "
+                         f"gateway.max_token_lifetime ({int(max_lifetime)} s)")
+    return claims
+
+
+def _decode(token: str, key: SigningKey) -> dict[str, Any]:
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, key.secret, algorithms=[ALGORITHM], audience=AUDIENCE,
+            token, key.secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
             leeway=LEEWAY_SECONDS, options={"require": ["sub", "aud", "iat", "exp"]})
+    except (jwt.InvalidIssuerError, jwt.MissingRequiredClaimError) as exc:
+        if isinstance(exc, jwt.InvalidIssuerError) or exc.claim == "iss":
+            raise TokenError("wrong_issuer", f"the token was not issued by {ISSUER}") from None
+        raise TokenError("malformed", f"the token has no {exc.claim!r} claim") from None
     except jwt.ExpiredSignatureError:
         raise TokenError("token_expired", "the token has expired") from None
     except jwt.InvalidAudienceError:
         raise TokenError("wrong_audience", f"the token is not for {AUDIENCE}") from None
     except jwt.InvalidSignatureError:
         raise TokenError("bad_signature", "the token's signature does not match") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenError("malformed", f"the token has no {exc.claim!r} claim") from None
     except jwt.ImmatureSignatureError:
         raise TokenError("malformed", "the token was issued in the future") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError("malformed", f"the token is invalid: {exc}") from None
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise TokenError("malformed", "the token's subject must be a non-empty string")
     return claims
 
 
@@ -154,10 +172,12 @@ class JwtKeys:
     (so `secrets rotate` takes effect in a running `serve` without a restart)."""
 
     def __init__(self, store: SecretStore | None, ref: str, *, grace: float,
-                 secret: str | None = None, clock: Callable[[], float] = time.time) -> None:
+                 secret: str | None = None, clock: Callable[[], float] = time.time,
+                 max_lifetime: float = DEFAULT_MAX_LIFETIME) -> None:
         self.store = store
         self.ref = ref
         self.grace = grace
+        self.max_lifetime = max_lifetime
         self.clock = clock
         self._fixed = secret  # a given secret: no keyring, no rotation
         self.ephemeral: str | None = None
@@ -200,14 +220,19 @@ class JwtKeys:
         return [self.current] + ([self.previous] if self.previous else [])
 
     def mint(self, sub: str, ttl: float) -> str:
+        if ttl > self.max_lifetime:
+            raise ConfigError(
+                f"a token valid {int(ttl)} s would outlive gateway.max_token_lifetime "
+                f"({int(self.max_lifetime)} s), so the gateway would refuse it",
+                hint="ask for a shorter lifetime, or raise gateway.max_token_lifetime")
         return mint(self.current, sub, ttl, now=self.clock())
 
     def verify(self, token: str) -> dict[str, Any]:
         try:
-            return verify(token, self.keys(), now=self.clock())
+            return verify(token, self.keys(), now=self.clock(), max_lifetime=self.max_lifetime)
         except TokenError as exc:
             stale = time.monotonic() - self._loaded_at >= REFRESH_INTERVAL
             if exc.code != "unknown_key" or self._fixed is not None or not stale:
                 raise
         self.load()
-        return verify(token, self.keys(), now=self.clock())
+        return verify(token, self.keys(), now=self.clock(), max_lifetime=self.max_lifetime)

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 from assistant_cli import __version__
 from assistant_cli.errors import AssistantError
-from assistant_cli.gateway.auth import Refusal
+from assistant_cli.gateway.auth import Refusal, client_address
 from assistant_cli.gateway.protocol import (
     HELLO,
     ProtocolError,
@@ -68,6 +68,8 @@ def refuse(refusal: Refusal) -> web.Response:
     if refusal.status == 401:
         headers["WWW-Authenticate"] = (f'Bearer realm="assistant-cli", error="invalid_token", '
                                        f'error_description="{refusal.code}"')
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(refusal.retry_after)
     return web.json_response({"error": {"code": refusal.code, "message": refusal.message}},
                              status=refusal.status, reason=refusal.code.replace("_", " "),
                              headers=headers)
@@ -155,7 +157,7 @@ async def websocket_handler(request: web.Request, *, auth: Authenticator, method
                                compress=False)
     transport = request.transport
     await ws.prepare(request)
-    remote = request.remote or "?"
+    remote = client_address(request, auth.proxies)  # behind a trusted proxy: the real client
     outbox = hub.attach()
     session = Session(ws, transport, claims, methods, outbox, remote)
     sessions.add(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -9,6 +10,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from io import TextIOWrapper
@@ -167,7 +169,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Human-readable one-liners for stderr, redacted like the file output."""
+    """Human-readable one-liners for stderr, redacted like the file output.
+
+    Without `tracebacks` (serve without --debug) an exception adds its type and message
+    to the line, not the traceback: the JSON log file keeps that.
+    """
+
+    def __init__(self, *, tracebacks: bool = True) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
         redactor = _REDACTOR
@@ -180,6 +190,11 @@ class ConsoleFormatter(logging.Formatter):
         ]
         if extras:
             line += "  " + " ".join(extras)
+        if not self.tracebacks:
+            exc_value = record.exc_info[1] if record.exc_info else None
+            if exc_value is not None:
+                line += redactor.redact(f" — {type(exc_value).__name__}: {exc_value}")
+            return line
         exc = _exception_text(self, record)
         if exc is not None:
             line += "\n" + redactor.redact(exc)
@@ -187,7 +202,44 @@ class ConsoleFormatter(logging.Formatter):
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A RotatingFileHandler whose files (including those opened at rollover) are mode 0600."""
+    """A RotatingFileHandler whose files (including those opened at rollover) are mode 0600.
+
+    A write that fails (a full disk) is reported on stderr in one line at most once a
+    minute, instead of logging's "--- Logging error ---" block with a traceback per record;
+    writing resumes by itself when the disk has room again.
+    """
+
+    report_every = 60.0
+    _reported_at: float | None = None
+    _dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        now = time.monotonic()
+        if self._reported_at is not None and now - self._reported_at < self.report_every:
+            self._dropped += 1
+            return
+        exc = sys.exc_info()[1]
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) \
+            or type(exc).__name__
+        dropped = f"; {self._dropped} more records dropped since" if self._dropped else ""
+        self._reported_at, self._dropped = now, 0
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: "
+                             f"{reason}{dropped}; records are dropped until it works again "
+                             "(said at most once a minute)\n")
+            sys.stderr.flush()
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            self.handleError(logging.makeLogRecord({}))
+
+    def close(self) -> None:
+        # Buffered records that cannot be written (full disk) are lost either way; closing
+        # must not raise at shutdown because of them.
+        with contextlib.suppress(OSError):
+            super().close()
 
     def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -223,6 +275,7 @@ def setup_logging(
     max_bytes: int = 5_000_000,
     backups: int = 5,
     console_level: str | None = None,
+    console_tracebacks: bool = False,
 ) -> None:
     """Send `assistant_cli.*` records to a rotating JSON-lines file (and optionally stderr).
 
@@ -255,7 +308,7 @@ def setup_logging(
     if stderr_level is not None:
         console_handler = logging.StreamHandler(sys.stderr)
         console_handler.setLevel(stderr_level)
-        console_handler.setFormatter(ConsoleFormatter())
+        console_handler.setFormatter(ConsoleFormatter(tracebacks=console_tracebacks))
         setattr(console_handler, _OWNED_ATTR, True)
         logger.addHandler(console_handler)
         effective = min(effective, stderr_level)

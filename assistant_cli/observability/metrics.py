@@ -186,8 +186,10 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 class SlidingWindow:
     """Values observed during the last `seconds`, for percentiles, sums and rates.
 
-    Bounded by `max_samples` as well, so a flood costs memory only up to that count (the
-    oldest values go first, which is what the window would do anyway).
+    Trimmed on every write as well as on every read, so memory follows the window's time
+    span even when nobody reads; bounded by `max_samples` as well, so a flood costs memory
+    only up to that count (the oldest values go first, which is what the window would do
+    anyway). For counts and sums alone, `BucketWindow` holds less.
     """
 
     def __init__(self, seconds: float, *, max_samples: int = 20_000,
@@ -198,14 +200,20 @@ class SlidingWindow:
         self._sum = 0.0
 
     def add(self, value: float = 1.0) -> None:
+        now = self.clock()
+        self._prune(now)
         items = self._items
         if len(items) == items.maxlen:
             self._sum -= items[0][1]
-        items.append((self.clock(), value))
+        items.append((now, value))
         self._sum += value
 
-    def _prune(self) -> None:
-        cutoff = self.clock() - self.seconds
+    def __len__(self) -> int:
+        """Samples held in memory now (expired ones included until the next add or read)."""
+        return len(self._items)
+
+    def _prune(self, now: float | None = None) -> None:
+        cutoff = (self.clock() if now is None else now) - self.seconds
         items = self._items
         while items and items[0][0] < cutoff:
             self._sum -= items.popleft()[1]
@@ -228,6 +236,48 @@ class SlidingWindow:
         """Several percentiles from one sort (this runs on the event loop every second)."""
         ordered = sorted(self.values())
         return [_rank(ordered, q) for q in qs]
+
+
+class BucketWindow:
+    """Count and sum of the values observed during the last `seconds`, kept in buckets of
+    `resolution` seconds: memory is bounded by time (seconds / resolution buckets), not by
+    how many values arrive. The window's edge is exact to one bucket (it may count up to
+    `resolution` seconds more)."""
+
+    def __init__(self, seconds: float, *, resolution: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.resolution = resolution
+        self.clock = clock
+        self._buckets: deque[list[float]] = deque()  # [start, count, sum], oldest first
+
+    def add(self, value: float = 1.0) -> None:
+        now = self.clock()
+        self._prune(now)
+        start = now - now % self.resolution
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == start:
+            buckets[-1][1] += 1
+            buckets[-1][2] += value
+        else:
+            buckets.append([start, 1.0, value])
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.seconds
+        buckets = self._buckets
+        while buckets and buckets[0][0] + self.resolution <= cutoff:
+            buckets.popleft()
+
+    def count(self) -> int:
+        self._prune(self.clock())
+        return int(sum(b[1] for b in self._buckets))
+
+    def sum(self) -> float:
+        self._prune(self.clock())
+        return math.fsum(b[2] for b in self._buckets)
 
 
 class ProcessStats:

@@ -28,7 +28,12 @@ from assistant_cli.domain.events import (
     ProviderFailover,
     ToolCalled,
 )
-from assistant_cli.observability.metrics import ProcessStats, Registry, SlidingWindow
+from assistant_cli.observability.metrics import (
+    BucketWindow,
+    ProcessStats,
+    Registry,
+    SlidingWindow,
+)
 from assistant_cli.observability.tool_metrics import ToolMetrics
 
 OBJECTIVES = {"latency_p99_ms": 500.0, "success_rate": 0.999, "cpu_percent": 70.0}
@@ -97,8 +102,8 @@ class ServeMetrics:
         self._bus: EventBus | None = None
         self._latencies = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
         self._overheads = SlidingWindow(LATENCY_WINDOW_SECONDS, clock=clock)
-        self._outcomes = SlidingWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
-        self._per_minute = SlidingWindow(60.0, clock=clock)
+        self._outcomes = BucketWindow(WINDOW_SECONDS, clock=clock)  # 1.0 success, 0.0 not
+        self._per_minute = BucketWindow(60.0, clock=clock)
         self._consumer: Consumer | None = None
 
     # -- feeding ------------------------------------------------------------------------
@@ -148,6 +153,10 @@ class ServeMetrics:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+    def windows(self) -> list[SlidingWindow | BucketWindow]:
+        """The sliding windows (their len() is what they hold in memory)."""
+        return [self._latencies, self._overheads, self._outcomes, self._per_minute]
 
     # -- reading ------------------------------------------------------------------------
     def render(self) -> str:

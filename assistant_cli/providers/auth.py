@@ -114,8 +114,12 @@ class ProviderAuth:
 
     def refused(self, error: ProviderError, said: str | None = None) -> ProviderError:
         """Reword a refusal of our credentials (kind auth) for OAuth, mutual TLS or none,
-        whose fix is not a new API key; `said` is the service's status (default: HTTP n)."""
-        if error.kind != "auth" or self.type == "api-key":
+        whose fix is not a new API key; `said` is the service's status (default: HTTP n).
+        A refused API key keeps its message and gets the secret to replace as its hint."""
+        if error.kind != "auth":
+            return error
+        if self.type == "api-key":
+            error.hint = self.rejected_hint()
             return error
         what = {"oauth": "the access token", "mtls": "the client certificate"}.get(
             self.type, "the request (the service wants credentials)")
@@ -132,5 +136,14 @@ class ProviderAuth:
         if self.type == "mtls":
             return (f"check that the service trusts the certificate in "
                     f"providers.{self.name}.cert_file and that it has not been revoked")
-        return (f"check the key with `assistant-cli providers test {self.name}`; store a new "
-                "one with `assistant-cli secrets set NAME`")
+        ref = self.config.api_key or ""
+        if ref.startswith("keyring:"):
+            secret = ref[len("keyring:"):]
+            return (f"store a valid key with `assistant-cli secrets rotate {secret}` (tried "
+                    f"before it replaces the old one) or `assistant-cli secrets set {secret}`")
+        if ref.startswith("env:"):
+            return (f"set the environment variable {ref[len('env:'):]} (providers.{self.name}"
+                    ".api_key) to a valid key")
+        secret = f"{self.name}_api_key"
+        return (f"store a valid key with `assistant-cli secrets set {secret}` and set "
+                f"providers.{self.name}.api_key to keyring:{secret}")

@@ -48,8 +48,9 @@ def classify_http_error(name: str, response: httpx.Response) -> ProviderError:
         return ProviderError(
             f"{name}: the API key was rejected (HTTP {status}){detail}", kind="auth",
             status=status, provider=name,
-            hint=f"check the key with `assistant-cli providers test {name}`; store a new one "
-            "with `assistant-cli secrets set NAME`",
+            hint="store a valid key with `assistant-cli secrets rotate NAME` or "
+            "`assistant-cli secrets set NAME` (NAME: the keyring: name in "
+            f"providers.{name}.api_key)",
         )
     if status == 404:
         return ProviderError(
@@ -94,13 +95,28 @@ def network_error(name: str, url: str, exc: Exception) -> ProviderError:
             hint=f"check providers.{name}.ca_file (the CA that signed the server's "
             "certificate) and, for mutual TLS, that the server trusts cert_file",
         )
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
+    if isinstance(exc, httpx.TimeoutException):
+        what = f"timed out to {parts.hostname}:{port}"
+    elif _dropped(exc):
+        what = f"the connection to {parts.hostname}:{port} dropped"
+    else:
+        what = f"could not connect to {parts.hostname}:{port}"
     return ProviderError(
-        f"{name}: {what} to {parts.hostname}:{port} ({type(exc).__name__}: {exc})",
+        f"{name}: {what} ({type(exc).__name__}: {exc})",
         kind="network", provider=name,
         hint="check that the service is running and that network policy or a firewall lets "
         f"{parts.hostname}:{port} through",
     )
+
+
+# Failures of a connection that was up: the service (or something between) cut it mid-answer.
+_DROPS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, ConnectionResetError,
+          BrokenPipeError)
+_DROP_NAMES = {"ServerDisconnectedError", "ClientPayloadError"}  # aiohttp, not imported here
+
+
+def _dropped(exc: Exception) -> bool:
+    return isinstance(exc, _DROPS) or type(exc).__name__ in _DROP_NAMES
 
 
 def tls_failure(exc: BaseException) -> str | None:

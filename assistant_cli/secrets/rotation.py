@@ -26,7 +26,7 @@ from assistant_cli.secrets.references import (
     rotate_command,
 )
 from assistant_cli.secrets.store import SecretStore, check_name
-from assistant_cli.store.audit import AuditLog, key_from_store
+from assistant_cli.store.audit import open_audit
 
 if TYPE_CHECKING:
     from assistant_cli.config.models import Config
@@ -67,7 +67,7 @@ class Rotation:
 
 def record(store: SecretStore, action: str, target: str, outcome: str, **detail: Any) -> None:
     """Append to the audit log (never a secret value)."""
-    AuditLog(store.db, key_from_store(store)).append(action, target, outcome, **detail)
+    open_audit(store.db, store).append(action, target, outcome, **detail)
 
 
 def try_record(paths: Paths, action: str, target: str, outcome: str,

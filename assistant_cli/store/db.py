@@ -18,6 +18,12 @@ from pathlib import Path
 
 from assistant_cli.errors import StateError
 from assistant_cli.paths import ensure_dir
+from assistant_cli.store.health import (
+    RECOVER_HINT,
+    StorageHealth,
+    is_corruption,
+    is_storage_error,
+)
 from assistant_cli.store.migrations import MIGRATIONS
 
 
@@ -26,6 +32,7 @@ class Database:
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
+        self.health = StorageHealth()
         if str(path) != ":memory:":
             ensure_dir(self.path.parent)
             if self.path.is_dir():
@@ -45,6 +52,9 @@ class Database:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.migrate()
         except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise StateError(f"the state database {self.path} is corrupt: {exc}",
+                                 hint=RECOVER_HINT) from None
             raise StateError(
                 f"cannot use the state database {self.path}: {exc}",
                 hint="check that the directory is writable and the disk not full; "
@@ -85,17 +95,42 @@ class Database:
         """
         if not durable:
             self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("BEGIN IMMEDIATE")
+        changes = self.conn.total_changes
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back (e.g. on SQLITE_FULL); a second
+                # ROLLBACK would then hide the real error behind "no transaction is active".
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:
+            if is_storage_error(exc):
+                self.health.failed(exc)
             raise
         else:
-            self.conn.execute("COMMIT")
+            if self.conn.total_changes != changes:  # only a real write proves writes work
+                self.health.succeeded()
         finally:
             if not durable:
-                self.conn.execute("PRAGMA synchronous=FULL")
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("PRAGMA synchronous=FULL")
+
+    def storage_problem(self) -> str | None:
+        """Why writes fail now, or None; while down, a test write (every few seconds)
+        notices by itself that space has returned."""
+        if self.health.probe_due():
+            with contextlib.suppress(sqlite3.Error), self.transaction(durable=False) as conn:
+                # Allocates pages (then frees them), as a real write would.
+                conn.execute("INSERT INTO kv (key, value) VALUES ('storage_probe', "
+                             "hex(randomblob(4096)))"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                conn.execute("DELETE FROM kv WHERE key = 'storage_probe'")
+        return self.health.reason
 
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

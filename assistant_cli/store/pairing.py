@@ -96,12 +96,17 @@ class PairingStore:
 
     def allow(self, platform: str, user_id: str, actor: str, *, chat_id: str | None = None,
               display_name: str = "", via: str = "allow") -> bool:
-        """Approve a sender; False if they already were."""
+        """Approve a sender; False if they already were. Their open request, if any, is
+        closed as approved (they are no longer waiting)."""
+        now = self.now()
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO senders (platform, user_id, chat_id, display_name,"
                 " approved_at, approved_by, via) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (platform, user_id, chat_id or user_id, display_name, self.now(), actor, via))
+                (platform, user_id, chat_id or user_id, display_name, now, actor, via))
+            conn.execute("UPDATE pairing_requests SET status = 'approved', decided_at = ?,"
+                         " decided_by = ? WHERE platform = ? AND user_id = ?"
+                         " AND status IN ('pending', 'locked')", (now, actor, platform, user_id))
             return cur.rowcount > 0
 
     def revoke(self, platform: str, user_id: str) -> bool:

@@ -159,3 +159,27 @@ def test_webhook_mode_registers_the_secret_and_stores_only_authentic_updates(
     assert tg.messages_to(5001) == ["echo: via the webhook"]
     assert model.user_messages() == ["via the webhook"]
     assert serve.terminate() == 0, serve.output[-2000:]
+
+
+GROUP = -1_001_730_000_999
+OPEN_GROUP = -1_001_730_000_888
+
+
+def test_in_a_group_only_allowed_senders_reach_the_model_unless_members_any(
+    start: Starter, tg: FakeTelegram, model: FakeOpenAI, isolated_home: Path
+) -> None:
+    allowed = start.cli("pairing", "allow", "--platform", "telegram", "--user-id", str(FRIEND))
+    assert allowed.returncode == 0, allowed.stderr
+    start.configure(dm_policy="pairing", telegram=(
+        f"    groups: {{enabled: true, allow: ['{GROUP}', "
+        f"{{id: '{OPEN_GROUP}', members: any}}]}}\n"))
+    start()
+    tg.push_message(GROUP, "@test_bot stranger asks", user_id=STRANGER, chat_type="supergroup")
+    tg.push_message(GROUP, "@test_bot friend asks", user_id=FRIEND, chat_type="supergroup")
+    tg.push_message(OPEN_GROUP, "@test_bot anyone asks", user_id=STRANGER,
+                    chat_type="supergroup")
+    wait(lambda: len(inbox_rows(isolated_home)) == 3
+         and all(r[1] == "done" for r in inbox_rows(isolated_home)), what="all three handled")
+    assert sorted(model.user_messages()) == ["anyone asks", "friend asks"]  # mention removed
+    assert tg.messages_to(GROUP) == ["echo: friend asks"]
+    assert tg.messages_to(STRANGER) == []  # no pairing prompt either

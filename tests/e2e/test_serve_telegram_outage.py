@@ -71,7 +71,7 @@ def test_a_blocked_chat_is_given_up_listed_counted_and_answered_after_inbox_retr
     time.sleep(0.3)
     assert tg.messages_to(5001) == ["echo: are you there?"]
     assert model.user_messages() == ["are you there?"]  # resent, not regenerated
-    audit = [json.loads(line) for line in start.cli("audit", "list", "--json").stdout.splitlines()]
+    audit = json.loads(start.cli("audit", "list", "--json").stdout)["entries"]
     assert [(a["action"], a["target"]) for a in audit] == [("inbox.retry", str(row["id"]))]
     assert serve.terminate() == 0, serve.output[-2000:]
 
