@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
+from tests.inbox_sink import InboxSink
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -67,15 +68,20 @@ class Sink:
         self.messages: list[InboundMessage] = []
         self.attempts: list[tuple[str, int]] = []  # (external_id, fake's confirmed offset)
 
-    def submit(self, msg: InboundMessage) -> bool:
-        self.attempts.append((msg.external_id, self.tg.confirmed_offset))
-        if self.fail > 0:
+    async def submit(self, msg: InboundMessage) -> bool:
+        return (await self.submit_many([msg]))[0]
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        self.attempts += [(msg.external_id, self.tg.confirmed_offset) for msg in msgs]
+        if self.fail > 0:  # the whole batch fails, as one transaction would
             self.fail -= 1
             raise OSError("disk I/O error")
-        if any(m.external_id == msg.external_id for m in self.messages):
-            return False
-        self.messages.append(msg)
-        return True
+        stored = []
+        for msg in msgs:
+            stored.append(all(m.external_id != msg.external_id for m in self.messages))
+            if stored[-1]:
+                self.messages.append(msg)
+        return stored
 
 
 def make_channel(tg: FakeTelegram, token: str | None = None, web_app: web.Application | None = None,
@@ -155,23 +161,35 @@ async def test_a_redelivered_update_is_stored_once_and_still_confirmed(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:
     inbox = Inbox(Database(tmp_path / "s.db"))
-
-    class InboxSink:
-        def submit(self, msg: InboundMessage) -> bool:
-            return inbox.add(msg) is not None
-
     update = {"message": {"message_id": 7, "date": int(time.time()), "text": "twice",
                           "chat": {"id": CHAT, "type": "private", "first_name": "A"},
                           "from": {"id": CHAT, "is_bot": False, "first_name": "A"}}}
     first = tg.push_update(update)
     tg.push_update({**update, "update_id": first})
     channel = make_channel(tg)
-    await channel.start(InboxSink())
+    await channel.start(InboxSink(inbox))
     try:
         await until(lambda: tg.confirmed_offset == first + 1 and tg.pending_updates() == 0)
     finally:
         await channel.stop()
     assert inbox.counts().queued == 1
+
+
+async def test_a_getupdates_batch_is_stored_in_one_commit_before_it_is_confirmed(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    db = Database(tmp_path / "s.db")
+    sink = InboxSink(Inbox(db))
+    ids = [tg.push_message(CHAT + i, f"hello {i}") for i in range(5)]
+    channel = make_channel(tg)
+    await channel.start(sink)
+    try:
+        await until(lambda: tg.confirmed_offset == ids[-1] + 1)
+    finally:
+        await channel.stop()
+    assert sink.batches == [5]
+    assert db.writer is not None and db.writer.commits == 1
+    assert sink.inbox.counts().queued == 5
 
 
 async def test_an_invalid_token_fails_start_naming_the_config_key(tg: FakeTelegram) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -115,11 +116,16 @@ def test_providers_list_usage_shows_tokens_per_provider_and_sender(
         "  spare: {base_url: 'http://127.0.0.1:9/v1', model: m}\n"
         "assistant:\n  fallbacks: [spare]\n  daily_token_cap_per_sender: 5000\n")
     ledger = UsageLedger(Database(resolve().database))
-    ledger.record("main", "telegram:1", 100, 20)
-    ledger.record("main", "telegram:2", 50, 5, estimated=True)
-    ledger.record("spare", "telegram:1", 7, 3)
     old = UsageLedger(ledger.db, clock=lambda: time.time() - 5 * 86400)
-    old.record("main", "telegram:1", 1000, 1000)
+
+    async def record() -> None:
+        await ledger.record("main", "telegram:1", 100, 20)
+        await ledger.record("main", "telegram:2", 50, 5, estimated=True)
+        await ledger.record("spare", "telegram:1", 7, 3)
+        await old.record("main", "telegram:1", 1000, 1000)
+
+    asyncio.run(record())
+    ledger.db.close()
     code, out, err = cli(capsys, "providers", "list", "--usage", "--json")
     assert code == 0, err
     data = json.loads(out)

@@ -72,15 +72,30 @@ class ConsoleChannel(Channel):
                 platform=self.platform, external_id=uuid.uuid4().hex, chat_id="local",
                 sender_id=self.user, sender_name=self.user, text=text,
             )
-            self._loop_call(self._submit, msg)
+            self._store(msg)
 
     def _loop_call(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _submit(self, msg: InboundMessage) -> None:
+    def _store(self, msg: InboundMessage) -> None:
+        """Hand a line to the engine and wait until it is stored, so that lines keep their
+        order and end of input comes after the last one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        done = asyncio.run_coroutine_threadsafe(self._submit(msg), loop)
+        try:
+            done.result(timeout=60)
+        except Exception as exc:  # e.g. the disk is full: say so, the line was not kept
+            self._loop_call(self._not_stored, exc)
+
+    def _not_stored(self, exc: Exception) -> None:
+        self.out.print(f"not stored: {exc}", style="red", markup=False)
+
+    async def _submit(self, msg: InboundMessage) -> None:
         if self._sink is not None:
-            self._sink.submit(msg)
+            await self._sink.submit(msg)
 
     def _prompt(self) -> None:
         self.out.print(f"[bold green]{PROMPT}[/bold green]", end="")

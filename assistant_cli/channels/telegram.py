@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any
 
 from telegram import Bot, Update
@@ -181,33 +181,39 @@ class TelegramChannel(Channel):
                 log.info("telegram polling works again", extra={"event": "telegram.recovered"})
                 failures = 0
             self.ready, self.last_error = True, None
-            if not all(self._take(update) for update in updates):
+            if not await self._take(updates):
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
             elif not updates and self.config.poll_timeout == 0:
                 await asyncio.sleep(0.5)  # short polling: don't spin
 
-    def _take(self, update: Update) -> bool:
-        """Store one update; move the offset past it only when it is safely stored."""
+    async def _take(self, updates: Sequence[Update]) -> bool:
+        """Store a batch of updates in one commit; move the offset past them only then."""
         sink, me = self._sink, self._me
         if sink is None or me is None:
             return False
+        msgs = [msg for msg in (self._read(update, me) for update in updates) if msg is not None]
+        if msgs:
+            try:
+                await sink.submit_many(msgs)
+            except Exception as exc:
+                first, last = updates[0].update_id, updates[-1].update_id
+                self.last_error = f"could not store telegram updates {first}-{last}: {exc}"
+                log.error("%s; they will be fetched again", self.last_error,
+                          extra={"event": "telegram.store_failed"})
+                return False
+        if updates:
+            self._offset = updates[-1].update_id + 1
+        return True
+
+    @staticmethod
+    def _read(update: Update, me: BotIdentity) -> InboundMessage | None:
         try:
-            msg = to_inbound(update, me)
+            return to_inbound(update, me)
         except Exception:  # retrying cannot help a message we cannot read; don't block on it
             log.exception("skipping telegram update %d that could not be read",
                           update.update_id, extra={"event": "telegram.bad_update"})
-            msg = None
-        if msg is not None:
-            try:
-                sink.submit(msg)
-            except Exception as exc:
-                self.last_error = f"could not store telegram update {update.update_id}: {exc}"
-                log.error("%s; it will be fetched again", self.last_error,
-                          extra={"event": "telegram.store_failed"})
-                return False
-        self._offset = update.update_id + 1
-        return True
+            return None
 
     def _trouble(self, exc: Exception, failures: int) -> float:
         delay = self._backoff(failures)
@@ -241,7 +247,7 @@ class TelegramChannel(Channel):
             await bot.get_updates(offset=self._offset, timeout=0, limit=1,
                                   allowed_updates=ALLOWED_UPDATES, read_timeout=3.0)
 
-    def _accept_update(self, data: dict[str, Any]) -> int:
+    async def _accept_update(self, data: dict[str, Any]) -> int:
         """A webhook delivery: the HTTP status to answer Telegram with."""
         bot, sink, me = self._bot, self._sink, self._me
         if bot is None or sink is None or me is None:
@@ -259,7 +265,8 @@ class TelegramChannel(Channel):
         if msg is None:
             return 200
         try:
-            sink.submit(msg)
+            # Deliveries that arrive together share one commit (store/writer.py).
+            await sink.submit(msg)
         except Exception as exc:
             log.error("could not store telegram update: %s", exc,
                       extra={"event": "telegram.store_failed"})

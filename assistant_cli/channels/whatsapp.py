@@ -145,7 +145,7 @@ class WhatsAppChannel(Channel):
                 await self._close()
 
     # -- inbound ----------------------------------------------------------------------
-    def deliver(self, data: Any) -> int:
+    async def deliver(self, data: Any) -> int:
         """Store what a verified webhook brought; the HTTP status to answer Meta with."""
         try:
             batch = parse_payload(data, self.phone_number_id)
@@ -169,9 +169,9 @@ class WhatsAppChannel(Channel):
         if sink is None or deliveries is None:
             return 503  # not running (yet): Meta keeps it and redelivers
         try:
-            for msg in batch.messages:
-                sink.submit(msg)
-            new = deliveries.record_many(batch.statuses) if batch.statuses else []
+            if batch.messages:
+                await sink.submit_many(batch.messages)
+            new = await deliveries.record_many(batch.statuses) if batch.statuses else []
         except Exception:
             log.exception("could not store a whatsapp webhook; Meta will redeliver it",
                           extra={"event": "whatsapp.store_failed"})

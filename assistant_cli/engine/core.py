@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from assistant_cli.domain.messages import InboundMessage
@@ -53,17 +54,27 @@ class Engine:
         self.intake_open = False
 
     # -- intake -----------------------------------------------------------------------
-    def submit(self, msg: InboundMessage) -> bool:
+    async def submit(self, msg: InboundMessage) -> bool:
         """Store a message durably and wake a worker; False for a redelivered duplicate."""
-        row = self.inbox.add(msg)
-        if row is None:
-            log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
-                     extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
-            return False
-        self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
-                            length=len(msg.text), id=row, text=msg.text)
-        self._wake.set()
-        return True
+        return (await self.submit_many([msg]))[0]
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        """Store messages in one durable commit (a getUpdates batch, say) and wake workers.
+
+        Returns, per message, False for a redelivered duplicate. Only after this returns may
+        the platform be acknowledged; the commit itself runs off the event loop.
+        """
+        rows = await self.inbox.add_many(msgs) if msgs else []
+        for msg, row in zip(msgs, rows, strict=True):
+            if row is None:
+                log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
+                         extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
+                continue
+            self.events.publish("message.in", channel=msg.platform, sender=msg.sender_id,
+                                length=len(msg.text), id=row, text=msg.text)
+        if any(row is not None for row in rows):
+            self._wake.set()
+        return [row is not None for row in rows]
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,7 +138,7 @@ class Engine:
     async def _work(self, index: int) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            item = self.inbox.claim(platforms=self.channels)
+            item = await self.inbox.claim(platforms=self.channels)
             if item is None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
@@ -148,10 +159,10 @@ class Engine:
                                  "latency_ms": outcome.latency_ms,
                                  "overhead_ms": outcome.overhead_ms}})
             except asyncio.CancelledError:
-                self.inbox.release(item.id, "interrupted by shutdown")
+                await asyncio.shield(self.inbox.release(item.id, "interrupted by shutdown"))
                 raise
             except Exception as exc:
-                retry = self.inbox.release(item.id, f"{type(exc).__name__}: {exc}")
+                retry = await self.inbox.release(item.id, f"{type(exc).__name__}: {exc}")
                 log.exception("failed to handle %s message %d (%s)", item.message.platform,
                               item.id, "will retry" if retry else "giving up",
                               extra={"event": "message.error",

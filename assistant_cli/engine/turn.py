@@ -79,19 +79,19 @@ class TurnRunner:
             # ask the model again.
             if not item.reply_sent:
                 await channel.send(msg.chat_id, item.reply_text)
-            self._complete(item, item.reply_text, "answered")
+            await self._complete(item, item.reply_text, "answered")
             return Outcome("answered", _ms(started), reply=item.reply_text)
         if self.policy is not None and not await self.policy(msg, channel):
-            self.inbox.finish(item.id, "blocked")
+            await self.inbox.finish(item.id, "blocked")
             return Outcome("blocked", _ms(started))
         if msg.kind != "text" or not msg.text.strip():
             await channel.send(msg.chat_id, UNSUPPORTED)
-            self.inbox.finish(item.id, "unsupported")
+            await self.inbox.finish(item.id, "unsupported")
             return Outcome("unsupported", _ms(started))
         command = msg.text.strip().split()[0].split("@")[0].lower()
         if command in ("/start", "/help", "/reset", "/status"):
             await channel.send(msg.chat_id, self._command(command, msg))
-            self.inbox.finish(item.id, "command")
+            await self.inbox.finish(item.id, "command")
             return Outcome("command", _ms(started))
         return await self._answer(item, channel, started)
 
@@ -114,7 +114,7 @@ class TurnRunner:
             return None
         return cap if self.usage.used_today(f"{msg.platform}:{msg.sender_id}") >= cap else None
 
-    def _record_usage(self, msg: InboundMessage, event: Finished, request: ChatRequest,
+    async def _record_usage(self, msg: InboundMessage, event: Finished, request: ChatRequest,
                       parts: list[str]) -> None:
         usage = event.usage or Usage(
             sum(estimate_tokens(t.content) for t in request.turns),
@@ -125,8 +125,9 @@ class TurnRunner:
                             completion_tokens=usage.completion_tokens,
                             estimated=usage.estimated)
         if self.usage is not None:
-            self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
-                              usage.completion_tokens, estimated=usage.estimated)
+            await self.usage.record(provider, f"{msg.platform}:{msg.sender_id}",
+                                    usage.prompt_tokens, usage.completion_tokens,
+                                    estimated=usage.estimated)
 
     async def _answer(self, item: InboxItem, channel: Channel, started: float) -> Outcome:
         msg = item.message
@@ -138,7 +139,7 @@ class TurnRunner:
                      extra={"event": "usage.capped", "fields": {"channel": msg.platform,
                                                                 "cap": cap}})
             await channel.send(msg.chat_id, CAPPED.format(cap=cap))
-            self.inbox.finish(item.id, "capped")
+            await self.inbox.finish(item.id, "capped")
             return Outcome("capped", _ms(started))
         turns = [ChatTurn("system", self.settings.system_prompt)]
         turns += self.history.recent(msg.conversation, self.settings.history_length)
@@ -162,10 +163,10 @@ class TurnRunner:
                     parts.append(event.text)
                     yield event.text
                 elif isinstance(event, Finished):
-                    self._record_usage(msg, event, request, parts)
+                    await self._record_usage(msg, event, request, parts)
             # Recorded before the channel's final send, so a crash after this point
             # resends this text instead of asking the model again.
-            self.inbox.record_reply(item.id, "".join(parts))
+            await self.inbox.record_reply(item.id, "".join(parts))
 
         try:
             await channel.reply(msg, deltas())
@@ -177,22 +178,22 @@ class TurnRunner:
                                 error=exc.message, hint=exc.hint)
             if not parts:
                 await channel.send(msg.chat_id, APOLOGY)
-                self.inbox.finish(item.id, "failed")
+                await self.inbox.finish(item.id, "failed")
                 return Outcome("failed", _ms(started))
             raise
         text = "".join(parts)
-        self._complete(item, text, "answered")
+        await self._complete(item, text, "answered")
         latency = _ms(started)
         return Outcome("answered", latency, round(max(0.0, latency - model_wait * 1000), 2),
                        reply=text)
 
-    def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
+    async def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message
 
         def remember(conn: sqlite3.Connection) -> None:
             self.history.append_exchange(conn, msg.conversation, msg.text, text, item.id)
 
-        self.inbox.finish(item.id, outcome, sent=True, also=remember)
+        await self.inbox.finish(item.id, outcome, sent=True, also=remember)
 
 
 def _ms(started: float) -> float:

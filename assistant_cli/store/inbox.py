@@ -3,7 +3,8 @@
 Life of a row: queued → claimed → done (or failed after too many attempts). A reply is
 recorded in `replies` before it is sent and marked sent before the row is marked done, so
 a crash at any point is repaired by `recover()` at the next start: the row is queued again
-and the worker resends a stored reply instead of asking the model twice.
+and the worker resends a stored reply instead of asking the model twice. Writes on the hot
+path are coroutines that go through the group-commit writer (store/writer.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from assistant_cli.domain.messages import InboundMessage, InboxItem
@@ -33,31 +34,30 @@ class Inbox:
         self.db = db
         self.max_attempts = max_attempts
 
-    def add(self, msg: InboundMessage) -> int | None:
+    async def add(self, msg: InboundMessage) -> int | None:
         """Store a message; returns its row id, or None when it was already stored."""
-        with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
-                " sender_id, sender_name, kind, text, meta, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
-                 msg.sender_name, msg.kind, msg.text, _dump_meta(msg), msg.received_at),
-            )
-            return cur.lastrowid if cur.rowcount else None
+        return (await self.add_many([msg]))[0]
 
-    def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
+    async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]:
+        """Store messages in one durable commit; each one's row id, None for a duplicate.
+
+        Returns only after the commit (fsync), so the caller may acknowledge them then.
+        """
+        return await self.db.write(lambda conn: [_insert(conn, msg) for msg in msgs])
+
+    async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
         """Claim the oldest queued message whose conversation has nothing in flight.
 
         With `platforms`, only messages of those platforms: a message whose channel is not
         running in this process stays queued, untouched, for a run that has it.
         """
         only, params = _platform_filter("q", platforms)
-        with self.db.transaction(durable=False) as conn:
-            row = conn.execute(
-                "SELECT * FROM inbox AS q WHERE q.status = 'queued'" + only + " AND NOT EXISTS ("
-                " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
-                " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1", params
-            ).fetchone()
+        sql = ("SELECT * FROM inbox AS q WHERE q.status = 'queued'" + only + " AND NOT EXISTS ("
+               " SELECT 1 FROM inbox AS c WHERE c.status = 'claimed'"
+               " AND c.conversation = q.conversation) ORDER BY q.id LIMIT 1")
+
+        def claim(conn: sqlite3.Connection) -> InboxItem | None:
+            row = conn.execute(sql, params).fetchone()
             if row is None:
                 return None
             conn.execute(
@@ -68,17 +68,19 @@ class Inbox:
             reply = conn.execute(
                 "SELECT text, state FROM replies WHERE inbox_id = ?", (row["id"],)
             ).fetchone()
-        return InboxItem(
-            id=row["id"],
-            message=_message(row),
-            attempts=row["attempts"] + 1,
-            reply_text=reply["text"] if reply else None,
-            reply_sent=bool(reply and reply["state"] == "sent"),
-        )
+            return InboxItem(
+                id=row["id"],
+                message=_message(row),
+                attempts=row["attempts"] + 1,
+                reply_text=reply["text"] if reply else None,
+                reply_sent=bool(reply and reply["state"] == "sent"),
+            )
 
-    def record_reply(self, inbox_id: int, text: str) -> None:
+        return await self.db.write(claim, durable=False)
+
+    async def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
-        with self.db.transaction(durable=False) as conn:
+        def record(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO replies (inbox_id, text, state, created_at)"
                 " VALUES (?, ?, 'generated', ?)"
@@ -86,7 +88,9 @@ class Inbox:
                 (inbox_id, text, time.time()),
             )
 
-    def finish(
+        await self.db.write(record, durable=False)
+
+    async def finish(
         self,
         inbox_id: int,
         outcome: str,
@@ -99,8 +103,8 @@ class Inbox:
         `also` runs inside the same transaction, e.g. to append the exchange to history,
         so that a crash leaves either everything or nothing.
         """
-        now = time.time()
-        with self.db.transaction(durable=False) as conn:
+        def finish(conn: sqlite3.Connection) -> None:
+            now = time.time()
             if also is not None:
                 also(conn)
             if sent:
@@ -114,9 +118,11 @@ class Inbox:
                 (outcome, now, inbox_id),
             )
 
-    def release(self, inbox_id: int, error: str) -> bool:
+        await self.db.write(finish, durable=False)
+
+    async def release(self, inbox_id: int, error: str) -> bool:
         """Give a claimed message back after a failure; True if it will be tried again."""
-        with self.db.transaction(durable=False) as conn:
+        def release(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
             retry = row is not None and row["attempts"] < self.max_attempts
             conn.execute(
@@ -124,7 +130,9 @@ class Inbox:
                 ("queued" if retry else "failed", error[:500], None if retry else time.time(),
                  inbox_id),
             )
-        return retry
+            return retry
+
+        return await self.db.write(release, durable=False)
 
     def recover(self) -> int:
         """Queue again what a previous process claimed but never finished; returns how many."""
@@ -149,6 +157,17 @@ class Inbox:
     def get(self, inbox_id: int) -> InboundMessage | None:
         row = self.db.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
         return _message(row) if row else None
+
+
+def _insert(conn: sqlite3.Connection, msg: InboundMessage) -> int | None:
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
+        " sender_id, sender_name, kind, text, meta, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
+         msg.sender_name, msg.kind, msg.text, _dump_meta(msg), msg.received_at),
+    )
+    return cur.lastrowid if cur.rowcount else None
 
 
 def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str, tuple[str, ...]]:

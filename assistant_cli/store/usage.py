@@ -58,20 +58,19 @@ class UsageLedger:
         self.db = db
         self.clock = clock
 
-    def record(self, provider: str, sender: str, prompt_tokens: int, completion_tokens: int,
-               *, estimated: bool = False) -> None:
-        with self.db.transaction(durable=False) as conn:
-            conn.execute(
-                "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
-                " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
-                " ON CONFLICT (day, provider, sender) DO UPDATE SET"
-                " requests = requests + 1,"
-                " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-                " completion_tokens = completion_tokens + excluded.completion_tokens,"
-                " estimated = estimated + excluded.estimated",
-                (utc_day(self.clock()), provider, sender, max(0, prompt_tokens),
-                 max(0, completion_tokens), int(estimated)),
-            )
+    async def record(self, provider: str, sender: str, prompt_tokens: int,
+                     completion_tokens: int, *, estimated: bool = False) -> None:
+        """Add one request's tokens (through the group-commit writer, off the event loop)."""
+        params = (utc_day(self.clock()), provider, sender, max(0, prompt_tokens),
+                  max(0, completion_tokens), int(estimated))
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
+            " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
+            " ON CONFLICT (day, provider, sender) DO UPDATE SET"
+            " requests = requests + 1,"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " estimated = estimated + excluded.estimated", params), durable=False)
 
     def used_today(self, sender: str) -> int:
         """Tokens in + out a sender used today (UTC), across providers."""

@@ -1,0 +1,158 @@
+"""Group commit: the one thread that writes the state file for `serve`'s hot path.
+
+Jobs (functions of a connection) queue up while the disk syncs the previous commit; the
+thread then runs everything that queued in one transaction, each job in its own savepoint,
+and commits once: one fsync for a whole getUpdates batch, for webhook calls that arrived
+together, and for the workers' claims and finishes in between. A job's future is resolved
+on the event loop only after that commit, so a caller that acknowledges a platform after
+`await` still acknowledges only what is on disk. The loop never waits for SQLite.
+
+A batch commits with `synchronous=FULL` when any of its jobs asked for durability, else
+with NORMAL (see store/db.py for why bookkeeping may skip the fsync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+
+MAX_BATCH = 512  # jobs per transaction: bounds how long one commit keeps the write lock
+
+
+@dataclass
+class _Entry:
+    job: Job
+    durable: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = field(default=None)
+
+
+class Writer:
+    """A writer thread with its own connection to the state file."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], name: Path | str) -> None:
+        self._connect = connect
+        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name=f"state-writer {name}",
+                                        daemon=True)
+        self._started = False
+        self._lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None  # the writer's own, once started
+        self.commits = 0  # transactions committed, for tests and benchmarks
+        self.jobs = 0
+
+    async def run(self, job: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run `job(conn)` in the next group transaction; returns once that is committed."""
+        loop = asyncio.get_running_loop()
+        self._ensure_started()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Entry(job, durable, loop, future))
+        return await future
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the thread."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+        self._queue.put(None)
+        self._thread.join()
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if not self._started:
+                self.conn = self._connect()
+                self._started = True
+                self._thread.start()
+
+    # -- the thread ---------------------------------------------------------------------
+    def _main(self) -> None:
+        conn = self.conn
+        assert conn is not None  # connected by _ensure_started
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = self._drain(batch)
+                self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _drain(self, batch: list[_Entry]) -> bool:
+        """Add what else is queued (up to MAX_BATCH); True if close() was asked for."""
+        while len(batch) < MAX_BATCH:
+            try:
+                entry = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if entry is None:
+                return True
+            batch.append(entry)
+        return False
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Entry]) -> None:
+        durable = any(entry.durable for entry in batch)
+        try:
+            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for entry in batch:
+                    _run_one(conn, entry)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:  # the commit failed: nothing of this batch is stored
+            for entry in batch:
+                entry.error, entry.result = exc, None
+        self.commits += 1
+        self.jobs += len(batch)
+        _settle(batch)
+
+
+def _run_one(conn: sqlite3.Connection, entry: _Entry) -> None:
+    """One job in a savepoint, so that its failure undoes only its own writes."""
+    conn.execute("SAVEPOINT job")
+    try:
+        entry.result = entry.job(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO job")
+        entry.error = exc
+    conn.execute("RELEASE job")
+
+
+def _settle(batch: list[_Entry]) -> None:
+    """Resolve the batch's futures: one wake-up of each event loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Entry]] = {}
+    for entry in batch:
+        by_loop.setdefault(entry.loop, []).append(entry)
+    for loop, entries in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_resolve, entries)
+
+
+def _resolve(entries: list[_Entry]) -> None:
+    for entry in entries:
+        if entry.future.done():  # the caller was cancelled meanwhile
+            continue
+        if entry.error is not None:
+            entry.future.set_exception(entry.error)
+        else:
+            entry.future.set_result(entry.result)
