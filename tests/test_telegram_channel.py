@@ -469,6 +469,38 @@ async def test_webhook_stores_only_authentic_well_formed_updates(tg: FakeTelegra
     assert tg.webhook() is not None  # left registered so Telegram keeps queueing
 
 
+async def test_webhook_calls_arriving_together_share_commits_and_are_all_stored(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    app = web.Application()
+    channel = make_channel(tg, web_app=app, mode="webhook",
+                           webhook_url="http://127.0.0.1:8443/webhooks/telegram",
+                           webhook_secret="env:HOOK")
+    db = Database(tmp_path / "s.db")
+    sink = InboxSink(Inbox(db))
+    await channel.prepare()
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
+    def update(n: int) -> str:
+        return json.dumps({"update_id": 1000 + n, "message": {
+            "message_id": n, "date": int(time.time()), "text": f"burst {n}",
+            "chat": {"id": CHAT + n, "type": "private", "first_name": "A"},
+            "from": {"id": CHAT + n, "is_bot": False, "first_name": "A"}}})
+
+    async with TestClient(TestServer(app)) as client:
+        await channel.start(sink)
+        try:
+            answers = await asyncio.gather(*(
+                client.post("/webhooks/telegram", data=update(n), headers=good)
+                for n in range(40)))
+        finally:
+            await channel.stop()
+    assert [a.status for a in answers] == [200] * 40
+    assert sink.inbox.counts().queued == 40
+    assert db.writer is not None and db.writer.jobs == 40
+    assert db.writer.commits < 40  # calls that arrived while a commit synced shared the next
+
+
 async def test_webhook_mode_needs_the_gateway_and_a_secret(tg: FakeTelegram) -> None:
     url = "http://127.0.0.1:8443/webhooks/telegram"
     with pytest.raises(ChannelError, match="gateway"):
