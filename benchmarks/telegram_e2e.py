@@ -105,10 +105,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_serve(home: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_serve(home: Path, env: dict[str, str],
+                command: list[str] | None = None) -> subprocess.Popen[bytes]:
     out = open(home / "serve.out", "wb")  # noqa: SIM115 - the child owns it until it exits
-    proc = subprocess.Popen([*cli_command(), "serve"], stdin=subprocess.DEVNULL, stdout=out,
-                            stderr=subprocess.STDOUT, env=env, cwd=home,
+    proc = subprocess.Popen([*(command or cli_command()), "serve"], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home,
                             start_new_session=True)
     deadline = time.monotonic() + 20
     while not READY_RE.search((home / "serve.out").read_text(errors="replace")):
