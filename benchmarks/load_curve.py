@@ -107,8 +107,18 @@ def push(tg: FakeTelegram, rate: float, seconds: float, chats: int) -> dict[str,
     return pushed
 
 
+def profiler(pid: int, out: Path | None, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (a dev tool: `pip install py-spy`) sampling serve while the load runs."""
+    if out is None:
+        return None
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "200", "--duration", str(max(1, int(seconds))),
+                             "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
-        drain: float) -> Point:
+        drain: float, profile: Path | None = None) -> Point:
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
     with FakeTelegram(token=token) as tg, FakeOpenAI(token_delay=0.0) as model, \
             tempfile.TemporaryDirectory(prefix="load-curve-") as tmp:
@@ -124,7 +134,10 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
             time.sleep(1.0)
             idle = rss_mb(proc.pid)
             cpu0, bench0, wall0 = cpu_seconds(proc.pid), time.process_time(), time.monotonic()
+            spy = profiler(proc.pid, profile, seconds)
             pushed = push(tg, rate, seconds, chats)
+            if spy is not None:
+                spy.wait(30)
             deadline = time.monotonic() + drain
             while len(answers(tg)) < len(pushed) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -190,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait for the last answers after pushing (10)")
     parser.add_argument("--keep-going", action="store_true",
                         help="run the higher rates of a tree even after a rate failed")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record py-spy stacks of serve (collapsed format) per tree and "
+                             "rate into DIR")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     trees = [t.resolve() for t in (args.tree or [ROOT])]
@@ -200,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         for tree in trees:
             if str(tree) in failed:
                 continue
-            point = run(tree, rate, args.seconds, args.chats, args.workers, args.drain)
+            out = None
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                out = args.profile / f"{tree.name}-{rate:g}.txt"
+            point = run(tree, rate, args.seconds, args.chats, args.workers, args.drain, out)
             points.append(point)
             print(json.dumps(asdict(point)), file=sys.stderr, flush=True)
             if not point.ok and not args.keep_going:
