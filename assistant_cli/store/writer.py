@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from assistant_cli.errors import StateError
+
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
@@ -44,10 +46,14 @@ class Writer:
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], name: Path | str) -> None:
         self._connect = connect
-        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Entry] | None] = queue.SimpleQueue()
+        # Jobs of the current turn of each event loop, handed to the thread in one piece:
+        # one wake-up of the thread per loop turn instead of one per job.
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Entry]] = {}
         self._thread = threading.Thread(target=self._main, name=f"state-writer {name}",
                                         daemon=True)
         self._started = False
+        self._closed = False
         self._lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None  # the writer's own, once started
         self.commits = 0  # transactions committed, for tests and benchmarks
@@ -56,14 +62,30 @@ class Writer:
     async def run(self, job: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run `job(conn)` in the next group transaction; returns once that is committed."""
         loop = asyncio.get_running_loop()
+        if self._closed:
+            raise StateError("the state database is closed")
         self._ensure_started()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Entry(job, durable, loop, future))
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(_Entry(job, durable, loop, future))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        entries = self._pending.pop(loop)
+        if self._closed:
+            for entry in entries:
+                entry.error = StateError("the state database was closed before this write")
+            _resolve(entries)
+            return
+        self._queue.put(entries)
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
         with self._lock:
+            self._closed = True
             if not self._started:
                 return
             self._started = False
@@ -86,7 +108,7 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch = [first]
+                batch = list(first)
                 stop = self._drain(batch)
                 self._commit(conn, batch)
                 if stop:
@@ -98,12 +120,12 @@ class Writer:
         """Add what else is queued (up to MAX_BATCH); True if close() was asked for."""
         while len(batch) < MAX_BATCH:
             try:
-                entry = self._queue.get_nowait()
+                entries = self._queue.get_nowait()
             except queue.Empty:
                 return False
-            if entry is None:
+            if entries is None:
                 return True
-            batch.append(entry)
+            batch += entries
         return False
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Entry]) -> None:
