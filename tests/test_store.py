@@ -92,7 +92,7 @@ async def test_claimed_rows_are_recovered_after_a_crash(tmp_path: Path) -> None:
     db.close()  # the process "dies" with the row claimed
     inbox2 = Inbox(Database(tmp_path / "s.db"))
     assert await inbox2.claim() is None
-    assert inbox2.recover() == 1
+    assert await inbox2.recover() == 1
     again = await inbox2.claim()
     assert again is not None and again.id == item.id and again.attempts == 2
 
@@ -103,7 +103,7 @@ async def test_generated_reply_survives_and_is_reported_on_reclaim(db: Database)
     item = await inbox.claim()
     assert item is not None and item.reply_text is None
     await inbox.record_reply(item.id, "the answer")
-    inbox.recover()
+    await inbox.recover()
     again = await inbox.claim()
     assert again is not None
     assert again.reply_text == "the answer" and not again.reply_sent

@@ -78,7 +78,7 @@ class Engine:
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
-        recovered = self.inbox.recover()
+        recovered = await self.inbox.recover()
         if recovered:
             log.info("recovered %d unfinished message(s)", recovered,
                      extra={"event": "inbox.recovered", "fields": {"count": recovered}})

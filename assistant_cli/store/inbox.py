@@ -12,11 +12,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assistant_cli.domain.messages import InboundMessage, InboxItem
 from assistant_cli.store.db import Database
+from assistant_cli.store.history import History
+
+# (conversation, user text, assistant text): appended to history as a message is finished.
+Exchange = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class Inbox:
             ).fetchone()
             return InboxItem(
                 id=row["id"],
-                message=_message(row),
+                message=row_message(row),
                 attempts=row["attempts"] + 1,
                 reply_text=reply["text"] if reply else None,
                 reply_sent=bool(reply and reply["state"] == "sent"),
@@ -97,14 +102,17 @@ class Inbox:
         *,
         sent: bool = False,
         also: Callable[[sqlite3.Connection], None] | None = None,
+        exchange: Exchange | None = None,
     ) -> None:
         """Mark a message done (and its reply sent) in one transaction.
 
-        `also` runs inside the same transaction, e.g. to append the exchange to history,
-        so that a crash leaves either everything or nothing.
+        `exchange` is appended to history, and `also` runs, inside the same transaction, so
+        that a crash leaves either everything or nothing.
         """
         def finish(conn: sqlite3.Connection) -> None:
             now = time.time()
+            if exchange is not None:
+                History.append_exchange(conn, *exchange, inbox_id)
             if also is not None:
                 also(conn)
             if sent:
@@ -134,12 +142,10 @@ class Inbox:
 
         return await self.db.write(release, durable=False)
 
-    def recover(self) -> int:
+    async def recover(self) -> int:
         """Queue again what a previous process claimed but never finished; returns how many."""
-        with self.db.transaction() as conn:
-            return conn.execute(
-                "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'"
-            ).rowcount
+        return await self.db.write(lambda conn: conn.execute(
+            "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'").rowcount)
 
     def depth(self, platforms: Collection[str] | None = None) -> int:
         """Messages queued or in flight (of `platforms` only, when given)."""
@@ -156,7 +162,7 @@ class Inbox:
 
     def get(self, inbox_id: int) -> InboundMessage | None:
         row = self.db.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
-        return _message(row) if row else None
+        return row_message(row) if row else None
 
 
 def _insert(conn: sqlite3.Connection, msg: InboundMessage) -> int | None:
@@ -165,7 +171,7 @@ def _insert(conn: sqlite3.Connection, msg: InboundMessage) -> int | None:
         " sender_id, sender_name, kind, text, meta, received_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
-         msg.sender_name, msg.kind, msg.text, _dump_meta(msg), msg.received_at),
+         msg.sender_name, msg.kind, msg.text, dump_meta(msg), msg.received_at),
     )
     return cur.lastrowid if cur.rowcount else None
 
@@ -179,13 +185,15 @@ def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str
     return f" AND {table}.platform IN ({marks})", names
 
 
-def _dump_meta(msg: InboundMessage) -> str:
+def dump_meta(msg: InboundMessage) -> str:
+    """The `meta` column: the platform's extras plus the group flags."""
     return json.dumps(
         {**msg.meta, "is_group": msg.is_group, "addressed": msg.addressed}, separators=(",", ":")
     )
 
 
-def _message(r: sqlite3.Row) -> InboundMessage:
+def row_message(r: sqlite3.Row | Mapping[str, Any]) -> InboundMessage:
+    """The message of an inbox row (of either backend)."""
     meta = json.loads(r["meta"])
     is_group = bool(meta.pop("is_group", False))
     addressed = bool(meta.pop("addressed", True))

@@ -1,0 +1,171 @@
+"""The durable inbox on PostgreSQL, shared by several `serve` replicas.
+
+Same life of a row as store/inbox.py (queued → claimed → done/failed, a recorded reply is
+resent, never regenerated), plus what replicas need:
+
+- claims take `FOR UPDATE SKIP LOCKED`, so replicas never wait for each other's rows, and
+  only the oldest queued message of a conversation is a candidate, so a conversation never
+  has two messages in flight, whichever replicas ask;
+- a claim is a lease: the row carries the replica's id and a heartbeat (`heartbeat()`,
+  every few seconds); a row whose replica stopped heart-beating for `lease` seconds is
+  queued again by the next claim on any replica. Times come from the database's clock, so
+  replicas need not agree on theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from assistant_cli.domain.messages import InboundMessage, InboxItem
+from assistant_cli.store.inbox import Exchange, InboxCounts, dump_meta, row_message
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+NOW = "extract(epoch from clock_timestamp())"
+
+_CLAIM = """
+SELECT q.* FROM inbox AS q
+WHERE q.status = 'queued' AND (%(all)s OR q.platform = ANY(%(platforms)s))
+  AND NOT EXISTS (SELECT 1 FROM inbox AS c
+                  WHERE c.conversation = q.conversation AND c.status = 'claimed')
+  AND NOT EXISTS (SELECT 1 FROM inbox AS o
+                  WHERE o.conversation = q.conversation AND o.status = 'queued' AND o.id < q.id)
+ORDER BY q.id LIMIT 1
+FOR UPDATE OF q SKIP LOCKED
+"""
+_EXPIRED = f"""
+UPDATE inbox SET status = 'queued', claimed_by = NULL
+WHERE status = 'claimed' AND heartbeat_at < {NOW} - %s
+"""
+
+
+class PgInbox:
+    """Inbound messages stored before they are acknowledged, claimed with leases."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, replica: str, max_attempts: int = 5,
+                 lease: float = 30.0) -> None:
+        self.pool = pool
+        self.replica = replica
+        self.max_attempts = max_attempts
+        self.lease = lease
+
+    async def add(self, msg: InboundMessage) -> int | None:
+        """Store a message; returns its row id, or None when it was already stored."""
+        return (await self.add_many([msg]))[0]
+
+    async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]:
+        """Store messages in one transaction; each one's row id, None for a duplicate."""
+        ids: list[int | None] = []
+        async with self.pool.connection() as conn, conn.transaction():
+            for msg in msgs:
+                cur = await conn.execute(
+                    "INSERT INTO inbox (platform, external_id, conversation, chat_id,"
+                    " sender_id, sender_name, kind, text, meta, received_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+                    (msg.platform, msg.external_id, msg.conversation, msg.chat_id,
+                     msg.sender_id, msg.sender_name, msg.kind, msg.text, dump_meta(msg),
+                     msg.received_at))
+                row = await cur.fetchone()
+                ids.append(int(row[0]) if row else None)
+        return ids
+
+    async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
+        """Claim the oldest queued message whose conversation has nothing in flight."""
+        from psycopg.rows import dict_row
+
+        params = {"all": platforms is None, "platforms": list(platforms or ())}
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(_EXPIRED, (self.lease,))
+            cur = conn.cursor(row_factory=dict_row)
+            row = await (await cur.execute(_CLAIM, params)).fetchone()
+            if row is None:
+                return None
+            await conn.execute(
+                f"UPDATE inbox SET status = 'claimed', attempts = attempts + 1,"
+                f" claimed_at = {NOW}, heartbeat_at = {NOW}, claimed_by = %s WHERE id = %s",
+                (self.replica, row["id"]))
+            reply = await (await cur.execute(
+                "SELECT text, state FROM replies WHERE inbox_id = %s", (row["id"],))).fetchone()
+        return InboxItem(id=int(row["id"]), message=row_message(row), attempts=row["attempts"] + 1,
+                         reply_text=reply["text"] if reply else None,
+                         reply_sent=bool(reply and reply["state"] == "sent"))
+
+    async def heartbeat(self) -> int:
+        """Renew the lease of every row this replica has claimed; returns how many."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"UPDATE inbox SET heartbeat_at = {NOW}"
+                " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
+            return cur.rowcount
+
+    async def record_reply(self, inbox_id: int, text: str) -> None:
+        """Remember a generated reply before sending it, so a restart resends, not regenerates."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                f"INSERT INTO replies (inbox_id, text, state, created_at)"
+                f" VALUES (%s, %s, 'generated', {NOW})"
+                " ON CONFLICT (inbox_id) DO UPDATE SET text = excluded.text",
+                (inbox_id, text))
+
+    async def finish(self, inbox_id: int, outcome: str, *, sent: bool = False,
+                     exchange: Exchange | None = None) -> None:
+        """Mark a message done (its reply sent, the exchange in history) in one transaction."""
+        async with self.pool.connection() as conn, conn.transaction():
+            if exchange is not None:
+                await _append_exchange(conn, exchange, inbox_id)
+            if sent:
+                await conn.execute(f"UPDATE replies SET state = 'sent', sent_at = {NOW}"
+                                   " WHERE inbox_id = %s", (inbox_id,))
+            await conn.execute(
+                f"UPDATE inbox SET status = 'done', outcome = %s, finished_at = {NOW},"
+                " error = NULL WHERE id = %s", (outcome, inbox_id))
+
+    async def release(self, inbox_id: int, error: str) -> bool:
+        """Give a claimed message back after a failure; True if it will be tried again."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute("SELECT attempts FROM inbox WHERE id = %s FOR UPDATE",
+                                     (inbox_id,))
+            row = await cur.fetchone()
+            retry = row is not None and row[0] < self.max_attempts
+            await conn.execute(
+                f"UPDATE inbox SET status = %s, error = %s, claimed_by = NULL,"
+                f" finished_at = CASE WHEN %s THEN NULL ELSE {NOW} END WHERE id = %s",
+                ("queued" if retry else "failed", error[:500], retry, inbox_id))
+        return retry
+
+    async def recover(self) -> int:
+        """Queue again what this replica claimed in an earlier life; returns how many."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE inbox SET status = 'queued', claimed_by = NULL"
+                " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
+            return cur.rowcount
+
+    async def depth(self, platforms: Collection[str] | None = None) -> int:
+        """Messages queued or in flight (of `platforms` only, when given)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM inbox WHERE status IN ('queued', 'claimed')"
+                " AND (%s OR platform = ANY(%s))", (platforms is None, list(platforms or ())))
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def counts(self) -> InboxCounts:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT status, count(*) FROM inbox GROUP BY status")
+            rows: dict[str, int] = {r[0]: r[1] for r in await cur.fetchall()}
+        return InboxCounts(*(int(rows.get(s, 0)) for s in ("queued", "claimed", "done", "failed")))
+
+
+async def _append_exchange(conn: AsyncConnection[Any], exchange: Exchange,
+                           inbox_id: int) -> None:
+    session, user, assistant = exchange
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            f"INSERT INTO history (session, role, content, inbox_id, created_at)"
+            f" VALUES (%s, %s, %s, %s, {NOW})",
+            [(session, "user", user, inbox_id), (session, "assistant", assistant, inbox_id)])
