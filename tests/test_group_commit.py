@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,4 +115,26 @@ async def test_a_batch_reports_each_duplicate_and_stores_the_rest(tmp_path: Path
     inbox = Inbox(db)
     assert await inbox.add_many([msg(str(i)) for i in range(3)]) == [1, 2, 3]
     assert await inbox.add_many([msg("1"), msg("9")]) == [None, 4]
+    db.close()
+
+
+async def test_bookkeeping_runs_at_once_when_idle_and_never_waits_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "s.db")
+    await Inbox(db).add(msg("warm-up"))
+    threads: list[int] = []
+
+    def note(conn: sqlite3.Connection) -> None:
+        threads.append(threading.get_ident())
+
+    await db.write(note, durable=False)  # the writer is idle: no round trip through it
+    assert threads == [threading.get_ident()]
+    with write_lock(db.path):  # another process writes: queue, don't block the loop
+        job = asyncio.ensure_future(db.write(note, durable=False))
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert not job.done()
+    await job
+    assert threads[1] != threading.get_ident()  # it ran in the writer thread
     db.close()
