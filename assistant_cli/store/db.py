@@ -31,6 +31,8 @@ T = TypeVar("T")
 class Database:
     """A connection to the state file, migrated to the latest schema on open."""
 
+    _writer: Writer | None = None  # the group-commit writer, started by the first write()
+
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -41,7 +43,6 @@ class Database:
                                  hint=f"move {self.path} aside, or set ASSISTANT_CLI_HOME to "
                                  "another directory")
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer: Writer | None = None
         try:
             self.conn = self._connect()
             self.migrate()
