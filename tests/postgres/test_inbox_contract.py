@@ -6,44 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import psycopg as pg
 import pytest
 
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox, InboxCounts
-from tests.pg_server import PgServer
 
 
 def msg(ext: str, chat: str = "c1", platform: str = "telegram") -> InboundMessage:
     return InboundMessage(platform=platform, external_id=ext, chat_id=chat, sender_id="u1",
                           text=f"text {ext}")
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    server = PgServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh database on the session's server, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg.connect(pg_server.uri, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield pg_server.uri.replace("/postgres?", f"/{name}?")
-    with pg.connect(pg_server.uri, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 async def pg_inbox(url: str, replica: str = "r1", **kw: Any) -> Any:
