@@ -21,7 +21,7 @@ from assistant_cli.engine.turn import TurnRunner
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.domain.events import EventBus
-    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.inbox import InboxStore
 
 log = logging.getLogger("assistant_cli.engine")
 
@@ -31,7 +31,7 @@ class Engine:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: InboxStore,
         runner: TurnRunner,
         channels: dict[str, Channel],
         events: EventBus,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from assistant_cli.domain.events import EventBus
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
-    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.inbox import InboxStore
     from assistant_cli.store.usage import UsageLedger
 
 log = logging.getLogger("assistant_cli.engine")
@@ -55,7 +54,7 @@ class TurnRunner:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: InboxStore,
         history: History,
         router: ProviderRouter,
         settings: AssistantConfig,
@@ -189,11 +188,9 @@ class TurnRunner:
 
     async def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message
-
-        def remember(conn: sqlite3.Connection) -> None:
-            self.history.append_exchange(conn, msg.conversation, msg.text, text, item.id)
-
-        await self.inbox.finish(item.id, outcome, sent=True, also=remember)
+        # The exchange joins history in the transaction that marks the row done.
+        await self.inbox.finish(item.id, outcome, sent=True,
+                                exchange=(msg.conversation, msg.text, text))
 
 
 def _ms(started: float) -> float:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from assistant_cli.domain.messages import InboundMessage, InboxItem
 from assistant_cli.store.db import Database
@@ -30,6 +30,28 @@ class InboxCounts:
     claimed: int
     done: int
     failed: int
+
+
+class InboxStore(Protocol):
+    """What intake and workers need of an inbox, whichever database holds it: SQLite
+    (`Inbox`, one process) or PostgreSQL (`store.pg_inbox.PgInbox`, several replicas)."""
+
+    async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]: ...
+
+    async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None: ...
+
+    async def record_reply(self, inbox_id: int, text: str) -> None: ...
+
+    async def finish(self, inbox_id: int, outcome: str, *, sent: bool = False,
+                     exchange: Exchange | None = None) -> None: ...
+
+    async def release(self, inbox_id: int, error: str) -> bool: ...
+
+    async def recover(self) -> int: ...
+
+    def depth(self, platforms: Collection[str] | None = None) -> int:
+        """Messages queued or in flight (of `platforms` only, when given)."""
+        ...
 
 
 class Inbox:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
+    from assistant_cli.store.inbox import Inbox, InboxStore
+
 NOW = "extract(epoch from clock_timestamp())"
 
 _CLAIM = """
@@ -51,6 +53,7 @@ class PgInbox:
         self.replica = replica
         self.max_attempts = max_attempts
         self.lease = lease
+        self._pending: dict[str, int] = {}  # queued + claimed per platform, see depth()
 
     async def add(self, msg: InboundMessage) -> int | None:
         """Store a message; returns its row id, or None when it was already stored."""
@@ -95,12 +98,15 @@ class PgInbox:
                          reply_sent=bool(reply and reply["state"] == "sent"))
 
     async def heartbeat(self) -> int:
-        """Renew the lease of every row this replica has claimed; returns how many."""
+        """Renew the lease of every row this replica has claimed (and recount depth());
+        returns how many rows it holds."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE inbox SET heartbeat_at = {NOW}"
                 " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
-            return cur.rowcount
+            held = cur.rowcount
+        await self.count_pending()
+        return held
 
     async def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
@@ -145,14 +151,21 @@ class PgInbox:
                 " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
             return cur.rowcount
 
-    async def depth(self, platforms: Collection[str] | None = None) -> int:
-        """Messages queued or in flight (of `platforms` only, when given)."""
+    def depth(self, platforms: Collection[str] | None = None) -> int:
+        """Messages queued or in flight (of `platforms` only, when given), as counted by the
+        last `heartbeat()` or `count_pending()`: readiness and metrics read it without a
+        round trip to the server."""
+        wanted = self._pending if platforms is None else {
+            p: n for p, n in self._pending.items() if p in platforms}
+        return sum(wanted.values())
+
+    async def count_pending(self) -> int:
+        """Count queued and claimed messages per platform now (see depth())."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT count(*) FROM inbox WHERE status IN ('queued', 'claimed')"
-                " AND (%s OR platform = ANY(%s))", (platforms is None, list(platforms or ())))
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+            cur = await conn.execute("SELECT platform, count(*) FROM inbox"
+                                     " WHERE status IN ('queued', 'claimed') GROUP BY platform")
+            self._pending = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        return sum(self._pending.values())
 
     async def counts(self) -> InboxCounts:
         async with self.pool.connection() as conn:
@@ -169,3 +182,8 @@ async def _append_exchange(conn: AsyncConnection[Any], exchange: Exchange,
             f"INSERT INTO history (session, role, content, inbox_id, created_at)"
             f" VALUES (%s, %s, %s, %s, {NOW})",
             [(session, "user", user, inbox_id), (session, "assistant", assistant, inbox_id)])
+
+
+if TYPE_CHECKING:
+    def _is_an_inbox_store(inbox: PgInbox, sqlite: Inbox) -> tuple[InboxStore, InboxStore]:
+        return inbox, sqlite  # mypy: both backends give the engine what it asks for

@@ -70,6 +70,27 @@ async def history(inbox: Any, session: str) -> list[str]:
         return [r[0] for r in await cur.fetchall()]
 
 
+def test_both_backends_are_what_the_engine_asks_for() -> None:
+    from assistant_cli.store.pg_inbox import PgInbox
+
+    # mypy checks the signatures (store/pg_inbox.py ends with a conformance check)
+    for cls in (Inbox, PgInbox):
+        missing = [m for m in ("add_many", "claim", "record_reply", "finish", "release",
+                               "recover", "depth") if not callable(getattr(cls, m, None))]
+        assert missing == [], (cls, missing)
+
+
+async def test_depth_counts_queued_and_claimed_messages_per_platform(backend: Any) -> None:
+    inbox = await backend()
+    await inbox.add_many([msg("1", platform="whatsapp"), msg("2"), msg("3", "c2")])
+    await inbox.claim(platforms=["telegram"])
+    if not isinstance(inbox, Inbox):
+        await inbox.heartbeat()  # PostgreSQL: depth() is what the last heartbeat counted
+    assert inbox.depth() == 3
+    assert inbox.depth(platforms=["telegram"]) == 2
+    assert inbox.depth(platforms=[]) == 0
+
+
 async def test_a_redelivered_message_is_stored_once(backend: Any) -> None:
     inbox = await backend()
     first = await inbox.add_many([msg("1"), msg("2")])
