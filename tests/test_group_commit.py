@@ -6,30 +6,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.db import Database
 from assistant_cli.store.inbox import Inbox
+from tests.state_lock import write_lock
 
 
 def msg(ext: str, chat: str = "c1") -> InboundMessage:
     return InboundMessage(platform="telegram", external_id=ext, chat_id=chat, sender_id="u1",
                           text=f"m{ext}")
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold the state file's write lock from another connection (like a busy CLI command)."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 async def test_messages_arriving_together_share_one_commit_and_resolve_after_it(

@@ -17,10 +17,11 @@ from assistant_cli.paths import resolve
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.openai import OpenAIProvider
 from assistant_cli.store.db import Database
-from assistant_cli.store.usage import UsageLedger, utc_day
+from assistant_cli.store.usage import HealthLog, UsageLedger, utc_day
 from tests.clirun import cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.provider_support import TurnHarness, config, drain
+from tests.state_lock import write_lock
 
 
 @pytest.fixture
@@ -140,3 +141,21 @@ def test_providers_list_usage_shows_tokens_per_provider_and_sender(
     assert "today in/out" in out and "~150 / ~25" in out and "telegram:1" in out
     assert "daily cap per sender: 5,000" in out
     assert utc_day(0) == "1970-01-01"
+
+
+async def test_provider_health_in_serve_is_written_off_the_loop_and_kept(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    health = HealthLog(db)
+    with write_lock(db.path):  # another process writes: serve's loop must not wait for it
+        started = time.monotonic()
+        health.record("main", False, kind="overload", status=529, detail="busy")
+        assert time.monotonic() - started < 0.5
+        assert health.latest() == {}  # queued for the writer, not yet stored
+    for _ in range(100):
+        if health.latest():
+            break
+        await asyncio.sleep(0.02)
+    latest = health.latest()["main"]
+    assert (latest.ok, latest.kind, latest.status, latest.detail) == (False, "overload", 529,
+                                                                     "busy")
+    db.close()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,22 +13,11 @@ import pytest
 from tests.e2e.telegram_harness import Serve, Starter, inbox_rows, wait
 from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.fakes.telegram_server import FakeTelegram
+from tests.state_lock import write_lock
 
 pytestmark = pytest.mark.e2e
 
 CHATS = (4001, 4002, 4003)
-
-
-@contextmanager
-def state_write_lock(home: Path) -> Iterator[None]:
-    """Hold the state file's write lock, so serve's next commit waits (a slow disk)."""
-    conn = sqlite3.connect(home / "state" / "state.db", isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def answered_get_updates(tg: FakeTelegram) -> int:
@@ -55,7 +41,7 @@ def test_killed_after_receiving_a_batch_before_its_commit(
     start: Starter, tg: FakeTelegram, isolated_home: Path
 ) -> None:
     first = start()
-    with state_write_lock(isolated_home):
+    with write_lock(isolated_home / "state" / "state.db"):  # a slow disk, in effect
         before = answered_get_updates(tg)
         ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
         wait(lambda: answered_get_updates(tg) > before, what="the batch handed to serve")
