@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import queue
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from assistant_cli.errors import StateError
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
+SWITCH_INTERVAL = 0.0005  # seconds; see _ensure_started
 MAX_BATCH = 512  # jobs per transaction: bounds how long one commit keeps the write lock
 
 
@@ -136,6 +138,9 @@ class Writer:
     def _ensure_started(self) -> None:
         with self._lock:
             if not self._started:
+                # The thread needs the GIL for a moment per batch; by default it waits up
+                # to 5 ms for a busy event loop to let go, and every caller waits with it.
+                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
                 self.conn = self._connect()
                 self._busy_ms = int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
                 self._started = True
