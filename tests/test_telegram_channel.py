@@ -97,6 +97,7 @@ def make_channel(tg: FakeTelegram, token: str | None = None, web_app: web.Applic
     channel = TelegramChannel(config, ctx)
     channel.backoff_base = 0.05
     channel.interval = 0.2
+    channel.typing_after = 0.02
     return channel
 
 
@@ -342,6 +343,17 @@ async def test_private_replies_stream_as_drafts_then_one_final_message(
     methods = [c.method for c in tg.sent]
     assert methods[0] == "sendChatAction" and methods[-1] == "sendMessage"
     assert methods.count("sendMessage") == 1
+
+
+async def test_an_answer_complete_at_once_goes_out_without_a_typing_action_first(
+    tg: FakeTelegram, model: FakeOpenAI, tmp_path: Path
+) -> None:
+    channel = make_channel(tg)
+    channel.typing_after = 1.0  # the fake model answers well within a second
+    await run_engine(channel, model, tmp_path, lambda: tg.push_message(CHAT, "quick"),
+                     lambda: tg.messages_to(CHAT))
+    assert tg.messages_to(CHAT) == ["echo: quick"]
+    assert [c.method for c in tg.sent] == ["sendMessage"]
 
 
 async def test_group_replies_stream_by_editing_a_reply_to_the_question(

@@ -19,7 +19,12 @@ from telegram.error import Conflict, InvalidToken, RetryAfter
 from assistant_cli.channels import telegram_setup as setup
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
-from assistant_cli.channels.telegram_outbound import Outbox, ReplyStream, retry_seconds
+from assistant_cli.channels.telegram_outbound import (
+    TYPING_AFTER,
+    Outbox,
+    ReplyStream,
+    retry_seconds,
+)
 from assistant_cli.channels.telegram_setup import ALLOWED_UPDATES, TOKEN_KEY
 from assistant_cli.channels.telegram_webhook import SECRET_RE, WEBHOOK_PATH, make_handler
 from assistant_cli.config.models import TelegramConfig
@@ -42,6 +47,7 @@ class TelegramChannel(Channel):
     def __init__(self, config: TelegramConfig, ctx: ChannelContext) -> None:
         super().__init__(config, ctx)
         self.interval = 1.0  # seconds between interim updates of a streaming answer
+        self.typing_after = TYPING_AFTER  # no "typing…" for answers complete sooner
         self.backoff_base = 1.0
         self.backoff_max = 30.0
         # After trouble, a short long-poll: its clean return is what shows we recovered, so
@@ -282,7 +288,8 @@ class TelegramChannel(Channel):
                 Outbox(bot), _chat(msg.chat_id),
                 reply_to=reply_to if isinstance(reply_to, int) else None,
                 use_draft=self.use_drafts and private and not msg.is_group,
-                interval=self.interval, on_draft_unsupported=self._drafts_off)
+                interval=self.interval, on_draft_unsupported=self._drafts_off,
+                typing_after=self.typing_after)
             await stream.run(deltas)
 
     async def send(self, chat_id: str, text: str) -> None:
