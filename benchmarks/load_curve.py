@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,7 @@ class Point:
     bench_cpu_pct: float  # this process (fakes + load): near 100 % means it is the limit
     idle_rss_mb: float  # serve 1 s after ready, before the load
     rss_mb: float  # serve after the load
+    rss_samples: list[float] = field(default_factory=list)  # every 10 s of the load
 
     @property
     def ok(self) -> bool:
@@ -85,10 +87,13 @@ def answers(tg: FakeTelegram) -> dict[str, list[float]]:
     return seen
 
 
-def push(tg: FakeTelegram, rate: float, seconds: float, chats: int) -> dict[str, float]:
+def push(tg: FakeTelegram, rate: float, seconds: float, chats: int,
+         every_10s: Callable[[], None] = lambda: None) -> dict[str, float]:
     pushed: dict[str, float] = {}
     started = time.monotonic()
     for i in range(int(rate * seconds)):
+        if i and i % int(rate * 10) == 0:
+            every_10s()
         delay = started + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -126,7 +131,8 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
             idle = rss_mb(proc.pid)
             cpu0, bench0, wall0 = cpu_seconds(proc.pid), time.process_time(), time.monotonic()
             spy = profiler(proc.pid, profile, seconds)
-            pushed = push(tg, rate, seconds, chats)
+            samples: list[float] = []
+            pushed = push(tg, rate, seconds, chats, lambda: samples.append(rss_mb(proc.pid)))
             if spy is not None:
                 spy.wait(30)
             deadline = time.monotonic() + drain
@@ -154,7 +160,7 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
         serve_cpu_pct=round(100 * busy / wall, 1),
         cpu_ms_per_msg=round(1000 * busy / max(1, len(seen)), 2),
         bench_cpu_pct=round(100 * bench / wall, 1),
-        idle_rss_mb=idle, rss_mb=loaded)
+        idle_rss_mb=idle, rss_mb=loaded, rss_samples=samples)
 
 
 def sustained(points: list[Point], tree: str) -> float:
@@ -183,6 +189,16 @@ def render(points: list[Point], trees: list[str]) -> None:
               f"{sustained(points, tree):g} msg/s  {tree}")
 
 
+def soak(trees: list[Path], rate: float, args: argparse.Namespace) -> int:
+    """RSS over a long run: flat after warm-up (the first minute) is the target."""
+    for tree in trees:
+        point = run(tree, rate, args.soak, args.chats, args.workers, args.drain)
+        warm = point.rss_samples[5:] or point.rss_samples
+        growth = 100 * (warm[-1] - warm[0]) / warm[0] if warm else float("nan")
+        print(json.dumps({**asdict(point), "rss_growth_after_warmup_pct": round(growth, 1)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", type=Path, default=None,
@@ -200,10 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="record py-spy stacks of serve (collapsed format) per tree and "
                              "rate into DIR")
+    parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+                        help="instead of the curve: run each tree at the first rate this long "
+                             "and report serve's RSS every 10 s")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     trees = [t.resolve() for t in (args.tree or [ROOT])]
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    if args.soak is not None:
+        return soak(trees, rates[0], args)
     points: list[Point] = []
     failed: set[str] = set()
     for rate in rates:
