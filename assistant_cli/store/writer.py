@@ -189,11 +189,11 @@ class Writer:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            self.commits += 1
+            self.jobs += len(batch)
         except Exception as exc:  # the commit failed: nothing of this batch is stored
             for entry in batch:
                 entry.error, entry.result = exc, None
-        self.commits += 1
-        self.jobs += len(batch)
         _settle(batch)
 
 
