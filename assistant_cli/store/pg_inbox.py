@@ -60,10 +60,14 @@ class PgInbox:
         return (await self.add_many([msg]))[0]
 
     async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]:
-        """Store messages in one transaction; each one's row id, None for a duplicate."""
-        ids: list[int | None] = []
+        """Store messages in one transaction; each one's row id, None for a duplicate.
+
+        Inserted in the order given, which is the conversations' order. A replica handed the
+        same redelivery waits for the first one's commit, then finds the rows there.
+        """
+        ids: list[int | None] = [None] * len(msgs)
         async with self.pool.connection() as conn, conn.transaction():
-            for msg in msgs:
+            for i, msg in enumerate(msgs):
                 cur = await conn.execute(
                     "INSERT INTO inbox (platform, external_id, conversation, chat_id,"
                     " sender_id, sender_name, kind, text, meta, received_at)"
@@ -73,7 +77,7 @@ class PgInbox:
                      msg.sender_id, msg.sender_name, msg.kind, msg.text, dump_meta(msg),
                      msg.received_at))
                 row = await cur.fetchone()
-                ids.append(int(row[0]) if row else None)
+                ids[i] = int(row[0]) if row else None
         return ids
 
     async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:

@@ -160,6 +160,21 @@ async def test_replicas_claiming_at_once_never_share_a_row_or_a_conversation(
             await r.pool.close()
 
 
+async def test_a_platform_id_delivered_to_two_replicas_at_once_is_stored_once(
+    pg_url: str,
+) -> None:
+    a, b = await pg_inbox(pg_url, replica="a"), await pg_inbox(pg_url, replica="b")
+    try:
+        batch = [msg(str(i), chat=f"c{i}") for i in range(20)]  # nginx sent it to both
+        first, second = await asyncio.gather(a.add_many(batch), b.add_many(batch))
+        for x, y in zip(first, second, strict=True):
+            assert (x is None) != (y is None)  # exactly one replica stored each message
+        assert (await a.counts()).queued == 20
+    finally:
+        await a.pool.close()
+        await b.pool.close()
+
+
 async def test_a_dead_replicas_claims_return_to_the_queue_after_the_lease(pg_url: str) -> None:
     alive = await pg_inbox(pg_url, replica="alive", lease=0.5)
     dead = await pg_inbox(pg_url, replica="dead", lease=0.5)
