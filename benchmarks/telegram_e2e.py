@@ -75,6 +75,17 @@ def cli_command() -> list[str]:
     return [sys.executable, "-m", "assistant_cli"]
 
 
+# Runs the CLI of one source tree with this interpreter's packages: the editable install's
+# import hook would otherwise win over PYTHONPATH and run this checkout whatever the tree.
+LAUNCH = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path"
+          " if 'editable' not in repr(f)]; sys.path.insert(0, {tree!r});"
+          " from assistant_cli.cli.entry import main; sys.exit(main())")
+
+
+def serve_command(tree: Path) -> list[str]:
+    return [sys.executable, "-c", LAUNCH.format(tree=str(tree))]
+
+
 def write_config(home: Path, tg: FakeTelegram, model: FakeOpenAI, workers: int) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
@@ -105,10 +116,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_serve(home: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_serve(home: Path, env: dict[str, str],
+                command: list[str] | None = None) -> subprocess.Popen[bytes]:
     out = open(home / "serve.out", "wb")  # noqa: SIM115 - the child owns it until it exits
-    proc = subprocess.Popen([*cli_command(), "serve"], stdin=subprocess.DEVNULL, stdout=out,
-                            stderr=subprocess.STDOUT, env=env, cwd=home,
+    proc = subprocess.Popen([*(command or cli_command()), "serve"], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home,
                             start_new_session=True)
     deadline = time.monotonic() + 20
     while not READY_RE.search((home / "serve.out").read_text(errors="replace")):
@@ -134,7 +146,7 @@ def overheads(log_file: Path) -> list[float]:
 
 
 def run(rate: float, seconds: float, chats: int, workers: int, tokens: int,
-        token_delay: float, drain: float) -> Report:
+        token_delay: float, drain: float, tree: Path | None = None) -> Report:
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
     filler = "w " * (tokens - 1)
     with FakeTelegram(token=token) as tg, FakeOpenAI(token_delay=token_delay) as model, \
@@ -150,7 +162,7 @@ def run(rate: float, seconds: float, chats: int, workers: int, tokens: int,
         env.update(ASSISTANT_CLI_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1",
                    TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key or "",
                    ASSISTANT_CLI_KEYRING_PASSWORD="benchmark-only")
-        proc = start_serve(home, env)
+        proc = start_serve(home, env, serve_command(tree) if tree else None)
         try:
             pushed: dict[str, float] = {}
             total = int(rate * seconds)
@@ -239,12 +251,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between tokens (0.005)")
     parser.add_argument("--drain", type=float, default=30.0,
                         help="seconds to wait for the last answers (30)")
+    parser.add_argument("--tree", type=Path, default=None,
+                        help="run serve from this source tree (e.g. a worktree of an older "
+                             "commit) with this interpreter's packages")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.chats < 1 or args.tokens < 1:
         parser.error("--rate, --seconds, --chats and --tokens must be positive")
     report = run(args.rate, args.seconds, args.chats, args.workers, args.tokens,
-                 args.token_delay, args.drain)
+                 args.token_delay, args.drain, args.tree and args.tree.resolve())
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

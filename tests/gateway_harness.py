@@ -53,6 +53,7 @@ class FeedChannel(Channel):
         self.replies: list[tuple[str, str]] = []
         self._sink: InboundSink | None = None
         self._n = 0
+        self._feeding: set[asyncio.Future[bool]] = set()
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
@@ -70,9 +71,12 @@ class FeedChannel(Channel):
     def feed(self, text: str, sender: str = "100", name: str = "") -> None:
         assert self._sink is not None
         self._n += 1
-        self._sink.submit(InboundMessage(platform="telegram", external_id=f"f{self._n}",
-                                         chat_id=sender, sender_id=sender, sender_name=name,
-                                         text=text))
+        # Stored in the background, in order, as a platform's handler would (group commit).
+        task = asyncio.ensure_future(self._sink.submit(InboundMessage(
+            platform="telegram", external_id=f"f{self._n}", chat_id=sender, sender_id=sender,
+            sender_name=name, text=text)))
+        self._feeding.add(task)
+        task.add_done_callback(self._feeding.discard)
 
     def pairing_code(self, sender: str) -> str | None:
         for chat, text in self.sent:

@@ -95,8 +95,8 @@ class TurnHarness:
         self._n += 1
         msg = InboundMessage(platform=platform, external_id=str(self._n), chat_id=sender,
                              sender_id=sender, text=text)
-        assert self.inbox.add(msg) is not None
-        item = self.inbox.claim()
+        assert await self.inbox.add(msg) is not None
+        item = await self.inbox.claim()
         assert item is not None
         return await self.runner.run(item, self.channel)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Sequence
 
 import pytest
 
@@ -20,9 +21,12 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[InboundMessage] = []
 
-    def submit(self, msg: InboundMessage) -> bool:
+    async def submit(self, msg: InboundMessage) -> bool:
         self.messages.append(msg)
         return True
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        return [await self.submit(m) for m in msgs]
 
 
 def channel() -> tuple[ConsoleChannel, Sink]:
@@ -47,11 +51,11 @@ async def test_typed_line_answers_the_confirmation(typed: str, decision: str) ->
     request = ConfirmRequest("time.now", "{}", "The assistant wants to use time.now", 5)
     asking = asyncio.create_task(console.confirm(MSG, request))
     await asyncio.sleep(0)
-    console._line(typed)
+    await console._line(typed)
     assert await asking == decision
     assert sink.messages == []  # the answer is not a new message
     assert "time.now" in console.out.file.getvalue()  # type: ignore[attr-defined]
-    console._line("next question")
+    await console._line("next question")
     assert [m.text for m in sink.messages] == ["next question"]
 
 

@@ -86,9 +86,9 @@ async def test_messages_are_answered_and_history_is_sent_next_time(
     channel = RecordingChannel()
     engine = build(Database(tmp_path / "s.db"), config_for(fake.base_url), channel)
     await engine.start()
-    assert engine.submit(m("1", "first"))
+    assert await engine.submit(m("1", "first"))
     assert await engine.drain(5)
-    assert engine.submit(m("2", "second"))
+    assert await engine.submit(m("2", "second"))
     assert await engine.drain(5)
     await engine.stop()
     assert channel.replies == [("c1", "echo: first"), ("c1", "echo: second")]
@@ -102,8 +102,8 @@ async def test_redelivered_message_is_answered_once(tmp_path: Path, fake: FakeOp
     channel = RecordingChannel()
     engine = build(Database(tmp_path / "s.db"), config_for(fake.base_url), channel)
     await engine.start()
-    assert engine.submit(m("1", "hello"))
-    assert not engine.submit(m("1", "hello"))
+    assert await engine.submit(m("1", "hello"))
+    assert not await engine.submit(m("1", "hello"))
     assert await engine.drain(5)
     await engine.stop()
     assert len(channel.replies) == 1
@@ -117,8 +117,8 @@ async def test_one_conversation_in_order_others_concurrently(
     engine = build(Database(tmp_path / "s.db"), config_for(fake.base_url, history=0), channel)
     await engine.start()
     for i in range(3):
-        engine.submit(m(f"a{i}", f"a{i}", chat="A"))
-        engine.submit(m(f"b{i}", f"b{i}", chat="B"))
+        await engine.submit(m(f"a{i}", f"a{i}", chat="A"))
+        await engine.submit(m(f"b{i}", f"b{i}", chat="B"))
     assert await engine.drain(10)
     await engine.stop()
     a = [text for chat, text in channel.replies if chat == "A"]
@@ -135,11 +135,11 @@ async def test_commands_are_answered_without_a_model(tmp_path: Path, fake: FakeO
     db = Database(tmp_path / "s.db")
     engine = build(db, config_for(fake.base_url), channel)
     await engine.start()
-    engine.submit(m("1", "remember me"))
+    await engine.submit(m("1", "remember me"))
     await engine.drain(5)
-    engine.submit(m("2", "/reset"))
-    engine.submit(m("3", "/help"))
-    engine.submit(m("4", "/status"))
+    await engine.submit(m("2", "/reset"))
+    await engine.submit(m("3", "/help"))
+    await engine.submit(m("4", "/status"))
     await engine.drain(5)
     await engine.stop()
     assert len(fake.requests) == 1
@@ -154,7 +154,7 @@ async def test_non_text_message_gets_a_short_explanation(tmp_path: Path, fake: F
     channel = RecordingChannel()
     engine = build(Database(tmp_path / "s.db"), config_for(fake.base_url), channel)
     await engine.start()
-    engine.submit(InboundMessage(platform="test", external_id="p", chat_id="c", sender_id="u",
+    await engine.submit(InboundMessage(platform="test", external_id="p", chat_id="c", sender_id="u",
                                  text="", kind="photo"))
     await engine.drain(5)
     await engine.stop()
@@ -170,7 +170,7 @@ async def test_when_every_provider_fails_the_user_gets_an_apology(
     engine = build(db, config_for(fake.base_url), channel)
     sub = engine.events.subscribe()
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     await engine.drain(5)
     await engine.stop()
     assert channel.sent == [("c1", APOLOGY)]
@@ -188,7 +188,7 @@ async def test_stop_returns_unfinished_work_to_the_queue(tmp_path: Path, fake: F
     engine = build(db, config_for(fake.base_url), channel)
     engine.grace = 0.3
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     assert await asyncio.to_thread(fake.wait_for_requests, 1, 5)
     await engine.stop()
     counts = Inbox(db).counts()
@@ -212,7 +212,7 @@ async def test_hurry_cuts_the_grace_period_short_and_keeps_the_work(
     engine = build(db, config_for(fake.base_url), RecordingChannel())
     engine.grace = 30.0
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     assert await asyncio.to_thread(fake.wait_for_requests, 1, 5)
     assert engine.in_flight == 1
     stopping = asyncio.create_task(engine.stop())
@@ -228,12 +228,12 @@ async def test_message_of_a_channel_not_running_stays_queued_untouched(
 ) -> None:
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
-    inbox.add(InboundMessage(platform="telegram", external_id="t1", chat_id="9",
-                             sender_id="9", text="from a run with telegram"))
+    await inbox.add(InboundMessage(platform="telegram", external_id="t1", chat_id="9",
+                                   sender_id="9", text="from a run with telegram"))
     channel = RecordingChannel()
     engine = build(db, config_for(fake.base_url), channel)
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     assert await engine.drain(5)  # done without waiting for the telegram message
     await engine.stop()
     assert channel.replies == [("c1", "echo: hello")]
@@ -251,7 +251,7 @@ async def test_drain_waits_without_a_deadline_until_told_to_stop(
     db = Database(tmp_path / "s.db")
     engine = build(db, config_for(fake.base_url), RecordingChannel())
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     stop_waiting = asyncio.Event()
     draining = asyncio.create_task(engine.drain(until=stop_waiting))
     assert await asyncio.to_thread(fake.wait_for_requests, 1, 5)
@@ -268,10 +268,10 @@ async def test_stored_reply_is_resent_without_asking_the_model(
 ) -> None:
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
-    inbox.add(m("1", "question"))
-    item = inbox.claim()
+    await inbox.add(m("1", "question"))
+    item = await inbox.claim()
     assert item is not None
-    inbox.record_reply(item.id, "stored answer")  # crash after generating, before sending
+    await inbox.record_reply(item.id, "stored answer")  # crash after generating, before sending
     channel = RecordingChannel()
     engine = build(db, config_for(fake.base_url), channel)
     await engine.start()

@@ -113,7 +113,7 @@ async def test_an_answer_outlasting_five_failed_sends_arrives_once_and_the_model
     channel = FlakyChannel()
     engine, _ = engine_for(db, fake.base_url, channel)
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     await wait_for(lambda: channel.failures >= 8)  # today the row was failed after 5
     channel.down = False
     assert await engine.drain(5)
@@ -131,9 +131,9 @@ async def test_a_message_waiting_for_its_retry_does_not_idle_the_worker(
     channel.only = {"a"}
     engine, _ = engine_for(db, fake.base_url, channel, workers=1)
     await engine.start()
-    engine.submit(m("1", "to a", chat="a"))
+    await engine.submit(m("1", "to a", chat="a"))
     await wait_for(lambda: channel.failures >= 3)
-    engine.submit(m("2", "to b", chat="b"))
+    await engine.submit(m("2", "to b", chat="b"))
     await wait_for(lambda: channel.replies == [("b", "echo: to b")], timeout=1.0)
     channel.down = False
     assert await engine.drain(5)
@@ -149,7 +149,7 @@ async def test_a_given_up_message_is_reported_and_its_sender_told_once_the_chann
     engine, seen = engine_for(db, fake.base_url, channel, give_up_after=0.3)
     caplog.set_level(logging.WARNING, logger="assistant_cli.engine")
     await engine.start()
-    engine.submit(m("1", "lost question"))
+    await engine.submit(m("1", "lost question"))
     await wait_for(lambda: Undelivered(db).counts().failed == 1)
     assert any(e.name == "message.failed" and e.data["reason"] == "expired" for e in seen)
     assert any(getattr(r, "event", "") == "message.given_up" for r in caplog.records)
@@ -172,7 +172,7 @@ async def test_a_blocked_sender_is_given_up_at_once_and_not_told(
     channel.blocked = {"c1"}
     engine, _ = engine_for(db, fake.base_url, channel)
     await engine.start()
-    engine.submit(m("1", "hello"))
+    await engine.submit(m("1", "hello"))
     await wait_for(lambda: Undelivered(db).counts().failed == 1, timeout=2.0)
     await engine.stop()
     [failed] = Undelivered(db).failed()

@@ -101,8 +101,8 @@ class Rig:
         msg = m(ext, text)
         if language_code:
             msg = replace(msg, meta={"language_code": language_code})
-        self.inbox.add(msg)
-        item = self.inbox.claim()
+        await self.inbox.add(msg)
+        item = await self.inbox.claim()
         assert item is not None
         return (await self.runner.run(item, self.channel)).name
 
@@ -162,12 +162,12 @@ async def test_a_handler_returning_the_wrong_thing_counts_as_failed_and_changes_
 async def test_a_recorded_handler_answer_is_resent_after_a_crash_not_recomputed(
         tmp_path: Path, fake: FakeOpenAI) -> None:
     rig = Rig(tmp_path, fake, Counter())
-    rig.inbox.add(m("1", "/count"))
-    item = rig.inbox.claim()
+    await rig.inbox.add(m("1", "/count"))
+    item = await rig.inbox.claim()
     assert item is not None
-    rig.inbox.record_reply(item.id, "count 1 for u on test")  # then the process died
-    rig.inbox.recover()
-    again = rig.inbox.claim()
+    await rig.inbox.record_reply(item.id, "count 1 for u on test")  # then the process died
+    await rig.inbox.recover()
+    again = await rig.inbox.claim()
     assert again is not None and again.reply_text == "count 1 for u on test"
     assert (await rig.runner.run(again, rig.channel)).name == "answered"
     assert rig.channel.sent == [("c1", "count 1 for u on test")]

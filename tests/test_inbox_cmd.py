@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -22,16 +23,20 @@ from tests.doctor_support import result
 
 def give_up(paths: Paths, *chats: str) -> list[int]:
     """One given-up message per chat (the person blocked the bot)."""
+    return asyncio.run(_give_up(paths, *chats))
+
+
+async def _give_up(paths: Paths, *chats: str) -> list[int]:
     db = Database(paths.database)
     inbox = Inbox(db)
     ids = []
     for n, chat in enumerate(chats):
-        inbox.add(InboundMessage(platform="telegram", external_id=f"x{n}", chat_id=chat,
-                                 sender_id=chat, text=f"question {n}"))
-        item = inbox.claim()
+        await inbox.add(InboundMessage(platform="telegram", external_id=f"x{n}",
+                                       chat_id=chat, sender_id=chat, text=f"question {n}"))
+        item = await inbox.claim()
         assert item is not None
-        inbox.release(item.id, "Forbidden: bot was blocked by the user",
-                      DeliveryFailure(True, "blocked"))
+        await inbox.release(item.id, "Forbidden: bot was blocked by the user",
+                            DeliveryFailure(True, "blocked"))
         ids.append(item.id)
     db.close()
     return ids
@@ -116,5 +121,5 @@ def test_a_version_4_database_is_migrated_with_its_rows_due_at_once(tmp_path: Pa
     conn.close()
     db = Database(path)
     assert db.schema_version == len(MIGRATIONS) == 6
-    item = Inbox(db).claim()
+    item = asyncio.run(Inbox(db).claim())
     assert item is not None and item.message.external_id == "1"

@@ -38,22 +38,22 @@ def inbox_with(db: Database, clock: Clock, **policy: float) -> Inbox:
     return Inbox(db, policy=RetryPolicy(jitter=lambda: 1.0, **policy), clock=clock)  # type: ignore[arg-type]
 
 
-def test_a_failed_message_is_not_claimed_again_before_its_backoff_has_passed(
+async def test_a_failed_message_is_not_claimed_again_before_its_backoff_has_passed(
     db: Database
 ) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock, initial=2.0, maximum=600.0)
-    inbox.add(msg("1"))
+    await inbox.add(msg("1"))
     waits = []
     for _ in range(4):
-        item = inbox.claim()
+        item = await inbox.claim()
         assert item is not None
         start = clock.now
-        decision = inbox.release(item.id, "NetworkError: 500", DOWN)
+        decision = await inbox.release(item.id, "NetworkError: 500", DOWN)
         assert decision.retry
         waits.append(decision.not_before - start)
         clock.now = decision.not_before - 0.01
-        assert inbox.claim() is None  # a hundredth of a second early: no worker gets it
+        assert await inbox.claim() is None  # a hundredth of a second early: no worker gets it
         clock.now = decision.not_before
     assert waits == [2.0, 4.0, 8.0, 16.0]  # exponential (jitter pinned to 1.0 here)
 
@@ -66,35 +66,35 @@ def test_backoff_is_jittered_and_capped() -> None:
     assert 5.0 <= RetryPolicy(initial=2.0, maximum=10.0).backoff(30) <= 10.0
 
 
-def test_the_platforms_retry_after_is_honoured_when_longer_than_the_backoff(
+async def test_the_platforms_retry_after_is_honoured_when_longer_than_the_backoff(
     db: Database
 ) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock, initial=1.0)
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None
-    decision = inbox.release(item.id, "RetryAfter", DeliveryFailure(False, "flood", 42.0))
+    decision = await inbox.release(item.id, "RetryAfter", DeliveryFailure(False, "flood", 42.0))
     assert decision.not_before == clock.now + 42.0
     clock.now += 41.9
-    assert inbox.claim() is None
+    assert await inbox.claim() is None
     clock.now += 0.1
-    assert inbox.claim() is not None
+    assert await inbox.claim() is not None
 
 
-def test_an_outage_is_retried_far_beyond_five_attempts_until_the_time_limit(
+async def test_an_outage_is_retried_far_beyond_five_attempts_until_the_time_limit(
     db: Database
 ) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock, give_up_after=3600.0, initial=1.0, maximum=60.0)
-    inbox.add(msg("1"))
+    await inbox.add(msg("1"))
     first_failure = clock.now
     tries = 0
     while True:
-        item = inbox.claim()
+        item = await inbox.claim()
         assert item is not None, f"not due after {tries} tries"
         tries += 1
-        decision = inbox.release(item.id, "NetworkError: 502", DOWN)
+        decision = await inbox.release(item.id, "NetworkError: 502", DOWN)
         if not decision.retry:
             break
         clock.now = decision.not_before
@@ -105,82 +105,82 @@ def test_an_outage_is_retried_far_beyond_five_attempts_until_the_time_limit(
     assert (failed.reason, failed.notice, failed.attempts) == ("expired", "pending", tries)
 
 
-def test_an_error_that_cannot_succeed_gives_up_at_once_and_nobody_is_told(
+async def test_an_error_that_cannot_succeed_gives_up_at_once_and_nobody_is_told(
     db: Database
 ) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock)
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None
-    decision = inbox.release(item.id, "Forbidden: bot was blocked by the user", BLOCKED)
+    decision = await inbox.release(item.id, "Forbidden: bot was blocked by the user", BLOCKED)
     assert (decision.retry, decision.reason) == (False, "permanent")
     [failed] = Undelivered(db).failed()
     assert failed.notice is None and "blocked" in failed.error
     assert Undelivered(db).pending_notices(["telegram"]) == []
 
 
-def test_a_waiting_message_holds_back_its_conversation_but_not_others(db: Database) -> None:
+async def test_a_waiting_message_holds_back_its_conversation_but_not_others(db: Database) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock)
-    inbox.add(msg("1", chat="a"))
-    inbox.add(msg("2", chat="a"))
-    inbox.add(msg("3", chat="b"))
-    first = inbox.claim()
+    await inbox.add(msg("1", chat="a"))
+    await inbox.add(msg("2", chat="a"))
+    await inbox.add(msg("3", chat="b"))
+    first = await inbox.claim()
     assert first is not None and first.message.external_id == "1"
-    inbox.release(first.id, "NetworkError", DOWN)
-    other = inbox.claim()
+    await inbox.release(first.id, "NetworkError", DOWN)
+    other = await inbox.claim()
     assert other is not None and other.message.external_id == "3"  # not "2": order kept
-    assert inbox.claim() is None
+    assert await inbox.claim() is None
     clock.now += 10
-    again = inbox.claim()
+    again = await inbox.claim()
     assert again is not None and again.message.external_id == "1"
 
 
-def test_an_interrupted_turn_goes_back_at_once_and_uncounted(db: Database) -> None:
+async def test_an_interrupted_turn_goes_back_at_once_and_uncounted(db: Database) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock)
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None
-    inbox.put_back(item.id)
-    again = inbox.claim()
+    await inbox.put_back(item.id)
+    again = await inbox.claim()
     assert again is not None and again.attempts == 1
 
 
-def test_requeue_gives_a_failed_message_a_fresh_window_and_keeps_its_reply(
+async def test_requeue_gives_a_failed_message_a_fresh_window_and_keeps_its_reply(
     db: Database
 ) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock)
     undelivered = Undelivered(db)
-    inbox.add(msg("1"))
-    inbox.add(msg("2", chat="c2"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    await inbox.add(msg("2", chat="c2"))
+    item = await inbox.claim()
     assert item is not None
-    inbox.record_reply(item.id, "the answer")
-    inbox.release(item.id, "Forbidden", BLOCKED)
+    await inbox.record_reply(item.id, "the answer")
+    await inbox.release(item.id, "Forbidden", BLOCKED)
     assert undelivered.counts().failed == 1
     assert undelivered.requeue([item.id, 999]) == [item.id]
     assert undelivered.counts().failed == 0
-    again = inbox.claim()
+    again = await inbox.claim()
     assert again is not None and again.id == item.id
     assert again.attempts == 1 and again.reply_text == "the answer" and not again.reply_sent
 
 
-def test_pending_notices_are_grouped_per_chat_and_marked_once(db: Database) -> None:
+async def test_pending_notices_are_grouped_per_chat_and_marked_once(db: Database) -> None:
     clock = Clock()
     inbox = inbox_with(db, clock, give_up_after=1.0)
     for ext, chat in (("1", "a"), ("2", "b"), ("3", "a")):
-        inbox.add(msg(ext, chat=chat))
+        await inbox.add(msg(ext, chat=chat))
     for _ in range(3):
-        item = inbox.claim()
+        item = await inbox.claim()
         assert item is not None
-        inbox.release(item.id, "down", DOWN)  # first failure: queued
+        await inbox.release(item.id, "down", DOWN)  # first failure: queued
         clock.now += 2
-        item = inbox.claim()
+        item = await inbox.claim()
         assert item is not None
-        assert not inbox.release(item.id, "down", DOWN).retry  # past the limit: given up
+        assert not (await inbox.release(item.id, "down", DOWN)).retry  # past the limit: given up
     undelivered = Undelivered(db)
     notices = {n.chat_id: n for n in undelivered.pending_notices(["telegram"])}
     assert set(notices) == {"a", "b"}

@@ -20,6 +20,7 @@ from assistant_cli.cli.logs import logs
 from assistant_cli.errors import UsageError
 from assistant_cli.observability import logview
 from assistant_cli.observability.logs import (
+    PrivateRotatingFileHandler,
     Redactor,
     get_redactor,
     log_event,
@@ -342,6 +343,28 @@ def test_tail_since_stops_at_older_records(tmp_path: Path) -> None:
     log_file.write_text(f"{old}\n{new}\n{new}\n")
     got = tail(log_file, 10, LogFilter(since=NOW - timedelta(minutes=5)))
     assert [r.msg for r in got] == ["new", "new"]
+
+
+class CountingFormatter(logging.Formatter):
+    calls = 0
+
+    def format(self, record: logging.LogRecord) -> str:
+        self.calls += 1
+        return super().format(record)
+
+
+def test_each_record_is_formatted_once_and_rotation_still_happens(tmp_path: Path) -> None:
+    handler = PrivateRotatingFileHandler(tmp_path / "a.jsonl", maxBytes=200, backupCount=2)
+    formatter = CountingFormatter()
+    handler.setFormatter(formatter)
+    logger = logging.Logger("counting")
+    logger.addHandler(handler)
+    for i in range(20):
+        logger.info("record %d %s", i, "x" * 20)
+    handler.close()
+    assert formatter.calls == 20  # the stdlib check formats each record a second time
+    assert (tmp_path / "a.jsonl.2").exists()
+    assert (tmp_path / "a.jsonl").stat().st_size < 200 + 40
 
 
 def test_tail_with_real_handler_rotation(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ async def test_status_does_not_count_itself(tmp_path: Path, fake: FakeOpenAI) ->
     channel = RecordingChannel()
     engine = build(Database(tmp_path / "s.db"), config_for(fake.base_url), channel)
     await engine.start()
-    engine.submit(m("1", "/status"))
+    await engine.submit(m("1", "/status"))
     await engine.drain(5)
     await engine.stop()
     assert "0 messages waiting" in channel.sent[0][1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -35,7 +35,7 @@ def message(n: int) -> InboundMessage:
                           sender_id="1", text="x" * 5000)
 
 
-def test_a_full_disk_names_the_real_error_and_is_reported_once(
+async def test_a_full_disk_names_the_real_error_and_is_reported_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
@@ -43,12 +43,12 @@ def test_a_full_disk_names_the_real_error_and_is_reported_once(
     caplog.set_level(logging.INFO, logger="assistant_cli")
     for n in range(30):
         with pytest.raises(sqlite3.OperationalError, match="full"):
-            inbox.add(message(n))
+            await inbox.add(message(n))
     failed = [r for r in caplog.records if getattr(r, "event", "") == "storage.failed"]
     assert len(failed) == 1 and "full" in failed[0].getMessage()
     assert db.health.reason is not None and "full" in db.health.reason
     make_room(db)
-    assert inbox.add(message(99)) is not None
+    assert await inbox.add(message(99)) is not None
     assert db.health.reason is None
     recovered = [r for r in caplog.records if getattr(r, "event", "") == "storage.recovered"]
     assert len(recovered) == 1 and "30" in recovered[0].getMessage()
@@ -125,8 +125,11 @@ async def test_a_channel_does_not_repeat_the_storage_failure_as_errors(
     caplog.set_level(logging.INFO, logger="assistant_cli")
 
     class InboxSink:
-        def submit(self, msg: InboundMessage) -> bool:
-            return inbox.add(msg) is not None
+        async def submit(self, msg: InboundMessage) -> bool:
+            return await inbox.add(msg) is not None
+
+        async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+            return [row is not None for row in await inbox.add_many(msgs)]
 
     async with FakeTelegram(token=new_token()) as tg:
         channel = make_channel(tg)

@@ -63,90 +63,90 @@ def test_state_database_path_that_is_a_directory_is_refused_clearly(tmp_path: Pa
         Database(tmp_path / "state.db")
 
 
-def test_duplicate_platform_message_is_stored_once(db: Database) -> None:
+async def test_duplicate_platform_message_is_stored_once(db: Database) -> None:
     inbox = Inbox(db)
-    assert inbox.add(msg("1")) is not None
-    assert inbox.add(msg("1")) is None
-    assert inbox.add(msg("1", platform="telegram")) is not None
+    assert await inbox.add(msg("1")) is not None
+    assert await inbox.add(msg("1")) is None
+    assert await inbox.add(msg("1", platform="telegram")) is not None
     assert inbox.depth() == 2
 
 
-def test_one_conversation_is_claimed_in_order_and_one_at_a_time(db: Database) -> None:
+async def test_one_conversation_is_claimed_in_order_and_one_at_a_time(db: Database) -> None:
     inbox = Inbox(db)
     for ext, chat in (("1", "a"), ("2", "a"), ("3", "b")):
-        inbox.add(msg(ext, chat))
-    first = inbox.claim()
-    second = inbox.claim()
+        await inbox.add(msg(ext, chat))
+    first = await inbox.claim()
+    second = await inbox.claim()
     assert first is not None and second is not None
     assert (first.message.external_id, second.message.external_id) == ("1", "3")
-    assert inbox.claim() is None  # "2" waits until "1" is finished
-    inbox.finish(first.id, "answered")
-    third = inbox.claim()
+    assert await inbox.claim() is None  # "2" waits until "1" is finished
+    await inbox.finish(first.id, "answered")
+    third = await inbox.claim()
     assert third is not None and third.message.external_id == "2"
 
 
-def test_claimed_rows_are_recovered_after_a_crash(tmp_path: Path) -> None:
+async def test_claimed_rows_are_recovered_after_a_crash(tmp_path: Path) -> None:
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None
     db.close()  # the process "dies" with the row claimed
     inbox2 = Inbox(Database(tmp_path / "s.db"))
-    assert inbox2.claim() is None
-    assert inbox2.recover() == 1
-    again = inbox2.claim()
+    assert await inbox2.claim() is None
+    assert await inbox2.recover() == 1
+    again = await inbox2.claim()
     assert again is not None and again.id == item.id and again.attempts == 2
 
 
-def test_generated_reply_survives_and_is_reported_on_reclaim(db: Database) -> None:
+async def test_generated_reply_survives_and_is_reported_on_reclaim(db: Database) -> None:
     inbox = Inbox(db)
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None and item.reply_text is None
-    inbox.record_reply(item.id, "the answer")
-    inbox.recover()
-    again = inbox.claim()
+    await inbox.record_reply(item.id, "the answer")
+    await inbox.recover()
+    again = await inbox.claim()
     assert again is not None
     assert again.reply_text == "the answer" and not again.reply_sent
 
 
-def test_finish_with_history_is_atomic(db: Database) -> None:
+async def test_finish_with_history_is_atomic(db: Database) -> None:
     inbox, history = Inbox(db), History(db)
-    inbox.add(msg("1", text="q"))
-    item = inbox.claim()
+    await inbox.add(msg("1", text="q"))
+    item = await inbox.claim()
     assert item is not None
-    inbox.record_reply(item.id, "a")
+    await inbox.record_reply(item.id, "a")
 
     def explode(conn: sqlite3.Connection) -> None:
         history.append_exchange(conn, "console:c1", "q", "a", item.id)
         raise RuntimeError("crash inside the transaction")
 
     with pytest.raises(RuntimeError):
-        inbox.finish(item.id, "answered", sent=True, also=explode)
+        await inbox.finish(item.id, "answered", sent=True, also=explode)
     assert history.count("console:c1") == 0
     assert inbox.counts().claimed == 1
-    inbox.finish(item.id, "answered", sent=True,
+    await inbox.finish(item.id, "answered", sent=True,
                  also=lambda c: history.append_exchange(c, "console:c1", "q", "a", item.id))
     assert [t.content for t in history.recent("console:c1", 10)] == ["q", "a"]
     assert inbox.counts().done == 1
 
 
-def test_an_error_that_is_no_delivery_failure_is_tried_other_attempts_times(
+async def test_an_error_that_is_no_delivery_failure_is_tried_other_attempts_times(
     db: Database
 ) -> None:
     inbox = Inbox(db, policy=RetryPolicy(other_attempts=2, initial=0.001, maximum=0.001))
-    inbox.add(msg("1"))
-    item = inbox.claim()
+    await inbox.add(msg("1"))
+    item = await inbox.claim()
     assert item is not None
-    assert inbox.release(item.id, "boom").retry is True
+    assert (await inbox.release(item.id, "boom")).retry is True
     time.sleep(0.002)
-    item = inbox.claim()
+    item = await inbox.claim()
     assert item is not None
-    decision = inbox.release(item.id, "boom")
+    decision = await inbox.release(item.id, "boom")
     assert (decision.retry, decision.reason) == (False, "attempts")
     assert inbox.counts().failed == 1
-    assert inbox.claim() is None
+    assert await inbox.claim() is None
 
 
 def test_history_recent_returns_the_last_turns_in_order(db: Database) -> None:

@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
+from tests.inbox_sink import InboxSink
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -67,15 +68,20 @@ class Sink:
         self.messages: list[InboundMessage] = []
         self.attempts: list[tuple[str, int]] = []  # (external_id, fake's confirmed offset)
 
-    def submit(self, msg: InboundMessage) -> bool:
-        self.attempts.append((msg.external_id, self.tg.confirmed_offset))
-        if self.fail > 0:
+    async def submit(self, msg: InboundMessage) -> bool:
+        return (await self.submit_many([msg]))[0]
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        self.attempts += [(msg.external_id, self.tg.confirmed_offset) for msg in msgs]
+        if self.fail > 0:  # the whole batch fails, as one transaction would
             self.fail -= 1
             raise OSError("disk I/O error")
-        if any(m.external_id == msg.external_id for m in self.messages):
-            return False
-        self.messages.append(msg)
-        return True
+        stored = []
+        for msg in msgs:
+            stored.append(all(m.external_id != msg.external_id for m in self.messages))
+            if stored[-1]:
+                self.messages.append(msg)
+        return stored
 
 
 def make_channel(tg: FakeTelegram, token: str | None = None, web_app: web.Application | None = None,
@@ -91,6 +97,7 @@ def make_channel(tg: FakeTelegram, token: str | None = None, web_app: web.Applic
     channel = TelegramChannel(config, ctx)
     channel.backoff_base = 0.05
     channel.interval = 0.2
+    channel.typing_after = 0.02
     return channel
 
 
@@ -156,23 +163,35 @@ async def test_a_redelivered_update_is_stored_once_and_still_confirmed(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:
     inbox = Inbox(Database(tmp_path / "s.db"))
-
-    class InboxSink:
-        def submit(self, msg: InboundMessage) -> bool:
-            return inbox.add(msg) is not None
-
     update = {"message": {"message_id": 7, "date": int(time.time()), "text": "twice",
                           "chat": {"id": CHAT, "type": "private", "first_name": "A"},
                           "from": {"id": CHAT, "is_bot": False, "first_name": "A"}}}
     first = tg.push_update(update)
     tg.push_update({**update, "update_id": first})
     channel = make_channel(tg)
-    await channel.start(InboxSink())
+    await channel.start(InboxSink(inbox))
     try:
         await until(lambda: tg.confirmed_offset == first + 1 and tg.pending_updates() == 0)
     finally:
         await channel.stop()
     assert inbox.counts().queued == 1
+
+
+async def test_a_getupdates_batch_is_stored_in_one_commit_before_it_is_confirmed(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    db = Database(tmp_path / "s.db")
+    sink = InboxSink(Inbox(db))
+    ids = [tg.push_message(CHAT + i, f"hello {i}") for i in range(5)]
+    channel = make_channel(tg)
+    await channel.start(sink)
+    try:
+        await until(lambda: tg.confirmed_offset == ids[-1] + 1)
+    finally:
+        await channel.stop()
+    assert sink.batches == [5]
+    assert db.writer is not None and db.writer.commits == 1
+    assert sink.inbox.counts().queued == 5
 
 
 async def test_an_invalid_token_fails_start_naming_the_config_key(tg: FakeTelegram) -> None:
@@ -327,6 +346,17 @@ async def test_private_replies_stream_as_drafts_then_one_final_message(
     assert methods.count("sendMessage") == 1
 
 
+async def test_an_answer_complete_at_once_goes_out_without_a_typing_action_first(
+    tg: FakeTelegram, model: FakeOpenAI, tmp_path: Path
+) -> None:
+    channel = make_channel(tg)
+    channel.typing_after = 1.0  # the fake model answers well within a second
+    await run_engine(channel, model, tmp_path, lambda: tg.push_message(CHAT, "quick"),
+                     lambda: tg.messages_to(CHAT))
+    assert tg.messages_to(CHAT) == ["echo: quick"]
+    assert [c.method for c in tg.sent] == ["sendMessage"]
+
+
 async def test_group_replies_stream_by_editing_a_reply_to_the_question(
     tg: FakeTelegram, model: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -450,6 +480,38 @@ async def test_webhook_stores_only_authentic_well_formed_updates(tg: FakeTelegra
         finally:
             await channel.stop()
     assert tg.webhook() is not None  # left registered so Telegram keeps queueing
+
+
+async def test_webhook_calls_arriving_together_share_commits_and_are_all_stored(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    app = web.Application()
+    channel = make_channel(tg, web_app=app, mode="webhook",
+                           webhook_url="http://127.0.0.1:8443/webhooks/telegram",
+                           webhook_secret="env:HOOK")
+    db = Database(tmp_path / "s.db")
+    sink = InboxSink(Inbox(db))
+    await channel.prepare()
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
+    def update(n: int) -> str:
+        return json.dumps({"update_id": 1000 + n, "message": {
+            "message_id": n, "date": int(time.time()), "text": f"burst {n}",
+            "chat": {"id": CHAT + n, "type": "private", "first_name": "A"},
+            "from": {"id": CHAT + n, "is_bot": False, "first_name": "A"}}})
+
+    async with TestClient(TestServer(app)) as client:
+        await channel.start(sink)
+        try:
+            answers = await asyncio.gather(*(
+                client.post("/webhooks/telegram", data=update(n), headers=good)
+                for n in range(40)))
+        finally:
+            await channel.stop()
+    assert [a.status for a in answers] == [200] * 40
+    assert sink.inbox.counts().queued == 40
+    assert db.writer is not None and db.writer.jobs == 40
+    assert db.writer.commits < 40  # calls that arrived while a commit synced shared the next
 
 
 async def test_webhook_mode_needs_the_gateway_and_a_secret(tg: FakeTelegram) -> None:

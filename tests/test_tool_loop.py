@@ -77,7 +77,7 @@ async def test_model_calls_tool_and_answers_with_its_result(tmp_path: Path,
                            text="Let me look. "), Reply("It says hello."))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
     channel = ToolChannel()
-    outcome = await rig.runner.run(rig.item("read a.txt"), channel)
+    outcome = await rig.runner.run((await rig.item("read a.txt")), channel)
     assert outcome.name == "answered"
     assert channel.replies == ["Let me look. It says hello."]
     assert channel.statuses == ["using files.read_text…"]
@@ -101,7 +101,7 @@ async def test_parallel_calls_each_get_their_result(tmp_path: Path, fake: FakeOp
                             ("c_b", "files__read_text", '{"path": "b", "upper": true}'))),
                  Reply("both read"))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
-    await rig.runner.run(rig.item("read two"), ToolChannel())
+    await rig.runner.run((await rig.item("read two")), ToolChannel())
     results = tool_messages(fake.requests[1].body)
     assert [(m["tool_call_id"], m["content"]) for m in results] == [
         ("c_a", "contents of a"), ("c_b", "CONTENTS OF B")]
@@ -119,7 +119,7 @@ async def test_bad_calls_go_back_to_the_model_as_errors(
     fake.enqueue(ToolCalls((call,)), Reply("sorry"))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
     channel = ToolChannel()
-    outcome = await rig.runner.run(rig.item("go"), channel)
+    outcome = await rig.runner.run((await rig.item("go")), channel)
     assert outcome.name == "answered" and channel.replies == ["sorry"]
     [result] = tool_messages(fake.requests[1].body)
     assert result["content"].startswith("error: ") and expected in result["content"]
@@ -130,7 +130,7 @@ async def test_oversized_result_is_truncated_and_says_so(tmp_path: Path,
                                                           fake: FakeOpenAI) -> None:
     fake.enqueue(ToolCalls((("c1", "big__dump", "{}"),)), Reply("ok"))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
-    await rig.runner.run(rig.item("dump"), ToolChannel())
+    await rig.runner.run((await rig.item("dump")), ToolChannel())
     [result] = tool_messages(fake.requests[1].body)
     assert result["content"].startswith("x" * 200 + "\n[truncated: the result had 5,000")
 
@@ -141,7 +141,7 @@ async def test_max_steps_gives_the_best_answer_so_far_and_a_note(tmp_path: Path,
                                     if "tools" in fake.requests[-1].body else Reply("best"))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
     channel = ToolChannel()
-    await rig.runner.run(rig.item("loop forever"), channel)
+    await rig.runner.run((await rig.item("loop forever")), channel)
     assert len(RUNS) == 3  # max_steps: 3
     assert "tools" not in fake.requests[-1].body  # the last round may only answer
     assert channel.replies == ["best\n\n(I stopped after 3 tool rounds; this is the best "
@@ -153,7 +153,7 @@ async def test_recorded_result_is_not_run_again_after_a_crash(tmp_path: Path,
     db = Database(tmp_path / "s.db")
     fake.enqueue(ToolCalls((("c1", "files__read_text", '{"path": "a"}'),)))
     rig = build_rig(db, tools_config(fake.base_url), TOOLS)
-    item = rig.item("read a")
+    item = (await rig.item("read a"))
     # The first attempt dies right after the tool's result was recorded.
     real_record = rig.calls.record_result
 
@@ -167,8 +167,8 @@ async def test_recorded_result_is_not_run_again_after_a_crash(tmp_path: Path,
     assert RUNS == [{"path": "a"}] and len(fake.requests) == 1
     fake.enqueue(Reply("answer"))
     rig.calls.record_result = real_record  # type: ignore[method-assign]
-    rig.inbox.recover()
-    again = rig.inbox.claim()
+    await rig.inbox.recover()
+    again = await rig.inbox.claim()
     assert again is not None and again.id == item.id
     channel = ToolChannel()
     await rig.runner.run(again, channel)
@@ -183,7 +183,7 @@ async def test_call_interrupted_while_running_is_not_run_again(tmp_path: Path,
                                                                fake: FakeOpenAI) -> None:
     db = Database(tmp_path / "s.db")
     rig = build_rig(db, tools_config(fake.base_url), TOOLS)
-    item = rig.item("read a")
+    item = (await rig.item("read a"))
     from assistant_cli.domain.tools import ToolCall
 
     rig.calls.record_requested(item.id, 0, "", [ToolCall("c1", "files.read_text", "{}")])
@@ -209,7 +209,7 @@ async def test_confirmation_decides_and_is_audited(
     config = tools_config(fake.base_url, confirm_config(fake.base_url))
     rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS, level="paired")
     channel = ToolChannel([decision])
-    await rig.runner.run(rig.item("read a"), channel)
+    await rig.runner.run((await rig.item("read a")), channel)
     assert len(RUNS) == runs
     assert channel.asked[0].tool == "files.read_text" and '"path": "a"' in channel.asked[0].prompt
     [(action, target, outcome, detail)] = rig.audit
@@ -228,7 +228,7 @@ async def test_remembered_approval_skips_the_question(tmp_path: Path, fake: Fake
     rig.approvals.add("files.read_text", "test", "u", "c1", "chat")
     fake.enqueue(ToolCalls((("c1", "files__read_text", '{"path": "a"}'),)), Reply("ok"))
     channel = ToolChannel()
-    await rig.runner.run(rig.item("read"), channel)
+    await rig.runner.run((await rig.item("read")), channel)
     assert channel.asked == [] and len(RUNS) == 1
 
 
@@ -238,7 +238,7 @@ async def test_tools_above_the_senders_standing_are_not_offered(tmp_path: Path,
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url, extra), TOOLS,
                     level="paired")
     fake.enqueue(ToolCalls((("c1", "files__read_text", '{"path": "a"}'),)), Reply("ok"))
-    await rig.runner.run(rig.item("read"), ToolChannel())
+    await rig.runner.run((await rig.item("read")), ToolChannel())
     offered = [t["function"]["name"] for t in fake.requests[0].body["tools"]]
     assert "files__read_text" not in offered and "bad__boom" in offered
     [result] = tool_messages(fake.requests[1].body)
@@ -262,7 +262,7 @@ async def test_reset_forgets_the_senders_memory(tmp_path: Path, fake: FakeOpenAI
     memory.remember("test:other", "likes coffee")
     rig = build_rig(db, tools_config(fake.base_url), TOOLS, memory=memory)
     channel = ToolChannel()
-    await rig.runner.run(rig.item("/reset"), channel)
+    await rig.runner.run((await rig.item("/reset")), channel)
     assert channel.sent and memory.recall("test:u") == []
     assert memory.recall("test:other") == ["likes coffee"]
 
@@ -279,7 +279,7 @@ async def test_anthropic_tool_use_blocks_and_tool_results(tmp_path: Path) -> Non
         config = tools_config(fake.base_url, kind="anthropic")
         rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS)
         channel = ToolChannel()
-        await rig.runner.run(rig.item("read a and b"), channel)
+        await rig.runner.run((await rig.item("read a and b")), channel)
         first, second = fake.requests[0].body, fake.requests[1].body
     assert channel.replies == ["Reading both.done reading"]
     assert RUNS == [{"path": "a"}, {"path": "b"}]
@@ -310,7 +310,7 @@ async def test_responses_websocket_function_calls_and_outputs(tmp_path: Path) ->
         config = tools_config(fake.base_url, kind="openai-ws")
         rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS)
         channel = ToolChannel()
-        await rig.runner.run(rig.item("read"), channel)
+        await rig.runner.run((await rig.item("read")), channel)
         await rig.runner.router.aclose()
         first, second = fake.requests[0].event, fake.requests[1].event
     assert channel.replies == ["all read"] and RUNS == [{"path": "a"}]
@@ -333,7 +333,7 @@ async def test_chinese_sender_is_asked_to_confirm_in_chinese(tmp_path: Path,
     config = tools_config(fake.base_url, confirm_config(fake.base_url))
     rig = build_rig(Database(tmp_path / "s.db"), config, TOOLS, level="paired")
     channel = ToolChannel(["deny"])
-    await rig.runner.run(rig.item("读 a", language_code="zh-hans"), channel)
+    await rig.runner.run((await rig.item("读 a", language_code="zh-hans")), channel)
     [asked] = channel.asked
     assert asked.language == "zh_CN"
     assert asked.prompt == ('助手想使用 files.read_text，参数：\n{\n "path": "a"\n}\n是否允许？')
@@ -347,7 +347,7 @@ async def test_tool_status_and_step_note_follow_the_senders_language(
                                     if "tools" in fake.requests[-1].body else Reply("最好"))
     rig = build_rig(Database(tmp_path / "s.db"), tools_config(fake.base_url), TOOLS)
     channel = ToolChannel()
-    await rig.runner.run(rig.item("一直读", language_code="zh_CN"), channel)
+    await rig.runner.run((await rig.item("一直读", language_code="zh_CN")), channel)
     assert channel.statuses == ["正在使用 files.read_text…"] * 3
     assert channel.replies == [
         "最好\n\n（我在 3 轮工具调用后停了下来；这是我目前能给出的最好回答。）"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,10 +18,11 @@ from assistant_cli.paths import resolve
 from assistant_cli.providers.base import ChatRequest, Finished, StreamEvent, TextDelta
 from assistant_cli.providers.openai import OpenAIProvider
 from assistant_cli.store.db import Database
-from assistant_cli.store.usage import UsageLedger, utc_day
+from assistant_cli.store.usage import HealthLog, UsageLedger, utc_day
 from tests.clirun import cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.provider_support import TurnHarness, config, drain
+from tests.state_lock import write_lock
 
 
 @pytest.fixture
@@ -117,11 +119,16 @@ def test_providers_list_usage_shows_tokens_per_provider_and_sender(
         "  spare: {base_url: 'http://127.0.0.1:9/v1', model: m}\n"
         "assistant:\n  fallbacks: [spare]\n  daily_token_cap_per_sender: 5000\n")
     ledger = UsageLedger(Database(resolve().database))
-    ledger.record("main", "telegram:1", 100, 20)
-    ledger.record("main", "telegram:2", 50, 5, estimated=True)
-    ledger.record("spare", "telegram:1", 7, 3)
     old = UsageLedger(ledger.db, clock=lambda: time.time() - 5 * 86400)
-    old.record("main", "telegram:1", 1000, 1000)
+
+    async def record() -> None:
+        await ledger.record("main", "telegram:1", 100, 20)
+        await ledger.record("main", "telegram:2", 50, 5, estimated=True)
+        await ledger.record("spare", "telegram:1", 7, 3)
+        await old.record("main", "telegram:1", 1000, 1000)
+
+    asyncio.run(record())
+    ledger.db.close()
     code, out, err = cli(capsys, "providers", "list", "--usage", "--json")
     assert code == 0, err
     data = json.loads(out)
@@ -137,3 +144,21 @@ def test_providers_list_usage_shows_tokens_per_provider_and_sender(
     assert ["main", "2", "~150 / ~25", "~1,150 / ~1,025"] in rows
     assert ["telegram:1", "2", "107", "23"] in rows
     assert utc_day(0) == "1970-01-01"
+
+
+async def test_provider_health_in_serve_is_written_off_the_loop_and_kept(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    health = HealthLog(db)
+    with write_lock(db.path):  # another process writes: serve's loop must not wait for it
+        started = time.monotonic()
+        health.record("main", False, kind="overload", status=529, detail="busy")
+        assert time.monotonic() - started < 0.5
+        assert health.latest() == {}  # queued for the writer, not yet stored
+    for _ in range(100):
+        if health.latest():
+            break
+        await asyncio.sleep(0.02)
+    latest = health.latest()["main"]
+    assert (latest.ok, latest.kind, latest.status, latest.detail) == (False, "overload", 529,
+                                                                     "busy")
+    db.close()

@@ -111,15 +111,18 @@ async def test_a_webhook_of_statuses_is_one_transaction_without_fsync(
     wamid = new_wamid()
     async with running_channel(graph, isolated_home) as h:
         assert h.channel.deliveries is not None
+        db = h.channel.deliveries.db
+        await db.write(lambda conn: None)  # start the group-commit writer
         statements: list[str] = []
-        conn: sqlite3.Connection = h.channel.deliveries.db.conn
+        assert db.writer is not None and db.writer.conn is not None
+        conn: sqlite3.Connection = db.writer.conn
         conn.set_trace_callback(statements.append)
         payload = envelope(statuses=[status(wamid, STRANGER, s)
                                      for s in ("sent", "delivered", "read")])
         assert (await h.post(payload)).status_code == 200
         conn.set_trace_callback(None)
     assert statements.count("BEGIN IMMEDIATE") == 1
-    # synchronous=NORMAL for the commit: no fsync on the event loop for bookkeeping.
+    # synchronous=NORMAL for the commit: no fsync for bookkeeping.
     assert statements.index("PRAGMA synchronous=NORMAL") < statements.index("BEGIN IMMEDIATE")
 
 

@@ -84,7 +84,7 @@ async def test_signed_text_message_is_stored_before_the_200(
         resp = await h.post(text_payload(STRANGER, "hello there", wamid=wamid, name="Ada"))
         assert resp.status_code == 200
         assert h.stored() == [(wamid, STRANGER, "Ada", "text", "hello there")]
-        assert h.inbox.claim() is not None  # queued for a worker
+        assert await h.inbox.claim() is not None  # queued for a worker
 
 
 @pytest.mark.parametrize("kind", ["missing", "garbage", "other-secret", "tampered-body"])

@@ -75,13 +75,13 @@ class Rig:
     events: EventBus
     audit: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def item(self, text: str, ext: str = "1", sender: str = "u",
+    async def item(self, text: str, ext: str = "1", sender: str = "u",
              language_code: str | None = None) -> InboxItem:
         meta = {"language_code": language_code} if language_code else {}
         msg = InboundMessage(platform="test", external_id=ext, chat_id="c1",
                              sender_id=sender, text=text, meta=meta)
-        assert self.inbox.add(msg) is not None
-        claimed = self.inbox.claim()
+        assert await self.inbox.add(msg) is not None
+        claimed = await self.inbox.claim()
         assert claimed is not None
         return claimed
 

@@ -14,7 +14,6 @@ from assistant_cli.channels.base import ChannelContext
 from assistant_cli.channels.whatsapp import WhatsAppChannel
 from assistant_cli.config.models import GatewayConfig, WhatsAppConfig
 from assistant_cli.domain.events import EventBus, Subscription
-from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.gateway.server import Gateway
 from assistant_cli.paths import Paths
 from assistant_cli.store.db import Database
@@ -30,6 +29,7 @@ from tests.fakes.whatsapp_server import (
     FakeGraph,
     signed,
 )
+from tests.inbox_sink import InboxSink
 
 FAST_BACKOFF = (0.05, 0.1, 0.2, 0.4)
 
@@ -41,16 +41,6 @@ def whatsapp_config(graph: FakeGraph, **overrides: Any) -> WhatsAppConfig:
         graph_base_url=graph.base_url, api_version=API_VERSION)
     values.update(overrides)
     return WhatsAppConfig(**values)
-
-
-class InboxSink:
-    """The engine's intake without workers: store, report duplicates."""
-
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
-
-    def submit(self, msg: InboundMessage) -> bool:
-        return self.inbox.add(msg) is not None
 
 
 @dataclass

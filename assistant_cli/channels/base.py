@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 
 class InboundSink(Protocol):
-    """Where channels put messages; returns False for a redelivery already stored."""
+    """Where channels put messages. Both return once the messages are durably stored (so
+    the platform may be acknowledged then), False for a redelivery already stored."""
 
-    def submit(self, msg: InboundMessage) -> bool: ...
+    async def submit(self, msg: InboundMessage) -> bool: ...
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        """Several messages that arrived together, in one commit."""
+        ...
 
 
 @dataclass

@@ -73,13 +73,29 @@ class ConsoleChannel(Channel):
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self.ctx.request_stop)
                 return
-            self._loop_call(self._line, line.rstrip("\r\n"))
+            self._store(line.rstrip("\r\n"))
 
     def _loop_call(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _line(self, text: str) -> None:
+    def _store(self, text: str) -> None:
+        """Hand a line to the loop and wait until it is dealt with (stored, or taken as the
+        answer to a confirmation), so that lines keep their order and end of input comes
+        after the last one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        done = asyncio.run_coroutine_threadsafe(self._line(text), loop)
+        try:
+            done.result(timeout=60)
+        except Exception as exc:  # e.g. the disk is full: say so, the line was not kept
+            self._loop_call(self._not_stored, exc)
+
+    def _not_stored(self, exc: Exception) -> None:
+        self.out.print(f"not stored: {exc}", style="red", markup=False)
+
+    async def _line(self, text: str) -> None:
         """A line typed: the answer to a pending confirmation, else a new message."""
         question = self._question
         if question is not None and not question.done():
@@ -93,7 +109,7 @@ class ConsoleChannel(Channel):
             sender_id=self.user, sender_name=self.user, text=text,
         )
         if self._sink is not None:
-            self._sink.submit(msg)
+            await self._sink.submit(msg)
 
     async def confirm(self, msg: InboundMessage, request: ConfirmRequest) -> str | None:
         """Asked in the middle of an answer (the reply holds the output lock)."""

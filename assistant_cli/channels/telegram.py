@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any
 
 from telegram import Bot, CallbackQuery, Update
@@ -21,6 +21,7 @@ from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.channels.telegram_confirm import Confirmations
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
 from assistant_cli.channels.telegram_outbound import (
+    TYPING_AFTER,
     Outbox,
     ReplyStream,
     classify,
@@ -53,6 +54,7 @@ class TelegramChannel(Channel):
     def __init__(self, config: TelegramConfig, ctx: ChannelContext) -> None:
         super().__init__(config, ctx)
         self.interval = 1.0  # seconds between interim updates of a streaming answer
+        self.typing_after = TYPING_AFTER  # no "typing…" for answers complete sooner
         self.backoff_base = 1.0
         self.backoff_max = 30.0
         # After trouble, a short long-poll: its clean return is what shows we recovered, so
@@ -197,37 +199,43 @@ class TelegramChannel(Channel):
                 log.info("telegram polling works again", extra={"event": "telegram.recovered"})
                 failures = 0
             self.ready, self.last_error = True, None
-            if not all(self._take(update) for update in updates):
+            if not await self._take(updates):
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
             elif not updates and self.config.poll_timeout == 0:
                 await asyncio.sleep(0.5)  # short polling: don't spin
 
-    def _take(self, update: Update) -> bool:
-        """Store one update; move the offset past it only when it is safely stored."""
+    async def _take(self, updates: Sequence[Update]) -> bool:
+        """Store a batch of updates in one commit; move the offset past them only then."""
         sink, me = self._sink, self._me
         if sink is None or me is None:
             return False
-        if update.callback_query is not None:
-            self._button(update.callback_query)
-            self._offset = update.update_id + 1
-            return True
+        buttons = [u.callback_query for u in updates if u.callback_query is not None]
+        msgs = [msg for msg in (self._read(update, me) for update in updates
+                                if update.callback_query is None) if msg is not None]
+        if msgs:
+            try:
+                await sink.submit_many(msgs)
+            except Exception as exc:
+                first, last = updates[0].update_id, updates[-1].update_id
+                self.last_error = f"could not store telegram updates {first}-{last}: {exc}"
+                log.log(store_failure_level(exc), "%s; they will be fetched again",
+                        self.last_error, extra={"event": "telegram.store_failed"})
+                return False
+        for query in buttons:  # after the batch is stored: a refetch cannot press twice
+            self._button(query)
+        if updates:
+            self._offset = updates[-1].update_id + 1
+        return True
+
+    @staticmethod
+    def _read(update: Update, me: BotIdentity) -> InboundMessage | None:
         try:
-            msg = to_inbound(update, me)
+            return to_inbound(update, me)
         except Exception:  # retrying cannot help a message we cannot read; don't block on it
             log.exception("skipping telegram update %d that could not be read",
                           update.update_id, extra={"event": "telegram.bad_update"})
-            msg = None
-        if msg is not None:
-            try:
-                sink.submit(msg)
-            except Exception as exc:
-                self.last_error = f"could not store telegram update {update.update_id}: {exc}"
-                log.log(store_failure_level(exc), "%s; it will be fetched again",
-                        self.last_error, extra={"event": "telegram.store_failed"})
-                return False
-        self._offset = update.update_id + 1
-        return True
+            return None
 
     def _trouble(self, exc: Exception, failures: int) -> float:
         delay = self._backoff(failures)
@@ -265,7 +273,7 @@ class TelegramChannel(Channel):
                         "again and is then ignored): %s", exc,
                         extra={"event": "telegram.confirm_failed"})
 
-    def _accept_update(self, data: dict[str, Any]) -> int:
+    async def _accept_update(self, data: dict[str, Any]) -> int:
         """A webhook delivery: the HTTP status to answer Telegram with."""
         bot, sink, me = self._bot, self._sink, self._me
         if bot is None or sink is None or me is None:
@@ -286,7 +294,8 @@ class TelegramChannel(Channel):
         if msg is None:
             return 200
         try:
-            sink.submit(msg)
+            # Deliveries that arrive together share one commit (store/writer.py).
+            await sink.submit(msg)
         except Exception as exc:
             log.log(store_failure_level(exc), "could not store telegram update: %s", exc,
                     extra={"event": "telegram.store_failed"})
@@ -302,7 +311,8 @@ class TelegramChannel(Channel):
                 Outbox(bot), _chat(msg.chat_id),
                 reply_to=reply_to if isinstance(reply_to, int) else None,
                 use_draft=self.use_drafts and private and not msg.is_group,
-                interval=self.interval, on_draft_unsupported=self._drafts_off)
+                interval=self.interval, on_draft_unsupported=self._drafts_off,
+                typing_after=self.typing_after)
             await stream.run(deltas)
 
     async def send(self, chat_id: str, text: str) -> None:

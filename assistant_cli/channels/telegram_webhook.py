@@ -20,7 +20,7 @@ MAX_BODY = 1_000_000
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 # Takes a decoded update, returns the HTTP status to answer Telegram with.
-Deliver = Callable[[dict[str, Any]], int]
+Deliver = Callable[[dict[str, Any]], Awaitable[int]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -61,7 +61,7 @@ def make_handler(secret: str, deliver: Deliver, max_body: int = MAX_BODY) -> Han
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return _answer(400, "not a Telegram update")
-        status = deliver(data)
+        status = await deliver(data)
         return _answer(status, None if status == 200 else "not stored")
 
     return handle

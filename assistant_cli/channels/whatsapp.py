@@ -159,7 +159,7 @@ class WhatsAppChannel(Channel):
                 await self._close()
 
     # -- inbound ----------------------------------------------------------------------
-    def deliver(self, data: Any) -> int:
+    async def deliver(self, data: Any) -> int:
         """Store what a verified webhook brought; the HTTP status to answer Meta with."""
         try:
             batch = parse_payload(data, self.phone_number_id)
@@ -182,10 +182,10 @@ class WhatsAppChannel(Channel):
         if sink is None or deliveries is None:
             return 503  # not running (yet): Meta keeps it and redelivers
         try:
-            for msg in batch.messages:
-                if not self._button_answer(msg):
-                    sink.submit(msg)
-            new = deliveries.record_many(batch.statuses) if batch.statuses else []
+            msgs = [msg for msg in batch.messages if not self._button_answer(msg)]
+            if msgs:
+                await sink.submit_many(msgs)
+            new = await deliveries.record_many(batch.statuses) if batch.statuses else []
         except Exception as exc:
             log.log(store_failure_level(exc), "could not store a whatsapp webhook; Meta will "
                     "redeliver it", exc_info=not is_storage_error(exc),

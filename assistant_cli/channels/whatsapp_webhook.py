@@ -17,7 +17,7 @@ WEBHOOK_PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 # Takes a decoded payload, returns the HTTP status to answer Meta with.
-Deliver = Callable[[Any], int]
+Deliver = Callable[[Any], Awaitable[int]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -82,7 +82,7 @@ def make_receive_handler(app_secret: str, deliver: Deliver) -> Handler:
             log.warning("whatsapp webhook body is not JSON (%d bytes); refused", len(body),
                         extra={"event": "whatsapp.malformed_payload"})
             return _answer(400, "body is not JSON")
-        status = deliver(data)
+        status = await deliver(data)
         return _answer(status, None if status == 200 else "not stored")
 
     return receive

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from assistant_cli.domain.events import MessageIn, MessageOut
@@ -24,7 +24,7 @@ from assistant_cli.engine.turn import TurnRunner
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.domain.events import EventBus
-    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.inbox import InboxStore
     from assistant_cli.store.undelivered import Undelivered
 
 log = logging.getLogger("assistant_cli.engine")
@@ -35,7 +35,7 @@ class Engine:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: InboxStore,
         runner: TurnRunner,
         channels: dict[str, Channel],
         events: EventBus,
@@ -64,21 +64,31 @@ class Engine:
         self.intake_open = False
 
     # -- intake -----------------------------------------------------------------------
-    def submit(self, msg: InboundMessage) -> bool:
+    async def submit(self, msg: InboundMessage) -> bool:
         """Store a message durably and wake a worker; False for a redelivered duplicate."""
-        row = self.inbox.add(msg)
-        if row is None:
-            log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
-                     extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
-            return False
-        self.events.publish(MessageIn(channel=msg.platform, sender=msg.sender_id,
-                                      length=len(msg.text), id=row, text=msg.text))
-        self._wake.set()
-        return True
+        return (await self.submit_many([msg]))[0]
+
+    async def submit_many(self, msgs: Sequence[InboundMessage]) -> list[bool]:
+        """Store messages in one durable commit (a getUpdates batch, say) and wake workers.
+
+        Returns, per message, False for a redelivered duplicate. Only after this returns may
+        the platform be acknowledged; the commit itself runs off the event loop.
+        """
+        rows = await self.inbox.add_many(msgs) if msgs else []
+        for msg, row in zip(msgs, rows, strict=True):
+            if row is None:
+                log.info("duplicate %s message %s ignored", msg.platform, msg.external_id,
+                         extra={"event": "inbox.duplicate", "fields": {"channel": msg.platform}})
+                continue
+            self.events.publish(MessageIn(channel=msg.platform, sender=msg.sender_id,
+                                          length=len(msg.text), id=row, text=msg.text))
+        if any(row is not None for row in rows):
+            self._wake.set()
+        return [row is not None for row in rows]
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
-        recovered = self.inbox.recover()
+        recovered = await self.inbox.recover()
         if recovered:
             log.info("recovered %d unfinished message(s)", recovered,
                      extra={"event": "inbox.recovered", "fields": {"count": recovered}})
@@ -147,7 +157,7 @@ class Engine:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                item = self.inbox.claim(platforms=self.channels)
+                item = await self.inbox.claim(platforms=self.channels)
             except sqlite3.Error:
                 # Storage trouble (a full disk): the store reports it once and /readyz says
                 # so; the worker lives on and claims again once writes work.
@@ -175,12 +185,12 @@ class Engine:
                 if self.notifier is not None:
                     self.notifier.channel_works()
             except asyncio.CancelledError:
-                self.inbox.put_back(item.id)
+                await asyncio.shield(self.inbox.put_back(item.id))
                 raise
             except Exception as exc:
                 # The row waits for its retry time; this worker goes on with other work,
                 # and a timer wakes the workers when the row is due.
-                decision = after_failure(self.inbox, self.events, item, channel, exc)
+                decision = await after_failure(self.inbox, self.events, item, channel, exc)
                 if decision.retry:
                     delay = max(0.0, decision.not_before - self.inbox.clock())
                     asyncio.get_running_loop().call_later(delay, self._wake.set)

@@ -21,19 +21,19 @@ if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.domain.events import EventBus
     from assistant_cli.domain.messages import InboxItem
-    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.inbox import InboxStore
     from assistant_cli.store.retry import Decision
     from assistant_cli.store.undelivered import PendingNotice, Undelivered
 
 log = logging.getLogger("assistant_cli.engine")
 
 
-def after_failure(inbox: Inbox, events: EventBus, item: InboxItem, channel: Channel,
-                  exc: Exception) -> Decision:
+async def after_failure(inbox: InboxStore, events: EventBus, item: InboxItem,
+                        channel: Channel, exc: Exception) -> Decision:
     """Classify the error, let the inbox schedule or give up, and log and publish it."""
     failure = channel.classify_failure(exc)
     error = f"{type(exc).__name__}: {exc}"
-    decision = inbox.release(item.id, error, failure)
+    decision = await inbox.release(item.id, error, failure)
     platform = item.message.platform
     fields = {"channel": platform, "id": item.id, "attempts": item.attempts}
     if decision.retry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from assistant_cli.engine.tool_loop import ToolLoop
     from assistant_cli.providers.router import ProviderRouter
     from assistant_cli.store.history import History
-    from assistant_cli.store.inbox import Inbox
+    from assistant_cli.store.inbox import InboxStore
     from assistant_cli.store.usage import UsageLedger
 
 log = logging.getLogger("assistant_cli.engine")
@@ -61,7 +60,7 @@ class TurnRunner:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: InboxStore,
         history: History,
         router: ProviderRouter,
         settings: AssistantConfig,
@@ -94,30 +93,30 @@ class TurnRunner:
             # ask the model again.
             if not item.reply_sent:
                 await channel.send(msg.chat_id, item.reply_text)
-            self._complete(item, item.reply_text, "answered")
+            await self._complete(item, item.reply_text, "answered")
             return Outcome("answered", _ms(started), reply=item.reply_text)
         if self.policy is not None and not await self.policy(msg, channel):
-            self.inbox.finish(item.id, "blocked")
+            await self.inbox.finish(item.id, "blocked")
             return Outcome("blocked", _ms(started))
         lang = self.language(msg)
         t = translator(lang)
         if msg.kind != "text" or not msg.text.strip():
             await channel.send(msg.chat_id, texts.unsupported(t))
-            self.inbox.finish(item.id, "unsupported")
+            await self.inbox.finish(item.id, "unsupported")
             return Outcome("unsupported", _ms(started))
         words = msg.text.strip().split()
         command = words[0].split("@")[0].lower()
         if command in COMMANDS:
             await channel.send(msg.chat_id, self._command(command, words[1:], msg, t))
-            self.inbox.finish(item.id, "command")
+            await self.inbox.finish(item.id, "command")
             return Outcome("command", _ms(started))
         if self.pipeline is not None and self.pipeline.handlers:
             result = await self.pipeline.run(msg, lang, channel.send)
             if result.answer is not None:
                 # Recorded before it is sent, like a model's answer: a crash resends it.
-                self.inbox.record_reply(item.id, result.answer)
+                await self.inbox.record_reply(item.id, result.answer)
                 await channel.send(msg.chat_id, result.answer)
-                self._complete(item, result.answer, "handled")
+                await self._complete(item, result.answer, "handled")
                 return Outcome("handled", _ms(started), reply=result.answer)
             item = replace(item, message=result.message)
         return await self._answer(item, channel, started, lang)
@@ -156,7 +155,7 @@ class TurnRunner:
             return None
         return cap if self.usage.used_today(f"{msg.platform}:{msg.sender_id}") >= cap else None
 
-    def _record_usage(self, msg: InboundMessage, event: Finished, request: ChatRequest,
+    async def _record_usage(self, msg: InboundMessage, event: Finished, request: ChatRequest,
                       parts: list[str]) -> None:
         usage = event.usage or Usage(
             sum(estimate_tokens(t.content) for t in request.turns),
@@ -168,8 +167,9 @@ class TurnRunner:
                                           completion_tokens=usage.completion_tokens,
                                           estimated=usage.estimated))
         if self.usage is not None:
-            self.usage.record(provider, f"{msg.platform}:{msg.sender_id}", usage.prompt_tokens,
-                              usage.completion_tokens, estimated=usage.estimated)
+            await self.usage.record(provider, f"{msg.platform}:{msg.sender_id}",
+                                    usage.prompt_tokens, usage.completion_tokens,
+                                    estimated=usage.estimated)
 
     async def _answer(self, item: InboxItem, channel: Channel, started: float,
                       lang: str) -> Outcome:
@@ -191,11 +191,11 @@ class TurnRunner:
                                            error=exc.message, hint=exc.hint))
             if not stream.parts:
                 await channel.send(msg.chat_id, texts.apology(translator(lang)))
-                self.inbox.finish(item.id, "failed")
+                await self.inbox.finish(item.id, "failed")
                 return Outcome("failed", _ms(started))
             raise
         text = "".join(stream.parts)
-        self._complete(item, text, "answered")
+        await self._complete(item, text, "answered")
         latency = _ms(started)
         overhead = latency - stream.model_wait * 1000 - sum(stream.tool_waits)
         return Outcome("answered", latency, round(max(0.0, overhead), 2), reply=text)
@@ -208,16 +208,14 @@ class TurnRunner:
                  extra={"event": "usage.capped", "fields": {"channel": msg.platform,
                                                             "cap": cap}})
         await channel.send(msg.chat_id, texts.capped(translator(lang), cap))
-        self.inbox.finish(item.id, "capped")
+        await self.inbox.finish(item.id, "capped")
         return Outcome("capped", _ms(started))
 
-    def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
+    async def _complete(self, item: InboxItem, text: str, outcome: str) -> None:
         msg = item.message
-
-        def remember(conn: sqlite3.Connection) -> None:
-            self.history.append_exchange(conn, msg.conversation, msg.text, text, item.id)
-
-        self.inbox.finish(item.id, outcome, sent=True, also=remember)
+        # The exchange joins history in the transaction that marks the row done.
+        await self.inbox.finish(item.id, outcome, sent=True,
+                                exchange=(msg.conversation, msg.text, text))
 
 
 
@@ -246,7 +244,7 @@ class _ModelTurn:
             finally:
                 self.model_wait += time.monotonic() - t0
             if isinstance(event, Finished):
-                self.runner._record_usage(self.item.message, event, request, self.parts)
+                await self.runner._record_usage(self.item.message, event, request, self.parts)
             yield event
 
     async def _shown(self) -> AsyncIterator[str]:
@@ -272,7 +270,7 @@ class _ModelTurn:
             self.parts[:] = [text]
         # Recorded before the channel's final send, so a crash after this point
         # resends this text instead of asking the model again.
-        self.runner.inbox.record_reply(self.item.id, "".join(self.parts))
+        await self.runner.inbox.record_reply(self.item.id, "".join(self.parts))
         if hooks:
             yield self.parts[0]
 

@@ -6,15 +6,19 @@ instead of failing half-way; `synchronous=FULL` makes a committed row survive po
 not just a crash, because platforms are acknowledged only after the commit. Bookkeeping
 on the hot path (claims, replies, usage) opts out with `durable=False`: it still survives a
 process crash (WAL), and power loss can at worst make a message be answered again.
+`serve`'s hot path writes through `write()`: a writer thread that commits whatever queued
+meanwhile in one transaction (group commit, store/writer.py), so the event loop never
+blocks on the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from assistant_cli.errors import StateError
 from assistant_cli.paths import ensure_dir
@@ -25,10 +29,15 @@ from assistant_cli.store.health import (
     is_storage_error,
 )
 from assistant_cli.store.migrations import MIGRATIONS
+from assistant_cli.store.writer import Writer
+
+T = TypeVar("T")
 
 
 class Database:
     """A connection to the state file, migrated to the latest schema on open."""
+
+    _writer: Writer | None = None  # the group-commit writer, started by the first write()
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
@@ -40,16 +49,9 @@ class Database:
                                  "database file",
                                  hint=f"move {self.path} aside, or set ASSISTANT_CLI_HOME to "
                                  "another directory")
+        self._busy_timeout_ms = busy_timeout_ms
         try:
-            self.conn = sqlite3.connect(
-                str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn = self._connect()
             self.migrate()
         except sqlite3.Error as exc:
             if is_corruption(exc):
@@ -64,6 +66,16 @@ class Database:
             # Messages and history are private; an existing looser file is tightened.
             with contextlib.suppress(OSError):
                 self.path.chmod(0o600)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), timeout=self._busy_timeout_ms / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
 
     @property
     def schema_version(self) -> int:
@@ -132,8 +144,36 @@ class Database:
                 conn.execute("DELETE FROM kv WHERE key = 'storage_probe'")
         return self.health.reason
 
+    async def write(self, job: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run `job(conn)` in a write transaction off the event loop (group commit).
+
+        Returns once the transaction is committed; see store/writer.py. The jobs of one
+        process run in order. An in-memory database has no second connection: the job runs
+        here, in a transaction of its own.
+        """
+        if str(self.path) == ":memory:":
+            with self.transaction(durable=durable) as conn:
+                return job(conn)
+        if self._writer is None:
+            self._writer = Writer(self._connect, self.path)
+        try:
+            return await self._writer.run(job, durable=durable)
+        except Exception as exc:
+            # The writer's failures count for /readyz like the loop connection's; recovery
+            # is noticed by storage_problem()'s probe write.
+            if is_storage_error(exc):
+                self.health.failed(exc)
+            raise
+
+    @property
+    def writer(self) -> Writer | None:
+        """The group-commit writer, once something has been written through it."""
+        return self._writer
+
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.conn.close()

@@ -29,30 +29,18 @@ class DeliveryLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def record(self, status: DeliveryStatus) -> bool:
+    async def record(self, status: DeliveryStatus) -> bool:
         """Store a status; False when the same status of the same message was already stored."""
-        return bool(self.record_many([status]))
+        return bool(await self.record_many([status]))
 
-    def record_many(self, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
-        """Store statuses in one transaction; returns those not stored before.
+    async def record_many(self, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
+        """Store statuses in one transaction (off the event loop); returns those not stored
+        before.
 
         Not fsynced (`durable=False`): a status is bookkeeping that survives a crash, and
-        every answer brings two or three of them, each otherwise an fsync on the event loop.
+        every answer brings two or three of them.
         """
-        new: list[DeliveryStatus] = []
-        now = time.time()
-        with self.db.transaction(durable=False) as conn:
-            for status in statuses:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO delivery_status (platform, message_id, status,"
-                    " recipient_id, status_at, error_code, error_title, recorded_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (status.platform, status.message_id, status.status, status.recipient_id,
-                     status.status_at, status.error_code, status.error_title, now),
-                )
-                if cur.rowcount:
-                    new.append(status)
-        return new
+        return await self.db.write(lambda conn: _insert(conn, statuses), durable=False)
 
     def for_message(self, platform: str, message_id: str) -> list[DeliveryStatus]:
         """Every status of one message, in the order the platform stamped them."""
@@ -67,6 +55,22 @@ class DeliveryLog:
             "SELECT * FROM delivery_status WHERE platform = ? AND status = 'failed'"
             " AND recorded_at >= ? ORDER BY recorded_at DESC", (platform, since)).fetchall()
         return [_status(r) for r in rows]
+
+
+def _insert(conn: sqlite3.Connection, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
+    new: list[DeliveryStatus] = []
+    now = time.time()
+    for status in statuses:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO delivery_status (platform, message_id, status,"
+            " recipient_id, status_at, error_code, error_title, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (status.platform, status.message_id, status.status, status.recipient_id,
+             status.status_at, status.error_code, status.error_title, now),
+        )
+        if cur.rowcount:
+            new.append(status)
+    return new
 
 
 def _status(r: sqlite3.Row) -> DeliveryStatus:

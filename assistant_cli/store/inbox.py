@@ -5,7 +5,8 @@ failed try, or failed when store/retry.py gives it up. A reply is recorded in `r
 before it is sent and marked sent before the row is marked done, so a crash at any point
 is repaired by `recover()` at the next start: the row is queued again and the worker
 resends a stored reply instead of asking the model twice. A row waiting for its retry
-holds back the later messages of its conversation, so answers keep their order.
+holds back the later messages of its conversation, so answers keep their order. Writes on
+the hot path are coroutines that go through the group-commit writer (store/writer.py).
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage, InboxItem
 from assistant_cli.store.db import Database
+from assistant_cli.store.history import History
 from assistant_cli.store.retry import Decision, RetryPolicy
+
+# (conversation, user text, assistant text): appended to history as a message is finished.
+Exchange = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,41 @@ class InboxCounts:
     claimed: int
     done: int
     failed: int
+
+
+class InboxStore(Protocol):
+    """What intake and workers need of an inbox, whichever database holds it: SQLite
+    (`Inbox`, one process) or PostgreSQL (`store.pg_inbox.PgInbox`, several replicas)."""
+
+    clock: Callable[[], float]
+
+    async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]: ...
+
+    async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None: ...
+
+    async def record_reply(self, inbox_id: int, text: str) -> None: ...
+
+    async def finish(self, inbox_id: int, outcome: str, *, sent: bool = False,
+                     exchange: Exchange | None = None) -> None: ...
+
+    async def release(self, inbox_id: int, error: str,
+                      failure: DeliveryFailure | None = None) -> Decision: ...
+
+    async def put_back(self, inbox_id: int) -> None: ...
+
+    async def recover(self) -> int: ...
+
+    def depth(self, platforms: Collection[str] | None = None) -> int:
+        """Messages queued or in flight (of `platforms` only, when given)."""
+        ...
+
+
+# Claimable: queued, due, the first queued of its conversation, and nothing of its
+# conversation in flight.
+_CLAIM = ("SELECT * FROM inbox AS q WHERE q.status = 'queued' AND q.not_before <= ?{only}"
+          " AND NOT EXISTS (SELECT 1 FROM inbox AS c WHERE c.conversation = q.conversation"
+          " AND (c.status = 'claimed' OR (c.status = 'queued' AND c.id < q.id)))"
+          " ORDER BY q.id LIMIT 1")
 
 
 class Inbox:
@@ -38,19 +79,18 @@ class Inbox:
         self.policy = policy or RetryPolicy()
         self.clock = clock
 
-    def add(self, msg: InboundMessage) -> int | None:
+    async def add(self, msg: InboundMessage) -> int | None:
         """Store a message; returns its row id, or None when it was already stored."""
-        with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
-                " sender_id, sender_name, kind, text, meta, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
-                 msg.sender_name, msg.kind, msg.text, _dump_meta(msg), msg.received_at),
-            )
-            return cur.lastrowid if cur.rowcount else None
+        return (await self.add_many([msg]))[0]
 
-    def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
+    async def add_many(self, msgs: Sequence[InboundMessage]) -> list[int | None]:
+        """Store messages in one durable commit; each one's row id, None for a duplicate.
+
+        Returns only after the commit (fsync), so the caller may acknowledge them then.
+        """
+        return await self.db.write(lambda conn: [_insert(conn, msg) for msg in msgs])
+
+    async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
         """Claim the oldest queued message that is due and first of its conversation,
         whose conversation has nothing in flight.
 
@@ -58,15 +98,11 @@ class Inbox:
         running in this process stays queued, untouched, for a run that has it.
         """
         only, params = _platform_filter("q", platforms)
+        sql = _CLAIM.format(only=only)
         now = self.clock()
-        with self.db.transaction(durable=False) as conn:
-            row = conn.execute(
-                "SELECT * FROM inbox AS q WHERE q.status = 'queued' AND q.not_before <= ?"
-                + only + " AND NOT EXISTS (SELECT 1 FROM inbox AS c"
-                " WHERE c.conversation = q.conversation AND (c.status = 'claimed'"
-                " OR (c.status = 'queued' AND c.id < q.id))) ORDER BY q.id LIMIT 1",
-                (now, *params),
-            ).fetchone()
+
+        def claim(conn: sqlite3.Connection) -> InboxItem | None:
+            row = conn.execute(sql, (now, *params)).fetchone()
             if row is None:
                 return None
             conn.execute(
@@ -77,17 +113,19 @@ class Inbox:
             reply = conn.execute(
                 "SELECT text, state FROM replies WHERE inbox_id = ?", (row["id"],)
             ).fetchone()
-        return InboxItem(
-            id=row["id"],
-            message=_message(row),
-            attempts=row["attempts"] + 1,
-            reply_text=reply["text"] if reply else None,
-            reply_sent=bool(reply and reply["state"] == "sent"),
-        )
+            return InboxItem(
+                id=row["id"],
+                message=row_message(row),
+                attempts=row["attempts"] + 1,
+                reply_text=reply["text"] if reply else None,
+                reply_sent=bool(reply and reply["state"] == "sent"),
+            )
 
-    def record_reply(self, inbox_id: int, text: str) -> None:
+        return await self.db.write(claim, durable=False)
+
+    async def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
-        with self.db.transaction(durable=False) as conn:
+        def record(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO replies (inbox_id, text, state, created_at)"
                 " VALUES (?, ?, 'generated', ?)"
@@ -95,21 +133,26 @@ class Inbox:
                 (inbox_id, text, time.time()),
             )
 
-    def finish(
+        await self.db.write(record, durable=False)
+
+    async def finish(
         self,
         inbox_id: int,
         outcome: str,
         *,
         sent: bool = False,
         also: Callable[[sqlite3.Connection], None] | None = None,
+        exchange: Exchange | None = None,
     ) -> None:
         """Mark a message done (and its reply sent) in one transaction.
 
-        `also` runs inside the same transaction, e.g. to append the exchange to history,
-        so that a crash leaves either everything or nothing.
+        `exchange` is appended to history, and `also` runs, inside the same transaction, so
+        that a crash leaves either everything or nothing.
         """
-        now = time.time()
-        with self.db.transaction(durable=False) as conn:
+        def finish(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            if exchange is not None:
+                History.append_exchange(conn, *exchange, inbox_id)
             if also is not None:
                 also(conn)
             if sent:
@@ -123,13 +166,16 @@ class Inbox:
                 (outcome, now, inbox_id),
             )
 
-    def release(self, inbox_id: int, error: str,
-                failure: DeliveryFailure | None = None) -> Decision:
+        await self.db.write(finish, durable=False)
+
+    async def release(self, inbox_id: int, error: str,
+                      failure: DeliveryFailure | None = None) -> Decision:
         """Give a claimed message back after a failed try: queued again, not before the
         time the retry policy sets, or failed when it gives up. `failure` is the channel's
         classification (None: not a delivery failure)."""
         now = self.clock()
-        with self.db.transaction(durable=False) as conn:
+
+        def release(conn: sqlite3.Connection) -> Decision:
             row = conn.execute("SELECT attempts, first_failed_at FROM inbox WHERE id = ?",
                                (inbox_id,)).fetchone()
             if row is None:
@@ -137,33 +183,22 @@ class Inbox:
             first = row["first_failed_at"] if row["first_failed_at"] is not None else now
             decision = self.policy.decide(failure, attempts=row["attempts"],
                                           first_failed_at=first, now=now)
-            if decision.retry:
-                conn.execute(
-                    "UPDATE inbox SET status = 'queued', error = ?, not_before = ?,"
-                    " first_failed_at = ? WHERE id = ?",
-                    (error[:500], decision.not_before, first, inbox_id))
-            else:
-                # Someone who blocked the bot cannot be told; anyone else is, later.
-                notice = None if decision.reason == "permanent" else "pending"
-                conn.execute(
-                    "UPDATE inbox SET status = 'failed', error = ?, outcome = ?,"
-                    " finished_at = ?, first_failed_at = ?, notice = ? WHERE id = ?",
-                    (error[:500], decision.reason, now, first, notice, inbox_id))
-        return decision
+            _apply(conn, inbox_id, decision, error, first, now)
+            return decision
 
-    def put_back(self, inbox_id: int) -> None:
+        return await self.db.write(release, durable=False)
+
+    async def put_back(self, inbox_id: int) -> None:
         """Queue a claimed message again at once, uncounted (its turn was interrupted)."""
-        with self.db.transaction(durable=False) as conn:
-            conn.execute("UPDATE inbox SET status = 'queued', attempts = CASE WHEN attempts > 0"
-                         " THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'claimed'",
-                         (inbox_id,))
+        await self.db.write(lambda conn: conn.execute(
+            "UPDATE inbox SET status = 'queued', attempts = CASE WHEN attempts > 0"
+            " THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'claimed'", (inbox_id,)),
+            durable=False)
 
-    def recover(self) -> int:
+    async def recover(self) -> int:
         """Queue again what a previous process claimed but never finished; returns how many."""
-        with self.db.transaction() as conn:
-            return conn.execute(
-                "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'"
-            ).rowcount
+        return await self.db.write(lambda conn: conn.execute(
+            "UPDATE inbox SET status = 'queued' WHERE status = 'claimed'").rowcount)
 
     def depth(self, platforms: Collection[str] | None = None) -> int:
         """Messages queued or in flight (of `platforms` only, when given)."""
@@ -180,7 +215,35 @@ class Inbox:
 
     def get(self, inbox_id: int) -> InboundMessage | None:
         row = self.db.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
-        return _message(row) if row else None
+        return row_message(row) if row else None
+
+
+def _apply(conn: sqlite3.Connection, inbox_id: int, decision: Decision, error: str,
+           first: float, now: float) -> None:
+    """Write a retry decision: queued again not before its time, or failed."""
+    if decision.retry:
+        conn.execute(
+            "UPDATE inbox SET status = 'queued', error = ?, not_before = ?,"
+            " first_failed_at = ? WHERE id = ?",
+            (error[:500], decision.not_before, first, inbox_id))
+        return
+    # Someone who blocked the bot cannot be told; anyone else is, later.
+    notice = None if decision.reason == "permanent" else "pending"
+    conn.execute(
+        "UPDATE inbox SET status = 'failed', error = ?, outcome = ?,"
+        " finished_at = ?, first_failed_at = ?, notice = ? WHERE id = ?",
+        (error[:500], decision.reason, now, first, notice, inbox_id))
+
+
+def _insert(conn: sqlite3.Connection, msg: InboundMessage) -> int | None:
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
+        " sender_id, sender_name, kind, text, meta, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
+         msg.sender_name, msg.kind, msg.text, dump_meta(msg), msg.received_at),
+    )
+    return cur.lastrowid if cur.rowcount else None
 
 
 def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
@@ -192,13 +255,15 @@ def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str
     return f" AND {table}.platform IN ({marks})", names
 
 
-def _dump_meta(msg: InboundMessage) -> str:
+def dump_meta(msg: InboundMessage) -> str:
+    """The `meta` column: the platform's extras plus the group flags."""
     return json.dumps(
         {**msg.meta, "is_group": msg.is_group, "addressed": msg.addressed}, separators=(",", ":")
     )
 
 
-def _message(r: sqlite3.Row) -> InboundMessage:
+def row_message(r: sqlite3.Row | Mapping[str, Any]) -> InboundMessage:
+    """The message of an inbox row (of either backend)."""
     meta = json.loads(r["meta"])
     is_group = bool(meta.pop("is_group", False))
     addressed = bool(meta.pop("addressed", True))

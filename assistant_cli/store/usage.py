@@ -6,13 +6,18 @@ A sender is `platform:user_id`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant_cli.errors import ProviderError
 from assistant_cli.store.db import Database
+
+log = logging.getLogger("assistant_cli.store")
 
 # Successes are written at most this often per provider; failures always are.
 HEALTH_WRITE_INTERVAL = 60.0
@@ -59,20 +64,19 @@ class UsageLedger:
         self.db = db
         self.clock = clock
 
-    def record(self, provider: str, sender: str, prompt_tokens: int, completion_tokens: int,
-               *, estimated: bool = False) -> None:
-        with self.db.transaction(durable=False) as conn:
-            conn.execute(
-                "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
-                " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
-                " ON CONFLICT (day, provider, sender) DO UPDATE SET"
-                " requests = requests + 1,"
-                " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-                " completion_tokens = completion_tokens + excluded.completion_tokens,"
-                " estimated = estimated + excluded.estimated",
-                (utc_day(self.clock()), provider, sender, max(0, prompt_tokens),
-                 max(0, completion_tokens), int(estimated)),
-            )
+    async def record(self, provider: str, sender: str, prompt_tokens: int,
+                     completion_tokens: int, *, estimated: bool = False) -> None:
+        """Add one request's tokens (through the group-commit writer, off the event loop)."""
+        params = (utc_day(self.clock()), provider, sender, max(0, prompt_tokens),
+                  max(0, completion_tokens), int(estimated))
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
+            " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
+            " ON CONFLICT (day, provider, sender) DO UPDATE SET"
+            " requests = requests + 1,"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " estimated = estimated + excluded.estimated", params), durable=False)
 
     def used_today(self, sender: str) -> int:
         """Tokens in + out a sender used today (UTC), across providers."""
@@ -102,6 +106,7 @@ class HealthLog:
         self.source = source
         self.clock = clock
         self._written: dict[str, tuple[bool, float]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
 
     def record(self, provider: str, ok: bool, *, kind: str | None = None,
                status: int | None = None, latency_ms: float | None = None,
@@ -111,15 +116,34 @@ class HealthLog:
         if ok and previous and previous[0] and now - previous[1] < HEALTH_WRITE_INTERVAL:
             return  # a steady stream of successes needs no write per turn
         self._written[provider] = (ok, now)
-        with self.db.transaction(durable=False) as conn:
+        params = (provider, now, int(ok), kind, status, latency_ms, detail[:500], self.source)
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO provider_health (provider, checked_at, ok, kind, status,"
                 " latency_ms, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (provider) DO UPDATE SET checked_at = excluded.checked_at,"
                 " ok = excluded.ok, kind = excluded.kind, status = excluded.status,"
                 " latency_ms = excluded.latency_ms, detail = excluded.detail,"
-                " source = excluded.source",
-                (provider, now, int(ok), kind, status, latency_ms, detail[:500], self.source))
+                " source = excluded.source", params)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a command without an event loop (`providers test`)
+            with self.db.transaction(durable=False) as conn:
+                write(conn)
+            return
+        # In serve (an outage means one of these per failed call): through the writer, so
+        # the event loop never waits for the state file's lock.
+        task = loop.create_task(self.db.write(write, durable=False))
+        self._writes.add(task)
+        task.add_done_callback(self._written_off)
+
+    def _written_off(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not record provider health: %s", task.exception(),
+                        extra={"event": "provider.health_unrecorded"})
 
     def hook(self, name: str, error: object) -> None:
         """Adapter for ProviderRouter's `health` callback."""

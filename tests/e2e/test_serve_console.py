@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -152,17 +153,21 @@ def test_message_interrupted_by_kill_9_is_answered_after_restart(
 def test_reply_generated_but_not_sent_is_sent_after_restart_without_the_model(
     serve: ServeStarter, fake: FakeOpenAI, isolated_home: Path
 ) -> None:
-    db = Database(isolated_home / "state" / "state.db")
-    try:
-        inbox = Inbox(db)
-        row = inbox.add(InboundMessage(platform="console", external_id="x1", chat_id="local",
-                                       sender_id="me", text="question"))
-        assert row is not None
-        claimed = inbox.claim()
-        assert claimed is not None and claimed.id == row
-        inbox.record_reply(row, "stored answer")
-    finally:
-        db.close()
+    async def answered_then_crashed() -> None:
+        db = Database(isolated_home / "state" / "state.db")
+        try:
+            inbox = Inbox(db)
+            row = await inbox.add(InboundMessage(platform="console", external_id="x1",
+                                                 chat_id="local", sender_id="me",
+                                                 text="question"))
+            assert row is not None
+            claimed = await inbox.claim()
+            assert claimed is not None and claimed.id == row
+            await inbox.record_reply(row, "stored answer")
+        finally:
+            db.close()
+
+    asyncio.run(answered_then_crashed())
 
     proc = serve()
     proc.expect(r"assistant > stored answer")

@@ -516,6 +516,7 @@ class FakeTelegram:
         self._faults: list[_Fault] = []
         self._files: dict[str, _File] = {}
         self._custom: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self._hold_above: int | None = None  # see hold_confirmations()
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -872,6 +873,8 @@ class FakeTelegram:
         limit = int(params.get("limit") or 100)
         limit = min(max(limit, 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
+        while self._hold_above is not None and offset > self._hold_above and not self._closing:
+            await asyncio.sleep(0.02)  # the confirmation has not "arrived" yet
         with self._lock:
             if "allowed_updates" in params and isinstance(params["allowed_updates"], list):
                 bot.allowed_updates = [str(t) for t in params["allowed_updates"]]
@@ -1471,6 +1474,11 @@ class FakeTelegram:
         """Forget the failures `fail_next` queued that have not happened yet (outage over)."""
         with self._lock:
             self._faults.clear()
+
+    def hold_confirmations(self, above: int | None) -> None:
+        """Hold every getUpdates whose offset confirms an update id >= ``above`` (None ends
+        the hold): the call stays unanswered and confirms nothing, as if it never arrived."""
+        self._hold_above = above
 
     def register(self, method: str, handler: Callable[[dict[str, Any]], Any]) -> None:
         """Serve an extra method: ``handler(params)`` returns the result or raises ApiError.

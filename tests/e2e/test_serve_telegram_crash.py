@@ -1,0 +1,71 @@
+"""kill -9 of `serve` around the group commit of a getUpdates batch: every update is answered
+once, whether the process died before the batch was on disk or right after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.telegram_harness import Serve, Starter, inbox_rows, wait
+from tests.fakes.openai_server import FakeOpenAI, Hang
+from tests.fakes.telegram_server import FakeTelegram
+from tests.state_lock import write_lock
+
+pytestmark = pytest.mark.e2e
+
+CHATS = (4001, 4002, 4003)
+
+
+def answered_get_updates(tg: FakeTelegram) -> int:
+    return sum(1 for c in tg.log if c.method.lower() == "getupdates" and c.status == 200)
+
+
+def kill_9(serve: Serve) -> None:
+    os.kill(serve.proc.pid, signal.SIGKILL)
+    assert serve.proc.wait(5) == -signal.SIGKILL
+
+
+def each_answered_once(tg: FakeTelegram, serve: Serve) -> None:
+    wait(lambda: all(tg.messages_to(c) for c in CHATS), what="every answer after the restart")
+    time.sleep(0.5)  # a duplicate would show up now
+    assert [tg.messages_to(c) for c in CHATS] == [[f"echo: hi {c}"] for c in CHATS]
+    assert serve.terminate() == 0, serve.output[-2000:]
+    assert tg.pending_updates() == 0
+
+
+def test_killed_after_receiving_a_batch_before_its_commit(
+    start: Starter, tg: FakeTelegram, isolated_home: Path
+) -> None:
+    first = start()
+    with write_lock(isolated_home / "state" / "state.db"):  # a slow disk, in effect
+        before = answered_get_updates(tg)
+        ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
+        wait(lambda: answered_get_updates(tg) > before, what="the batch handed to serve")
+        time.sleep(0.3)  # serve has it and waits for the disk
+        assert inbox_rows(isolated_home) == []  # not stored ...
+        assert tg.confirmed_offset <= ids[0]  # ... so not confirmed either
+        kill_9(first)
+    each_answered_once(tg, start())
+
+
+def test_killed_right_after_the_commit_before_telegram_heard_of_it(
+    start: Starter, tg: FakeTelegram, model: FakeOpenAI, isolated_home: Path
+) -> None:
+    for _ in CHATS:  # the first run's model calls hang: the turns are in flight at the kill
+        model.enqueue(Hang())
+    first = start()
+    tg.hold_confirmations(above=tg.confirmed_offset)
+    ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
+    wait(lambda: len(inbox_rows(isolated_home)) == len(CHATS), what="the batch committed")
+    assert model.wait_for_requests(len(CHATS), timeout=10)
+    assert tg.confirmed_offset <= ids[0]  # Telegram still holds the batch
+    kill_9(first)
+    tg.hold_confirmations(None)
+    second = start()  # gets the same batch again: stored once, each answered once
+    each_answered_once(tg, second)
+    assert [row[0] for row in inbox_rows(isolated_home)] == [
+        f"{tg.bot_user()['id']}:{i}" for i in ids]
