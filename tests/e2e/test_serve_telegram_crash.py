@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.doctor_support import free_port
 from tests.e2e.telegram_harness import HOOK_SECRET, Serve, Starter, http, inbox_rows, wait
 from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.fakes.telegram_server import FakeTelegram
@@ -77,9 +77,7 @@ def test_killed_right_after_the_commit_before_telegram_heard_of_it(
 def test_webhook_calls_waiting_for_their_commit_get_no_200_when_serve_dies(
     start: Starter, tg: FakeTelegram, isolated_home: Path
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     hook = f"http://127.0.0.1:{port}/webhooks/telegram"
     start.configure(gateway_port=port, telegram=(
         f"    mode: webhook\n    webhook_url: {hook}\n    webhook_secret: env:TG_HOOK\n"))
