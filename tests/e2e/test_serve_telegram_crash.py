@@ -1,16 +1,19 @@
-"""kill -9 of `serve` around the group commit of a getUpdates batch: every update is answered
-once, whether the process died before the batch was on disk or right after."""
+"""kill -9 of `serve` around the group commit of a getUpdates batch (and of webhook calls):
+every update is answered once, whether the process died before the batch was on disk or
+right after."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.telegram_harness import Serve, Starter, inbox_rows, wait
+from tests.doctor_support import free_port
+from tests.e2e.telegram_harness import HOOK_SECRET, Serve, Starter, http, inbox_rows, wait
 from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.fakes.telegram_server import FakeTelegram
 from tests.state_lock import write_lock
@@ -69,3 +72,37 @@ def test_killed_right_after_the_commit_before_telegram_heard_of_it(
     each_answered_once(tg, second)
     assert [row[0] for row in inbox_rows(isolated_home)] == [
         f"{tg.bot_user()['id']}:{i}" for i in ids]
+
+
+def test_webhook_calls_waiting_for_their_commit_get_no_200_when_serve_dies(
+    start: Starter, tg: FakeTelegram, isolated_home: Path
+) -> None:
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/webhooks/telegram"
+    start.configure(gateway_port=port, telegram=(
+        f"    mode: webhook\n    webhook_url: {hook}\n    webhook_secret: env:TG_HOOK\n"))
+    first = start()
+    for chat in CHATS:
+        tg.push_message(chat, f"hi {chat}")
+    updates = tg.pop_updates()
+    good = {"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET}
+
+    def deliver(update: dict[str, object]) -> object:
+        try:
+            return http("POST", hook, update, good)[0]
+        except OSError as exc:  # the connection died with serve
+            return type(exc).__name__
+
+    with write_lock(isolated_home / "state" / "state.db"), \
+            ThreadPoolExecutor(len(updates)) as pool:
+        calls = [pool.submit(deliver, u) for u in updates]
+        time.sleep(0.5)
+        assert not any(c.done() for c in calls)  # waiting for the disk, not acknowledged
+        assert inbox_rows(isolated_home) == []
+        kill_9(first)
+        answers = [c.result(timeout=10) for c in calls]
+    assert 200 not in answers, answers  # Telegram keeps them and retries
+
+    second = start()
+    assert [deliver(u) for u in updates] == [200] * len(updates)  # the retries
+    each_answered_once(tg, second)
