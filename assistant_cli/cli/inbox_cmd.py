@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from assistant_cli.store.undelivered import FailedMessage
 
 app = typer.Typer(help="Messages whose answer could not be delivered: list the given-up ones "
-                  "and queue them again.", no_args_is_help=True, rich_markup_mode=None)
+                  "and queue them again.\n\nExample: assistant-cli inbox failed",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="List the tools the model may call (MCP servers, plugins, built-ins), try one, "
-    "and list or revoke remembered approvals.",
+    "and list or revoke remembered approvals.\n\nExample: assistant-cli tools list",
     no_args_is_help=True, rich_markup_mode=None,
 )
 
