@@ -56,6 +56,12 @@ async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str,
     return value
 
 
+async def connected(pilot: Pilot[Any], app: DashboardApp) -> None:
+    """Wait until the dashboard is connected and has shown its first metrics."""
+    await until(pilot, lambda: app.state == "connected", "connection")
+    await until(pilot, lambda: app.metrics, "first metrics")
+
+
 def text_of(widget: Static) -> str:
     return str(widget.render())
 
@@ -66,8 +72,7 @@ async def test_dashboard_shows_live_metrics_and_approves_a_pairing_request(
     async with live_gateway(tmp_path, fake) as h:
         app = DashboardApp(Target(h.base_url, lambda: h.token("dash")))
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: app.state == "connected", "connection")
-            await until(pilot, lambda: app.metrics, "first metrics")
+            await connected(pilot, app)
             messages = app.query_one("#t-messages", MetricTile)
             h.channel.feed("hello there")
             await until(pilot, lambda: app.metrics.get("messages_total") == 1,
@@ -415,8 +420,7 @@ async def test_the_feed_shows_tool_calls_confirmations_and_given_up_messages(
     async with live_gateway(tmp_path, fake) as h:
         app = DashboardApp(Target(h.base_url, lambda: h.token("dash")))
         async with app.run_test(size=(120, 24)) as pilot:
-            await until(pilot, lambda: app.state == "connected", "connection")
-            await until(pilot, lambda: app.metrics, "first metrics")
+            await connected(pilot, app)
             h.events.publish(ToolCalled(tool="files.read_text", outcome="ok", duration_ms=12.4))
             h.events.publish(ToolCalled(tool="t.add", outcome="timeout", duration_ms=5000.0))
             h.events.publish(ToolConfirmed(tool="files.read_text", decision="deny",
