@@ -35,9 +35,9 @@ _assistant_cli() {
         "/pairing/revoke --platform") COMPREPLY=($(compgen -W "$(printf "%s\n" telegram whatsapp)" -- "$cur")); return ;;
         "/pairing/revoke --user-id") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/plugins/install --index-url") COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "/plugins/list --kind") COMPREPLY=($(compgen -W "$(printf "%s\n" anthropic grpc openai openai-ws)" -- "$cur")); return ;;
+        "/plugins/list --kind") COMPREPLY=($(compgen -W "$(printf "%s\n" handler tool provider channel locale)" -- "$cur")); return ;;
         "/plugins/new --dir") COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "/plugins/new --kind") COMPREPLY=($(compgen -W "$(printf "%s\n" anthropic grpc openai openai-ws)" -- "$cur")); return ;;
+        "/plugins/new --kind") COMPREPLY=($(compgen -W "$(printf "%s\n" handler tool provider channel locale)" -- "$cur")); return ;;
         "/plugins/search --index-url") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/providers/add --api-key-ref") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/providers/add --auth") COMPREPLY=($(compgen -W "$(printf "%s\n" api-key oauth mtls none)" -- "$cur")); return ;;

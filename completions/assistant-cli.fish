@@ -53,7 +53,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l sub -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l ttl -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and __fish_seen_subcommand_from token' -l url
-complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -a failed -d 'List given-up messages - id, platform, chat, why, the last error, whet'
+complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -a failed -d 'List given-up messages - id, platform, chat, when and why, tries, whet'
 complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -a retry -d 'Queue given-up messages again, with a fresh retry window. A running se'
 complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and not __fish_seen_subcommand_from failed retry' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from inbox; and __fish_seen_subcommand_from failed' -l help
@@ -103,10 +103,10 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from install' -l index-url -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l json
-complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l kind -xa '(printf "%s\n" anthropic grpc openai openai-ws)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from list' -l kind -xa '(printf "%s\n" handler tool provider channel locale)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l dir -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l help
-complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l kind -xa '(printf "%s\n" anthropic grpc openai openai-ws)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from new' -l kind -xa '(printf "%s\n" handler tool provider channel locale)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l index-url -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from plugins; and __fish_seen_subcommand_from search' -l json
@@ -202,7 +202,7 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l target -xa '(printf "%s\n" systemd launchd)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a approvals -d 'List remembered approvals ("Allow in this chat", "Always"), or revoke '
-complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a list -d 'Every tool (name, source, description, policy), and servers that faile'
+complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a list -d 'Every tool (name, source, who may call it, whether it asks first, desc'
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a test -d 'Run one tool call here (no confirmation - you are the owner) and print'
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and __fish_seen_subcommand_from approvals' -l help

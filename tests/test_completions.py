@@ -62,6 +62,10 @@ def test_bash_completes_values_not_option_names(tmp_path: Path) -> None:
     assert _bash_complete("assistant-cli pairing approve --platform ") == ["telegram",
                                                                            "whatsapp"]
     assert "state.database" in _bash_complete("assistant-cli doctor --only sta")
+    # --kind means plugin kinds under `plugins`, provider kinds under `providers`
+    assert _bash_complete("assistant-cli plugins list --kind ") == [
+        "handler", "tool", "provider", "channel", "locale"]
+    assert "anthropic" in _bash_complete("assistant-cli providers add --kind ")
     assert not any(w.startswith("--") for w in _bash_complete("assistant-cli logs --since "))
     # provider names come from the config, through `providers list` piped
     (tmp_path / "config.yaml").write_text(

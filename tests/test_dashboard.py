@@ -24,6 +24,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent
 
+from assistant_cli.domain.events import MessageFailed, ToolCalled, ToolConfirmed
 from assistant_cli.i18n import messages as texts
 from assistant_cli.i18n import translator
 from assistant_cli.tui import app as app_module
@@ -55,6 +56,12 @@ async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str,
     return value
 
 
+async def connected(pilot: Pilot[Any], app: DashboardApp) -> None:
+    """Wait until the dashboard is connected and has shown its first metrics."""
+    await until(pilot, lambda: app.state == "connected", "connection")
+    await until(pilot, lambda: app.metrics, "first metrics")
+
+
 def text_of(widget: Static) -> str:
     return str(widget.render())
 
@@ -65,8 +72,7 @@ async def test_dashboard_shows_live_metrics_and_approves_a_pairing_request(
     async with live_gateway(tmp_path, fake) as h:
         app = DashboardApp(Target(h.base_url, lambda: h.token("dash")))
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: app.state == "connected", "connection")
-            await until(pilot, lambda: app.metrics, "first metrics")
+            await connected(pilot, app)
             messages = app.query_one("#t-messages", MetricTile)
             h.channel.feed("hello there")
             await until(pilot, lambda: app.metrics.get("messages_total") == 1,
@@ -400,4 +406,32 @@ async def test_senders_tab_lists_approved_senders_and_revokes_after_confirmation
             await until(pilot, lambda: not app.approved, "the emptied list")
             audit = h.db.execute("SELECT action, target, outcome FROM audit").fetchall()
             assert ("pairing.revoke", "telegram:777", "ok") in [tuple(r) for r in audit]
+            await pilot.press("q")
+
+
+def _feed_text(app: DashboardApp) -> str:
+    return "\n".join(strip.text for strip in app.query_one("#feed", RichLog).lines)
+
+
+async def test_the_feed_shows_tool_calls_confirmations_and_given_up_messages(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    """Published on the real bus, forwarded by the real gateway, shown in the feed."""
+    async with live_gateway(tmp_path, fake) as h:
+        app = DashboardApp(Target(h.base_url, lambda: h.token("dash")))
+        async with app.run_test(size=(120, 24)) as pilot:
+            await connected(pilot, app)
+            h.events.publish(ToolCalled(tool="files.read_text", outcome="ok", duration_ms=12.4))
+            h.events.publish(ToolCalled(tool="t.add", outcome="timeout", duration_ms=5000.0))
+            h.events.publish(ToolConfirmed(tool="files.read_text", decision="deny",
+                                           channel="telegram", sender="42"))
+            h.events.publish(MessageFailed(channel="telegram", id=7, reason="permanent",
+                                           error="Forbidden: bot was blocked by the user"))
+            feed = await until(pilot, lambda: "gave up" in _feed_text(app) and _feed_text(app),
+                               "the given-up message in the feed")
+            assert "⚙ tool files.read_text  ok in 12 ms" in feed
+            assert "⚙ tool t.add  timeout in 5000 ms" in feed
+            assert "✗ tool files.read_text: denied (telegram 42)" in feed
+            assert ("✗ telegram: gave up message 7 (permanent): Forbidden: bot was blocked by "
+                    "the user — assistant-cli inbox failed") in feed
             await pilot.press("q")

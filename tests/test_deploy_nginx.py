@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,3 +37,17 @@ def test_the_example_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "syntax is ok" in done.stderr and "[warn]" not in done.stderr, done.stderr
+
+
+def test_the_deploy_guide_config_trusts_nginx_and_is_a_valid_config(tmp_path: Path) -> None:
+    """The guide's `gateway:` block loads, and names nginx as the one trusted proxy."""
+    from assistant_cli.config.loader import load_config
+
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    [block] = re.findall(r"```yaml\n(.*?)```", guide, re.S)
+    (tmp_path / "config.yaml").write_text(block)
+    config = load_config(tmp_path / "config.yaml")
+    assert config.gateway.trusted_proxies == ["127.0.0.1"]
+    assert config.gateway.host == "127.0.0.1"
+    assert "does not yet have a setting" not in guide
+    assert "gateway.trusted_proxies" in EXAMPLE.read_text()

@@ -19,6 +19,7 @@ from assistant_cli.store.migrations import MIGRATIONS
 from assistant_cli.store.undelivered import Undelivered
 from tests.clirun import cli
 from tests.doctor_support import result
+from tests.test_output import ISO_UTC, LONG_ID
 
 
 def give_up(paths: Paths, *chats: str) -> list[int]:
@@ -46,8 +47,8 @@ def test_inbox_failed_lists_given_up_messages_as_json_and_as_a_table(
     isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     paths = resolve()
-    code, out, _ = cli(capsys, "inbox", "failed")
-    assert code == 0 and "no given-up messages" in out
+    code, out, err = cli(capsys, "inbox", "failed")
+    assert (code, out) == (0, "") and "no given-up messages" in err
     [first] = give_up(paths, "777")
     code, out, _ = cli(capsys, "inbox", "failed", "--json")
     assert code == 0
@@ -55,8 +56,22 @@ def test_inbox_failed_lists_given_up_messages_as_json_and_as_a_table(
     assert listed["waiting_for_retry"] == 0
     assert [(r["id"], r["chat_id"], r["reason"], r["text"]) for r in listed["failed"]] == [
         (first, "777", "permanent", "question 0")]
+    assert ISO_UTC.match(listed["failed"][0]["failed_at"])
+    code, out, err = cli(capsys, "inbox", "failed")
+    [row] = [line.split("\t") for line in out.splitlines()]
+    assert code == 0 and row[:3] == [str(first), "telegram", "777"] and "inbox retry" in err
+    assert row[5:8] == ["permanent", "1", "none"] and row[-1] == "question 0"
+
+
+def test_inbox_failed_piped_through_grep_keeps_a_long_chat_id_whole(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_chat = "-100" + LONG_ID
+    [first] = give_up(resolve(), long_chat)
     code, out, _ = cli(capsys, "inbox", "failed")
-    assert code == 0 and "permanent" in out and "inbox retry" in out
+    assert code == 0
+    assert [line.split("\t")[:3] for line in out.splitlines() if long_chat in line] == [
+        [str(first), "telegram", long_chat]]
 
 
 def test_inbox_retry_requeues_the_named_messages_and_audits_it(

@@ -24,16 +24,15 @@ def test_list_shows_built_ins_with_kind_package_version_and_api(
         isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "plugins", "list", "--json")
     assert code == 0
-    rows = {(r["kind"], r["name"]): r for r in map(json.loads, out.splitlines())}
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)["plugins"]}
     assert {("provider", "openai"), ("channel", "telegram"), ("locale", "zh_CN")} <= set(rows)
     assert rows[("locale", "zh_CN")] == {
         "kind": "locale", "name": "zh_CN", "package": "assistant-cli", "version": "0.1.0",
         "api_version": API_VERSION, "status": "loaded", "enabled": True, "error": ""}
     code, out, _ = cli(capsys, "plugins", "list", "--kind", "channel")
-    assert out.splitlines()[0].split() == ["kind", "name", "package", "version", "api_version",
-                                           "status", "enabled"]
-    assert [line.split()[1] for line in out.splitlines()[1:]] == ["console", "telegram",
-                                                                  "whatsapp"]
+    rows_piped = [line.split("\t") for line in out.splitlines()]  # no header when piped
+    assert [r[1] for r in rows_piped] == ["console", "telegram", "whatsapp"]
+    assert {len(r) for r in rows_piped} == {8} and rows_piped[0][5:] == ["loaded", "true", ""]
     code, _, err = cli(capsys, "plugins", "list", "--kind", "widgets")
     assert code == 2 and "--kind 'widgets' is not a plugin kind" in err
 
@@ -72,7 +71,7 @@ def test_every_kind_of_new_plugin_installs_passes_its_own_test_and_is_listed(
         assert test.returncode == 0, f"{package.name}:\n{test.stdout[-1500:]}"
     listed = subprocess.run([*cli_command(), "plugins", "list", "--json"], capture_output=True,
                             text=True, env=env)
-    rows = {(r["kind"], r["name"]): r for r in map(json.loads, listed.stdout.splitlines())}
+    rows = {(r["kind"], r["name"]): r for r in json.loads(listed.stdout)["plugins"]}
     for kind in ("handler", "provider", "channel", "locale", "tool"):
         row = rows[(kind, "de" if kind == "locale" else f"my{kind}")]
         assert (row["status"], row["api_version"]) == ("loaded", API_VERSION), row
@@ -100,8 +99,12 @@ def test_search_and_install_from_a_package_index(tmp_path: Path, isolated_home: 
         found = subprocess.run([*cli_command(), "plugins", "search", "remind", "--index-url",
                                 index.url, "--json"], capture_output=True, text=True, env=env)
         assert found.returncode == 0, found.stderr
-        assert [json.loads(line) for line in found.stdout.splitlines()] == [
-            {"name": "assistant-cli-remindme", "version": "0.1.0", "summary": "Reminders"}]
+        assert json.loads(found.stdout) == {"plugins": [
+            {"name": "assistant-cli-remindme", "version": "0.1.0", "summary": "Reminders"}]}
+        piped = subprocess.run([*cli_command(), "plugins", "search", "remind", "--index-url",
+                                index.url], capture_output=True, text=True, env=env)
+        assert piped.stdout == "assistant-cli-remindme\t0.1.0\tReminders\n"
+        assert "plugins install assistant-cli-remindme" in piped.stderr
         site = tmp_path / "site"
         env.pop("PIP_NO_INDEX")
         env.update(PIP_TARGET=str(site), PYTHONPATH=f"{site}:{env['PYTHONPATH']}")
@@ -110,9 +113,9 @@ def test_search_and_install_from_a_package_index(tmp_path: Path, isolated_home: 
                               text=True, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "/simple/assistant-cli-remindme/" in index.paths  # --index-url reached pip
-    row = done.stdout.splitlines()[1].split()
+    row = done.stdout.splitlines()[0].split("\t")
     assert row == ["handler", "remindme", "assistant-cli-remindme", "0.1.0", API_VERSION,
-                   "loaded", "false"]
+                   "loaded", "false", ""]
 
 
 def test_search_names_the_index_when_it_cannot_be_read(

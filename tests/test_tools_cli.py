@@ -13,6 +13,7 @@ from assistant_cli.store.audit import AuditLog
 from assistant_cli.store.db import Database
 from assistant_cli.store.tool_calls import ApprovalStore
 from tests.clirun import cli
+from tests.test_output import ISO_UTC
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,15 +44,15 @@ def test_list_shows_every_tool_with_source_and_policy_and_failures(
                               "confirm": False}
     assert tools["time.now"]["allow"] == "owner" and tools["time.now"]["confirm"] is True
     assert "command not found: no-such-mcp-server-cmd" in found["failed"]["broken"]
-    code, out, _ = cli(capsys, "tools", "list")
-    assert code == 0 and "t.add\tmcp\tpaired, no confirmation\tAdd two integers." in out
-    assert "failed: broken: command not found" in out
+    code, out, err = cli(capsys, "tools", "list")
+    assert code == 0 and "t.add\tmcp\tpaired\tno\tAdd two integers." in out.splitlines()
+    assert "MCP server broken failed: command not found" in err and "broken" not in out
 
 
 def test_test_runs_one_call_and_is_audited(capsys: pytest.CaptureFixture[str]) -> None:
     write_config()
-    code, out, _ = cli(capsys, "tools", "test", "t.add", "--args", '{"a": 2, "b": 40}')
-    assert code == 0 and out.splitlines()[0] == "42" and "(ok, " in out
+    code, out, err = cli(capsys, "tools", "test", "t.add", "--args", '{"a": 2, "b": 40}')
+    assert code == 0 and out == "42\n" and "(ok, " in err  # piped: stdout is the result alone
     code, out, _ = cli(capsys, "tools", "test", "t.add", "--args", '{"a": "x"}', "--json")
     assert code == 1 and json.loads(out)["outcome"] == "bad_args"
     db = Database(resolve().database)
@@ -78,7 +79,14 @@ def test_approvals_list_and_revoke(capsys: pytest.CaptureFixture[str]) -> None:
     first = store.add("t.add", "telegram", "42", "42", "chat")
     store.add("time.now", "telegram", "42", None, "always")
     code, out, _ = cli(capsys, "tools", "approvals", "--json")
-    assert code == 0 and [r["tool"] for r in json.loads(out)] == ["t.add", "time.now"]
+    assert code == 0
+    listed = json.loads(out)["approvals"]
+    assert [r["tool"] for r in listed] == ["t.add", "time.now"]
+    assert ISO_UTC.match(listed[0]["created_at"]) and listed[1]["chat_id"] is None
+    code, out, _ = cli(capsys, "tools", "approvals")
+    assert [line.split("\t")[:5] for line in out.splitlines()] == [
+        [str(first), "t.add", "telegram:42", "chat", "42"],
+        [str(first + 1), "time.now", "telegram:42", "always", "-"]]
     code, out, _ = cli(capsys, "tools", "approvals", "--revoke", str(first))
     assert code == 0 and "revoked approval" in out
     assert not store.allowed("t.add", "telegram", "42", "42")

@@ -16,11 +16,13 @@ def _words(*words: str) -> str:
     return 'printf "%s\\n" ' + " ".join(words)
 
 
-def option_values() -> dict[str, str]:
-    """Option name → command printing its values, for every command that has the option."""
+def option_values(path: tuple[str, ...] = ()) -> dict[str, str]:
+    """Option name → command printing its values, for the command at `path` (an option
+    such as --kind means provider kinds under `providers`, plugin kinds under `plugins`)."""
     from assistant_cli.cli.pairing_cmd import USER_ID_PATTERNS
     from assistant_cli.doctor.registry import GROUPS, STATIC
     from assistant_cli.plugins.registry import PROVIDERS, available
+    from assistant_cli.plugins.scaffold import KINDS
 
     checks = _words(*GROUPS, *(c.id for c in STATIC))
     return {
@@ -30,7 +32,8 @@ def option_values() -> dict[str, str]:
         "--target": _words("systemd", "launchd"),
         "--only": checks,
         "--skip": checks,
-        "--kind": _words(*sorted(available(PROVIDERS))),
+        "--kind": _words(*KINDS) if path[:1] == ("plugins",)
+        else _words(*sorted(available(PROVIDERS))),
         "--auth": _words("api-key", "oauth", "mtls", "none"),
     }
 

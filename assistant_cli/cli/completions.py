@@ -40,7 +40,7 @@ def tree() -> Node:
 def _walk(cmd: Any, path: tuple[str, ...]) -> Node:
     from assistant_cli.cli.completion_values import argument_values, option_values
 
-    known = option_values()
+    known = option_values(path)
     options: list[str] = []
     values: dict[str, str] = {}
     for param in cmd.params:

@@ -6,62 +6,61 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assistant_cli.cli import output
 from assistant_cli.cli.common import cli_state
 
 if TYPE_CHECKING:
     from assistant_cli.store.undelivered import FailedMessage
 
 app = typer.Typer(help="Messages whose answer could not be delivered: list the given-up ones "
-                  "and queue them again.", no_args_is_help=True, rich_markup_mode=None)
+                  "and queue them again.\n\nExample: assistant-cli inbox failed",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command()
-def failed(
-    ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List given-up messages: id, platform, chat, why, the last error, whether the sender
-    was told. Also says how many wait for a retry.
+def failed(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
+    """List given-up messages: id, platform, chat, when and why, tries, whether the sender
+    was told, the last error and the text. Also says how many wait for a retry.
 
-    Example: assistant-cli inbox failed --json
+    Piped, each row is tab-separated: id, platform, chat, sender, given up (UTC), reason,
+    attempts, notice (sent, pending or none: the sender was told, will be,
+    or cannot be), error, text.
+
+    Example: assistant-cli inbox failed | cut -f1
     """
-    import json
-
     from assistant_cli.store.db import Database
     from assistant_cli.store.undelivered import Undelivered
 
     undelivered = Undelivered(Database(cli_state(ctx).paths.database))
     rows, counts = undelivered.failed(), undelivered.counts()
     if json_out:
-        print(json.dumps({"failed": [_as_json(r) for r in rows],
-                          "waiting_for_retry": counts.waiting}, indent=2))
+        output.print_json({"failed": [_as_json(r) for r in rows],
+                           "waiting_for_retry": counts.waiting})
         return
     _print_table(rows, counts.waiting)
 
 
 def _as_json(r: FailedMessage) -> dict[str, object]:
     return {"id": r.id, "platform": r.platform, "chat_id": r.chat_id, "sender_id": r.sender_id,
-            "text": r.text, "received_at": r.received_at, "failed_at": r.failed_at,
-            "attempts": r.attempts, "reason": r.reason, "error": r.error, "notice": r.notice}
+            "text": r.text, "received_at": output.iso(r.received_at),
+            "failed_at": output.iso(r.failed_at), "attempts": r.attempts, "reason": r.reason,
+            "error": r.error, "notice": r.notice}
 
 
 def _print_table(rows: list[FailedMessage], waiting: int) -> None:
-    """One plain line per message: nothing is cut when the output is piped."""
-    import datetime as dt
-
     later = f"; {waiting} waiting for a retry" if waiting else ""
     if not rows:
-        print(f"no given-up messages{later}")
+        output.say_empty(f"no given-up messages{later}")
         return
-    told = {"sent": "sender told", "pending": "sender not told yet",
-            "unreachable": "sender unreachable", None: "sender unreachable"}
+    table = output.Table(("#", "platform", "chat", "sender", "given up", "reason", "tries",
+                          "notice", "error", "text"))
     for r in rows:
-        when = dt.datetime.fromtimestamp(r.failed_at or r.received_at).strftime("%Y-%m-%d %H:%M")
-        tries = f"{r.attempts} tr{'y' if r.attempts == 1 else 'ies'}"
-        print(f"{r.id}  {r.platform} chat {r.chat_id}  given up {when} ({r.reason}, {tries}; "
-              f"{told.get(r.notice, r.notice)})  error: {r.error}  text: {r.text!r}")
-    print(f"{len(rows)} given up{later}; queue them again with "
-          "`assistant-cli inbox retry ID...` or `--all`")
+        table.add(str(r.id), r.platform, r.chat_id, r.sender_id,
+                  output.iso(r.failed_at or r.received_at) or "", r.reason, str(r.attempts),
+                  r.notice or "none", r.error, r.text)
+    output.print_table(table)
+    output.note(f"{len(rows)} given up{later}; queue them again with "
+                     "`assistant-cli inbox retry ID...` or `--all`")
 
 
 @app.command()

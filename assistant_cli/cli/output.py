@@ -63,6 +63,12 @@ def print_json(doc: Mapping[str, Any]) -> None:
 
 def say_empty(message: str) -> None:
     """'Nothing to show': on stdout for a person, on stderr in a pipe (no fake row)."""
+    note(message)
+
+
+def note(message: str) -> None:
+    """A sentence for a person next to the rows (a count, a next step): on stdout on a
+    terminal, on stderr in a pipe, so that piped stdout holds nothing but rows."""
     print(message, file=sys.stdout if stdout_is_tty() else sys.stderr)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assistant_cli.cli import output
 from assistant_cli.cli.common import cli_state
 
 if TYPE_CHECKING:
@@ -35,15 +36,17 @@ def _plugins_config(ctx: typer.Context) -> PluginsConfig:
 @app.command("list")
 def list_plugins(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object per line.")]
-    = False,
+    json_out: output.JsonOpt = False,
     kind: Annotated[str | None, typer.Option(
         "--kind", help="Only this kind: handler, tool, provider, channel or locale.")] = None,
 ) -> None:
     """Every plugin found, built-ins included: kind, name, package, version, API version,
     whether it loads (and why not) and whether config enables it.
 
-    Example: assistant-cli plugins list --json
+    Piped, each row is tab-separated: kind, name, package, version, api_version, status,
+    enabled (true/false), error (empty when it loads).
+
+    Example: assistant-cli plugins list --kind handler | cut -f2
     """
     from assistant_cli.errors import UsageError
     from assistant_cli.plugins.catalog import GROUPS, all_plugins
@@ -57,17 +60,17 @@ def list_plugins(
 
 def _print_rows(rows: list[PluginRow], json_out: bool) -> None:
     if json_out:
-        for row in rows:
-            print(json.dumps(row.as_dict()))
+        output.print_json({"plugins": [row.as_dict() for row in rows]})
         return
-    table = [COLUMNS] + [tuple(str(getattr(r, c)).lower() if c == "enabled"
-                               else str(getattr(r, c)) for c in COLUMNS) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    for line in table:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=False)).rstrip())
-    for row in rows:
-        if row.error:
-            print(f"{row.kind} {row.name}: {row.error}")
+    if not rows:
+        output.say_empty("no plugins of that kind")
+        return
+    table = output.Table((*COLUMNS, "error"))
+    for r in rows:
+        table.add(r.kind, r.name, r.package, r.version, r.api_version,
+                  output.Cell(r.status, "green" if r.status == "loaded" else "red"),
+                  str(r.enabled).lower(), r.error)
+    output.print_table(table)
 
 
 @app.command("new")
@@ -127,7 +130,7 @@ def install(
 
     _print_rows([PluginRow(**r) for r in new_rows], False)  # type: ignore[arg-type]
     if any(r["kind"] == "handler" for r in new_rows):
-        print("enable a handler by adding its name to plugins.enabled in config.yaml")
+        output.note("enable a handler by adding its name to plugins.enabled in config.yaml")
 
 
 def _rows_from_child() -> list[dict[str, object]]:
@@ -135,7 +138,11 @@ def _rows_from_child() -> list[dict[str, object]]:
 
     out = subprocess.run([sys.executable, "-m", "assistant_cli", "plugins", "list", "--json"],
                          capture_output=True, text=True, check=False).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    try:
+        rows: list[dict[str, object]] = json.loads(out)["plugins"]
+    except (ValueError, KeyError, TypeError):
+        return []  # the child failed; its rows are unknown, so every row counts as new
+    return rows
 
 
 @app.command("search")
@@ -145,11 +152,10 @@ def search(
     index_url: Annotated[str | None, typer.Option(
         "--index-url", help="Package index with a JSON API (default plugins.index_url, "
         "https://pypi.org).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object per line.")]
-    = False,
+    json_out: output.JsonOpt = False,
 ) -> None:
     """Find published plugins: packages named assistant-cli-* with the keyword
-    assistant-cli-plugin.
+    assistant-cli-plugin. Piped, each row is tab-separated: name, version, summary.
 
     Example: assistant-cli plugins search remind
     """
@@ -157,12 +163,13 @@ def search(
 
     found = find(index_url or _plugins_config(ctx).index_url, term)
     if json_out:
-        for item in found:
-            print(json.dumps(item.as_dict()))
+        output.print_json({"plugins": [item.as_dict() for item in found]})
         return
     if not found:
-        print(f"no plugin named assistant-cli-*{term}* found")
+        output.say_empty(f"no plugin named assistant-cli-*{term}* found")
         return
+    table = output.Table(("name", "version", "summary"))
     for item in found:
-        print(f"{item.name} {item.version}  {item.summary}".rstrip())
-    print(f"install one with: assistant-cli plugins install {found[0].name}")
+        table.add(item.name, item.version, item.summary)
+    output.print_table(table)
+    output.note(f"install one with: assistant-cli plugins install {found[0].name}")

@@ -13,7 +13,8 @@ from assistant_cli.cli.common import cli_state
 
 app = typer.Typer(
     help="Install, remove and watch `serve` as a service that starts at boot: a systemd "
-    "user unit on Linux, a launchd agent on macOS.", no_args_is_help=True,
+    "user unit on Linux, a launchd agent on macOS.\n\n"
+    "Example: assistant-cli service install --dry-run", no_args_is_help=True,
     rich_markup_mode=None)
 
 Target = Annotated[str | None, typer.Option(
@@ -108,7 +109,10 @@ def install(
 
 @app.command()
 def uninstall(target: Target = None) -> None:
-    """Stop the service and remove its unit (or agent). Config and state stay."""
+    """Stop the service and remove its unit (or agent). Config and state stay.
+
+    Example: assistant-cli service uninstall
+    """
     from assistant_cli.cli import service_units as units
     from assistant_cli.cli.service_run import disable
 
@@ -123,7 +127,10 @@ def uninstall(target: Target = None) -> None:
 
 @app.command()
 def status(target: Target = None) -> None:
-    """Show whether the service runs (systemctl --user status / launchctl print)."""
+    """Show whether the service runs (systemctl --user status / launchctl print).
+
+    Example: assistant-cli service status
+    """
     from assistant_cli.cli.service_run import passthrough, status_command
 
     raise typer.Exit(passthrough(status_command(_target(target))))
@@ -139,6 +146,8 @@ def logs(
     """Follow what the service prints (journalctl --user -u / the agent's log file).
 
     The structured log is `assistant-cli logs -f`; this shows stdout/stderr of the service.
+
+    Example: assistant-cli service logs -n 200
     """
     from assistant_cli.cli.service_run import logs_command, passthrough
 

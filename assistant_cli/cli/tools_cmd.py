@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from assistant_cli.cli import output
 from assistant_cli.cli.common import cli_state
 
 if TYPE_CHECKING:
@@ -16,11 +18,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="List the tools the model may call (MCP servers, plugins, built-ins), try one, "
-    "and list or revoke remembered approvals.",
+    "and list or revoke remembered approvals.\n\nExample: assistant-cli tools list",
     no_args_is_help=True, rich_markup_mode=None,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open(ctx: typer.Context) -> tuple[Config, Paths, Database, Any]:
@@ -40,12 +40,14 @@ def _open(ctx: typer.Context) -> tuple[Config, Paths, Database, Any]:
 
 
 @app.command("list")
-def list_tools(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Every tool (name, source, description, policy), and servers that failed to start.
+def list_tools(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
+    """Every tool (name, source, who may call it, whether it asks first, description);
+    servers that failed to start are named on stderr.
 
     MCP servers are started (or connected to) for the listing and stopped after it.
+    Piped, each row is tab-separated: name, source, allow, confirm (yes/no), description.
 
-    Example: assistant-cli tools list --json
+    Example: assistant-cli tools list | cut -f1
     """
     import asyncio
 
@@ -64,15 +66,19 @@ def list_tools(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     found = asyncio.run(collect())
     if json_out:
-        print(json.dumps(found, indent=2))
+        output.print_json(found)
         return
-    if not found["tools"]:
-        print("no tools: enable built-ins or add MCP servers under `tools:` in config.yaml")
-    for t in found["tools"]:
-        confirm = "asks first" if t["confirm"] else "no confirmation"
-        print(f"{t['name']}\t{t['source']}\t{t['allow']}, {confirm}\t{t['description']}")
     for name, reason in found["failed"].items():
-        print(f"failed: {name}: {reason}")
+        print(f"warning: MCP server {name} failed: {reason}", file=sys.stderr)
+    if not found["tools"]:
+        output.say_empty("no tools: enable built-ins or add MCP servers under `tools:` in "
+                         "config.yaml")
+        return
+    table = output.Table(("name", "source", "allow", "confirm", "description"))
+    for t in found["tools"]:
+        table.add(t["name"], t["source"], t["allow"], "yes" if t["confirm"] else "no",
+                  t["description"])
+    output.print_table(table)
 
 
 @app.command("test")
@@ -80,10 +86,11 @@ def test_tool(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The tool, as `tools list` shows it.")],
     args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object.")] = "{}",
-    json_out: JsonOpt = False,
+    json_out: output.JsonOpt = False,
 ) -> None:
     """Run one tool call here (no confirmation: you are the owner) and print the result
-    and the time it took. The call is audited.
+    and the time it took. The call is audited. Piped, stdout is the result alone and the
+    outcome and time go to stderr.
 
     Example: assistant-cli tools test files.read_text --args '{"path": "a.txt"}'
     """
@@ -123,11 +130,13 @@ def test_tool(
     open_audit(db, SecretStore(paths, db)).append(
         "tools.test", name, done.outcome, arguments_sha256=arguments_digest(args))
     if json_out:
-        print(json.dumps({"tool": name, "outcome": done.outcome, "result": done.result.content,
-                          "duration_ms": done.duration_ms}, indent=2))
+        output.print_json({"tool": name, "outcome": done.outcome,
+                           "result": done.result.content, "duration_ms": done.duration_ms})
     else:
         print(done.result.content)
-        print(f"({done.outcome}, {done.duration_ms:.0f} ms)")
+        # Piped, stdout is the tool's result alone (for jq and friends); the verdict is noise.
+        print(f"({done.outcome}, {done.duration_ms:.0f} ms)",
+              file=sys.stdout if output.stdout_is_tty() else sys.stderr)
     if done.outcome != "ok":
         raise typer.Exit(1)
 
@@ -137,9 +146,12 @@ def approvals(
     ctx: typer.Context,
     revoke: Annotated[int | None, typer.Option(
         "--revoke", metavar="ID", help="Revoke the remembered approval with this id.")] = None,
-    json_out: JsonOpt = False,
+    json_out: output.JsonOpt = False,
 ) -> None:
     """List remembered approvals ("Allow in this chat", "Always"), or revoke one.
+
+    Piped, each row is tab-separated: id, tool, platform:sender, scope (chat or always),
+    chat (- for always), since (UTC).
 
     Example: assistant-cli tools approvals --revoke 3
     """
@@ -164,14 +176,19 @@ def approvals(
         print(f"revoked approval {revoke}: {gone.tool} for {gone.platform} user "
               f"{gone.sender_id}")
         return
-    rows = [{"id": a.id, "tool": a.tool, "platform": a.platform, "sender_id": a.sender_id,
-             "chat_id": a.chat_id, "scope": a.scope, "created_at": a.created_at}
-            for a in store.active()]
+    rows = store.active()
     if json_out:
-        print(json.dumps(rows, indent=2))
+        output.print_json({"approvals": [
+            {"id": a.id, "tool": a.tool, "platform": a.platform, "sender_id": a.sender_id,
+             "chat_id": a.chat_id, "scope": a.scope, "created_at": output.iso(a.created_at)}
+            for a in rows]})
         return
     if not rows:
-        print("no remembered approvals")
-    for r in rows:
-        where = "everywhere" if r["scope"] == "always" else f"in chat {r['chat_id']}"
-        print(f"{r['id']}\t{r['tool']}\t{r['platform']}:{r['sender_id']}\t{where}")
+        output.say_empty("no remembered approvals")
+        return
+    table = output.Table(("#", "tool", "sender", "scope", "chat", "since"))
+    for a in rows:
+        table.add(str(a.id), a.tool, f"{a.platform}:{a.sender_id}", a.scope,
+                  a.chat_id if a.scope != "always" and a.chat_id else "-",
+                  output.iso(a.created_at) or "")
+    output.print_table(table)

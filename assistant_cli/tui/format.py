@@ -9,6 +9,7 @@ from rich.text import Text
 
 from assistant_cli.domain.events import (
     MessageError,
+    MessageFailed,
     MessageIn,
     MessageOut,
     PairingApproved,
@@ -17,6 +18,8 @@ from assistant_cli.domain.events import (
     ProviderCallFailed,
     ProviderFailover,
     ProvidersExhausted,
+    ToolCalled,
+    ToolConfirmed,
     TurnFailed,
 )
 
@@ -86,6 +89,34 @@ def feed_line(name: str, data: dict[str, Any], ts: float) -> Text | None:
         kinds = ", ".join(f"{p.get('provider')}: {p.get('kind')}"
                           for p in data.get("providers") or [] if isinstance(p, dict))
         line.append(f"no provider could answer ({kinds})")
+    else:
+        return _tool_or_given_up_line(name, data, line)
+    return line
+
+
+# How a sender answered a tool confirmation (ToolConfirmed.decision), as the feed says it.
+DECISIONS = {"once": "allowed once", "chat": "allowed in this chat", "always": "always allowed",
+             "deny": "denied", "timeout": "not answered in time",
+             "unavailable": "could not be asked"}
+
+
+def _tool_or_given_up_line(name: str, data: dict[str, Any], line: Text) -> Text | None:
+    """Feed lines for tool calls, tool confirmations and given-up messages."""
+    if name == ToolCalled.NAME:
+        outcome = str(data.get("outcome", "?"))
+        line.append("⚙ ", style="green" if outcome == "ok" else "bold red")
+        line.append(f"tool {data.get('tool')}  {outcome} in "
+                    f"{float(data.get('duration_ms') or 0):.0f} ms")
+    elif name == ToolConfirmed.NAME:
+        decision = str(data.get("decision", "?"))
+        allowed = decision in ("once", "chat", "always")
+        line.append("✓ " if allowed else "✗ ", style="green" if allowed else "yellow")
+        who = f"{data.get('channel', '?')} {data.get('sender', '')}".strip()
+        line.append(f"tool {data.get('tool')}: {DECISIONS.get(decision, decision)} ({who})")
+    elif name == MessageFailed.NAME:
+        line.append("✗ ", style="bold red")
+        line.append(f"{data.get('channel', '?')}: gave up message {data.get('id')} "
+                    f"({data.get('reason')}): {data.get('error')} — assistant-cli inbox failed")
     else:
         return None
     return line
