@@ -19,15 +19,25 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.gateway_harness import live_gateway, wait_until
 
 
-def fill(db: Database) -> None:
-    """No room for one more page: SQLite then fails writes with SQLITE_FULL, as on a full disk."""
+async def fill(db: Database) -> None:
+    """No room for one more page: SQLite then fails writes with SQLITE_FULL, as on a full disk.
+
+    The limit is per connection: it is set on the loop's and on the group-commit writer's."""
     db.execute("VACUUM")  # no free pages left inside the file either
     pages = int(db.execute("PRAGMA page_count").fetchone()[0])
-    db.execute(f"PRAGMA max_page_count={pages}")
+    await _limit(db, pages)
 
 
-def make_room(db: Database) -> None:
+async def make_room(db: Database) -> None:
+    """Space returns, and nothing else: no write that could itself count as the recovery."""
     db.execute("PRAGMA max_page_count=1073741823")
+    assert db.writer is not None and db.writer.conn is not None  # started by fill()
+    db.writer.conn.execute("PRAGMA max_page_count=1073741823")  # the writer is idle here
+
+
+async def _limit(db: Database, pages: int) -> None:
+    db.execute(f"PRAGMA max_page_count={pages}")
+    await db.write(lambda conn: conn.execute(f"PRAGMA max_page_count={pages}"), durable=False)
 
 
 def message(n: int) -> InboundMessage:
@@ -39,7 +49,7 @@ async def test_a_full_disk_names_the_real_error_and_is_reported_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
-    fill(db)
+    await fill(db)
     caplog.set_level(logging.INFO, logger="assistant_cli")
     for n in range(30):
         with pytest.raises(sqlite3.OperationalError, match="full"):
@@ -47,7 +57,7 @@ async def test_a_full_disk_names_the_real_error_and_is_reported_once(
     failed = [r for r in caplog.records if getattr(r, "event", "") == "storage.failed"]
     assert len(failed) == 1 and "full" in failed[0].getMessage()
     assert db.health.reason is not None and "full" in db.health.reason
-    make_room(db)
+    await make_room(db)
     assert await inbox.add(message(99)) is not None
     assert db.health.reason is None
     recovered = [r for r in caplog.records if getattr(r, "event", "") == "storage.recovered"]
@@ -65,13 +75,13 @@ async def test_readyz_is_not_ready_with_the_reason_and_recovers_by_itself(
     async with live_gateway(tmp_path, fake, log_level=None) as h, \
             aiohttp.ClientSession() as session:
         h.db.health.probe_every = 0.0  # probe on every readiness check in this test
-        fill(h.db)
-        with pytest.raises(sqlite3.OperationalError):
-            h.channel.feed("x" * 20_000)  # not acknowledged: the platform redelivers
+        await fill(h.db)
+        h.channel.feed("x" * 20_000)  # not stored, so not acknowledged: redelivered later
+        await wait_until(lambda: h.db.health.reason is not None, what="the storage failure")
         async with session.get(h.base_url + "/readyz") as resp:
             body = await resp.json()
             assert resp.status == 503 and "full" in body["storage"]
-        make_room(h.db)  # space returns; nothing else happens: readiness comes back itself
+        await make_room(h.db)  # space returns; nothing else happens: readiness comes back itself
         async with session.get(h.base_url + "/readyz") as resp:
             assert resp.status == 200 and (await resp.json())["storage"] == "ok"
         h.channel.feed("hello")
@@ -121,7 +131,7 @@ async def test_a_channel_does_not_repeat_the_storage_failure_as_errors(
 
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
-    fill(db)
+    await fill(db)
     caplog.set_level(logging.INFO, logger="assistant_cli")
 
     class InboxSink:
@@ -137,7 +147,7 @@ async def test_a_channel_does_not_repeat_the_storage_failure_as_errors(
         await channel.start(InboxSink())
         try:
             await until(lambda: db.health.failures >= 3)
-            make_room(db)
+            await make_room(db)
             await until(lambda: inbox.depth() == 1)  # stored once space returned
         finally:
             await channel.stop()

@@ -157,13 +157,15 @@ class Database:
         if self._writer is None:
             self._writer = Writer(self._connect, self.path)
         try:
-            return await self._writer.run(job, durable=durable)
+            result = await self._writer.run(job, durable=durable)
         except Exception as exc:
             # The writer's failures count for /readyz like the loop connection's; recovery
-            # is noticed by storage_problem()'s probe write.
+            # is noticed by the next write that succeeds, or storage_problem()'s probe.
             if is_storage_error(exc):
                 self.health.failed(exc)
             raise
+        self.health.succeeded()
+        return result
 
     @property
     def writer(self) -> Writer | None:

@@ -5,6 +5,9 @@ modules that use it, so the SQLite default never loads it. The schema mirrors th
 one (store/migrations.py) for the inbox, replies and history, plus the lease columns that
 several replicas need (`claimed_by`, `heartbeat_at`); it is created under an advisory lock
 so that replicas starting together do not race.
+
+psycopg_pool is imported inside functions: it belongs to the optional `postgres` extra,
+and importing this module (as the CLI does to mask URLs) must work without it.
 """
 
 from __future__ import annotations

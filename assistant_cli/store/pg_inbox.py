@@ -10,6 +10,9 @@ resent, never regenerated), plus what replicas need:
   every few seconds); a row whose replica stopped heart-beating for `lease` seconds is
   queued again by the next claim on any replica. Times come from the database's clock, so
   replicas need not agree on theirs.
+
+psycopg.rows is imported inside functions: psycopg is the optional `postgres` extra, and
+this module is imported (for its types) by installs that do not have it.
 """
 
 from __future__ import annotations

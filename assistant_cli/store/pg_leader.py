@@ -5,6 +5,9 @@ replica that holds `pg_try_advisory_lock(key)` on its own connection is the lead
 it dies, its connection ends and the server frees the lock, and the next replica to try
 (every `interval` seconds) takes over. A leader also checks its connection at that pace,
 so one that lost the database stops leading instead of believing it still does.
+
+psycopg is imported inside functions: it is the optional `postgres` extra, not installed
+with the SQLite default.
 """
 
 from __future__ import annotations

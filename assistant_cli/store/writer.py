@@ -203,6 +203,8 @@ def _run_one(conn: sqlite3.Connection, entry: _Entry) -> None:
     try:
         entry.result = entry.job(conn)
     except Exception as exc:
+        if not conn.in_transaction:  # SQLite rolled back everything (SQLITE_FULL, IOERR):
+            raise  # the whole batch fails with the real error, not "no such savepoint"
         conn.execute("ROLLBACK TO job")
         entry.error = exc
     conn.execute("RELEASE job")
