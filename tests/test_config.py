@@ -257,3 +257,13 @@ def test_setup_asks_again_instead_of_writing_an_empty_required_value() -> None:
     assert answer == "m1" and out.getvalue().count("needed") == 2
     assert ask_required("Model", "gpt", Console(file=io.StringIO()),
                         stream=io.StringIO("\n")) == "gpt"
+
+
+def test_a_state_url_with_a_password_is_refused_naming_the_keyring_fix() -> None:
+    message = _error("state:\n  url: postgresql://bot:hunter2@db:5432/a\n")
+    assert message.startswith("config.yaml:2: state")
+    assert "keyring:postgres_password" in message and "hunter2" not in message
+
+
+def test_a_state_url_must_be_postgresql() -> None:
+    assert "postgresql://" in _error("state:\n  url: mysql://db/a\n")

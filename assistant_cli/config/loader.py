@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from assistant_cli.config.masking import masked
 from assistant_cli.config.models import SECRET_KEYS, Config
 from assistant_cli.errors import ConfigError
 from assistant_cli.paths import atomic_write
@@ -125,7 +126,7 @@ def _fields_at(loc: Loc, root: type[BaseModel] = Config) -> list[str]:
 
 def _describe(err: dict[str, Any], loc: Loc, root: type[BaseModel] = Config) -> str:
     kind = err["type"]
-    got = err.get("input")
+    got = masked(err.get("input"))  # an error message never echoes a secret
     if kind == "extra_forbidden":
         parent_fields = _fields_at(loc[:-1], root)
         close = difflib.get_close_matches(str(loc[-1]), parent_fields, n=1)

@@ -8,6 +8,7 @@ warning (see loader.literal_secret_warnings).
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -25,7 +27,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 # Keys whose values are secrets wherever they appear; used to mask and to warn on literals.
 SECRET_KEYS = frozenset(
     {"api_token", "api_key", "webhook_secret", "access_token", "app_secret", "verify_token",
-     "jwt_secret", "client_secret"}
+     "jwt_secret", "client_secret", "password"}
 )
 
 
@@ -348,6 +350,27 @@ class ToolsConfig(Strict):
         return bool(self.mcp_servers) or self.builtins.time or self.builtins.memory
 
 
+class StateConfig(Strict):
+    """Where the state lives: the SQLite file (default) or a PostgreSQL database that several
+    `serve` replicas share (see docs/replicas.md)."""
+
+    url: str | None = None  # postgresql://user@host:5432/db; None: the SQLite file
+    password: str | None = None  # keyring:NAME / env:NAME reference, never the password
+    pool_size: int = Field(default=10, ge=1, le=100)  # connections per process
+    lease: Seconds = 30.0  # a claimed message whose replica stopped heart-beating is requeued
+    replica: str | None = None  # this process's name in leases and /metrics; default host-pid
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (leave it out for the SQLite file)")
+        if url is not None and re.search(r"://[^:/@]+:[^@]+@", url):
+            raise ValueError("holds a password: put it in the keyring and write "
+                             "password: keyring:postgres_password")
+        return url
+
+
 class Config(Strict):
     version: Literal[1] = 1
     # Language of chat replies when the sender's platform gives none and they chose none.
@@ -361,6 +384,7 @@ class Config(Strict):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
 
     @model_validator(mode="after")
     def _tools_need_tool_calling(self) -> Config:
