@@ -159,6 +159,7 @@ class Writer:
                 stop = self._drain(batch)
                 with self._busy:
                     self._commit(conn, batch)
+                _settle(batch)  # after the lock: a caller woken now may run inline
                 if stop:
                     return
         finally:
@@ -194,7 +195,6 @@ class Writer:
         except Exception as exc:  # the commit failed: nothing of this batch is stored
             for entry in batch:
                 entry.error, entry.result = exc, None
-        _settle(batch)
 
 
 def _run_one(conn: sqlite3.Connection, entry: _Entry) -> None:
