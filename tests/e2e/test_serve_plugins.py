@@ -55,7 +55,9 @@ def test_an_example_handler_answers_without_the_model_and_a_raising_one_costs_no
     tg.push_message(FRIEND, "hello")
     wait(lambda: len(tg.messages_to(FRIEND)) == 2, what="the model's answer")
     assert tg.messages_to(FRIEND)[1] == "echo: hello"
-    assert [r[2] for r in inbox_rows(isolated_home)] == ["handled", "answered"]
+    # The row is marked done in the commit after the send: wait for it, do not race it.
+    wait(lambda: [r[2] for r in inbox_rows(isolated_home)] == ["handled", "answered"],
+         what="both messages recorded as handled and answered")
     with urllib.request.urlopen(serve.gateway + "/metrics", timeout=5) as resp:
         metrics = resp.read().decode()
     assert 'assistant_handler_failures_total{handler="boom",reason="error"} 2' in metrics
