@@ -4,6 +4,9 @@ An unreachable server, a wrong password or a missing driver are the user's to fi
 come out as `DatabaseUnreachable` (exit 2) naming the URL with its password masked. The
 schema is migrated under an advisory lock (store/pg_schema.py), once per version, whatever
 number of replicas start together.
+
+psycopg and psycopg_pool are imported inside functions: they are the optional `postgres`
+extra, and a missing one must become a hint, not an ImportError at import time.
 """
 
 from __future__ import annotations
