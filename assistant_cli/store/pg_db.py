@@ -47,8 +47,9 @@ class PgDatabase(Database):
     """
 
     def __init__(self, url: str, *, password: str | None = None, pool_size: int = 10,
-                 state_dir: Path | None = None) -> None:
-        from assistant_cli.store.pg_open import connect_pool, migrate
+                 state_dir: Path | None = None, migrate: bool = True) -> None:
+        """`migrate=False` opens the database as it is (doctor examines, never changes)."""
+        from assistant_cli.store.pg_open import connect_pool
 
         self.url = url
         self.health = StorageHealth()
@@ -59,7 +60,8 @@ class PgDatabase(Database):
         self._kwargs: dict[str, Any] = {"password": password} if password else {}
         self.pool: ConnectionPool[Any] = connect_pool(url, self._kwargs, pool_size)
         try:
-            migrate(self.pool, url)
+            if migrate:
+                self.migrate()
         except BaseException:
             self.pool.close()
             raise
@@ -82,8 +84,11 @@ class PgDatabase(Database):
 
     @property
     def schema_version(self) -> int:
-        row = self.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        """Migrations applied (0 for a database no assistant-cli has set up yet)."""
+        from assistant_cli.store.pg_open import current_version
+
+        with self.pool.connection() as conn:
+            return current_version(conn)
 
     def migrate(self) -> None:
         from assistant_cli.store.pg_open import migrate

@@ -86,7 +86,7 @@ def connect_pool(url: str, kwargs: dict[str, Any], size: int) -> ConnectionPool[
 def migrate(pool: ConnectionPool[Any], url: str) -> None:
     """Apply the migrations this database lacks, each in its own locked transaction."""
     with pool.connection() as conn:
-        if _current(conn) == SCHEMA_VERSION:
+        if current_version(conn) == SCHEMA_VERSION:
             return  # the usual case: no lock taken
         for version in range(1, SCHEMA_VERSION + 1):
             with conn.transaction():
@@ -106,7 +106,7 @@ def migrate(pool: ConnectionPool[Any], url: str) -> None:
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
 
-def _current(conn: Any) -> int:
+def current_version(conn: Any) -> int:
     """The schema version without waiting for the lock (0 for an empty database)."""
     if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
         return 0
