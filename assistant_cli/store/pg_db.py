@@ -15,8 +15,9 @@ psycopg is imported inside functions: it is the optional `postgres` extra.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,8 @@ class PgDatabase(Database):
 
         self.url = url
         self.health = StorageHealth()
+        self._probed_at = 0.0
+        self._probing = threading.Lock()
         digest = hashlib.sha256(plain_url(url).encode()).hexdigest()[:16]
         self.path = (state_dir or Path(".")) / f"postgres-{digest}"
         if state_dir is not None:
@@ -129,14 +132,25 @@ class PgDatabase(Database):
             return job(conn)
 
     def storage_problem(self) -> str | None:
-        """Why the database cannot be used now, or None; while down, a test query (every
-        few seconds) notices that the server answers again."""
-        if self.health.probe_due():
-            with contextlib.suppress(Exception), \
-                    self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
-                conn.execute("SELECT 1")
-                self.health.succeeded()
+        """Why the database cannot be used now, or None. Every few seconds a test query in
+        a thread of its own notices a server that went away (or came back) even when
+        nothing is written; this call never waits for the server."""
+        now = time.monotonic()
+        if now - self._probed_at >= self.health.probe_every and not self._probing.locked():
+            self._probed_at = now
+            threading.Thread(target=self._probe, name="state-probe", daemon=True).start()
         return self.health.reason
+
+    def _probe(self) -> None:
+        with self._probing:
+            try:
+                with self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
+                    conn.execute("SELECT 1")
+            except Exception as exc:
+                if self.health.reason is None or is_pg_storage_error(exc):
+                    self.health.failed(exc)
+            else:
+                self.health.succeeded()
 
     @property
     def writer(self) -> None:

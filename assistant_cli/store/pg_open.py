@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 CONNECT_TIMEOUT = 5  # seconds
+WAIT_TIMEOUT = 5.0  # seconds a caller waits for a pooled connection
+RECONNECT_TIMEOUT = 8.0  # seconds of failed reconnection before starting afresh
 DRIVER_HINT = "pip install 'assistant-cli[postgres]'"
 REACH_HINT = ("check that the server runs and the URL, user and password (state.password) "
               "are right; `assistant-cli doctor` checks the database")
@@ -71,8 +73,14 @@ def connect_pool(url: str, kwargs: dict[str, Any], size: int) -> ConnectionPool[
     check_reachable(url, kwargs)
     from psycopg_pool import ConnectionPool, PoolTimeout
 
+    # A connection is checked before use (a server restart costs no failed request); a
+    # caller waits at most WAIT_TIMEOUT for one (a write then fails: intake answers 503);
+    # reconnection gives up after RECONNECT_TIMEOUT and starts afresh on the next demand,
+    # so the pool's doubling back-off never keeps it away from a server that is back.
     pool: ConnectionPool[Any] = ConnectionPool(
         url, min_size=1, max_size=max(size, 2), open=False, name="assistant-state",
+        check=ConnectionPool.check_connection, timeout=WAIT_TIMEOUT,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, **kwargs})
     try:
         pool.open(wait=True, timeout=2.0 * CONNECT_TIMEOUT)
