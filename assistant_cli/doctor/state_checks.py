@@ -56,7 +56,7 @@ def open_existing(ctx: DoctorContext) -> Database:
     if target is None:
         return ExistingDatabase(ctx.paths.database)
     try:
-        return pg_checks.open_existing(target)
+        return pg_checks.open_existing(target, ctx)
     except AssistantError:
         raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
 

@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from assistant_cli.paths import ensure_dir
 from assistant_cli.store.conn import Conn, Cursor
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import StorageHealth
@@ -58,8 +57,6 @@ class PgDatabase(Database):
         self._probing = threading.Lock()
         digest = hashlib.sha256(plain_url(url).encode()).hexdigest()[:16]
         self.path = (state_dir or Path(".")) / f"postgres-{digest}"
-        if state_dir is not None:
-            ensure_dir(state_dir)  # for the audit anchor file
         self._kwargs: dict[str, Any] = {"password": password} if password else {}
         self.pool: ConnectionPool[Any] = connect_pool(url, self._kwargs, pool_size)
         try:
