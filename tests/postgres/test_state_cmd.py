@@ -217,3 +217,16 @@ def test_migrate_needs_a_sqlite_state_and_a_postgres_url(
     code, _, err = cli(capsys, "state", "migrate", "--to", "postgresql://x/y",
                        "--password-env", "NOPE")
     assert code == 2 and "NOPE" in err
+
+
+def test_migrate_takes_the_password_reference_of_the_config(
+        pg_url: str, isolated_home: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Database(resolve().database).close()
+    use_postgres(isolated_home, "postgresql://assistant@db.internal/assistant")
+    monkeypatch.delenv("TEST_PGPASSWORD", raising=False)
+    code, _, err = cli(capsys, "state", "migrate", "--to", pg_url)
+    assert code == 1 and "state.password: environment variable TEST_PGPASSWORD" in err
+    monkeypatch.setenv("TEST_PGPASSWORD", "any (trust auth)")
+    code, out, err = cli(capsys, "state", "migrate", "--to", pg_url)
+    assert code == 0 and "row counts match" in out, err
