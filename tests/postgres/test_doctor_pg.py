@@ -135,3 +135,15 @@ def test_this_machines_anchor_catches_a_wiped_postgres_audit_log(pg_state: str) 
         db.close()
     r = result("state.audit")
     assert r.status == "fail" and "wiped" in r.found
+
+
+def test_a_full_local_disk_on_postgres_is_about_logs_not_the_inbox(
+        pg_state: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr("assistant_cli.doctor.state_checks.shutil.disk_usage",
+                        lambda _: usage._replace(free=10 * 2**20))
+    r = result("state.disk")
+    assert r.status == "fail" and "the state itself is in PostgreSQL" in r.found
+    assert "inbox" not in r.found
