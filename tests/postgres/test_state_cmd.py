@@ -230,3 +230,14 @@ def test_migrate_takes_the_password_reference_of_the_config(
     monkeypatch.setenv("TEST_PGPASSWORD", "any (trust auth)")
     code, out, err = cli(capsys, "state", "migrate", "--to", pg_url)
     assert code == 0 and "row counts match" in out, err
+
+
+def test_migrate_on_a_terminal_shows_a_progress_bar(
+        pg_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_sqlite(resolve().database, 2000)
+    monkeypatch.setattr("assistant_cli.cli.output.stdout_is_tty", lambda: True)
+    code, out, err = cli(capsys, "state", "migrate", "--to", pg_url, "--batch", "500")
+    assert code == 0, err
+    assert "inbox: " not in out  # no plain progress lines on a terminal
+    assert "2000/2000" in out and "row counts match" in out
