@@ -175,6 +175,7 @@ def test_migrate_copies_100k_messages_and_the_audit_chain_and_is_safe_to_rerun(
     source = Database(paths.database)
     with source.transaction() as conn:
         conn.execute("UPDATE inbox SET status = 'failed' WHERE id = 5")
+        conn.execute("UPDATE inbox SET status = 'claimed' WHERE id = 6")  # serve was killed
     source.close()
     code, out, err = cli(capsys, "state", "migrate", "--to", pg_url, "--batch", "50000")
     assert code == 0, err
@@ -183,6 +184,7 @@ def test_migrate_copies_100k_messages_and_the_audit_chain_and_is_safe_to_rerun(
     try:
         assert int(target.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]) == MESSAGES
         assert target.execute("SELECT status FROM inbox WHERE id = 5").fetchone()[0] == "failed"
+        assert target.execute("SELECT status FROM inbox WHERE id = 6").fetchone()[0] == "queued"
     finally:
         target.close()
 
