@@ -1,7 +1,8 @@
 """Doctor checks of the state directory: database integrity, schema, audit chain, modes, disk.
 
 The database is opened as it is, never created or migrated: `Database()` would do both,
-and doctor must not change what it examines.
+and doctor must not change what it examines. When `state.url` points at PostgreSQL, the
+checks of the database go to pg_checks.py and say nothing about a SQLite file not in use.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from assistant_cli.doctor import pg_checks
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
-from assistant_cli.errors import SecretError
+from assistant_cli.errors import AssistantError, SecretError
 from assistant_cli.store.audit import KEY_NAME, AuditLog
 from assistant_cli.store.audit_anchor import any_recorded, store_anchors
+from assistant_cli.store.backend import state_section
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import RECOVER_HINT
 from assistant_cli.store.migrations import MIGRATIONS
@@ -48,7 +51,21 @@ class ExistingDatabase(Database):
         self.conn = conn
 
 
+def open_existing(ctx: DoctorContext) -> Database:
+    """The state database as it is: the SQLite file, or the PostgreSQL one of state.url."""
+    target = pg_checks.postgres_target(ctx)
+    if target is None:
+        return ExistingDatabase(ctx.paths.database)
+    try:
+        return pg_checks.open_existing(target, ctx)
+    except AssistantError:
+        raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
+
+
 async def check_database(ctx: DoctorContext) -> Result:
+    target = pg_checks.postgres_target(ctx)
+    if target is not None:
+        return await pg_checks.check_database(ctx, target)
     path = ctx.paths.database
 
     def probe() -> tuple[list[str], int] | None:
@@ -77,6 +94,10 @@ async def check_database(ctx: DoctorContext) -> Result:
 
 
 async def check_migrations(ctx: DoctorContext) -> Result:
+    target = pg_checks.postgres_target(ctx)
+    if target is not None:
+        return await pg_checks.check_migrations(ctx, target)
+
     def version() -> int:
         db = ExistingDatabase(ctx.paths.database)
         try:
@@ -104,8 +125,8 @@ async def check_audit(ctx: DoctorContext) -> Result:
     store = ctx.store()
 
     def verify() -> Result:
-        db = ExistingDatabase(ctx.paths.database)
-        anchors = store_anchors(ctx.paths.database, store)
+        db = open_existing(ctx)
+        anchors = store_anchors(db, store)
         try:
             count = int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
             if count == 0 and not any_recorded(anchors):
@@ -121,7 +142,7 @@ async def check_audit(ctx: DoctorContext) -> Result:
             db.close()
         if not intact:
             return fail(f"audit chain broken: {summary}",
-                        "the log was changed outside assistant-cli: keep a copy of state.db "
+                        "the log was changed outside assistant-cli: keep a copy of the state "
                         "for investigation; `assistant-cli audit list` shows the entries; "
                         "once understood, `assistant-cli audit verify --reanchor` accepts the "
                         "log as it is now")
@@ -223,26 +244,38 @@ async def fix_permissions(ctx: DoctorContext) -> list[str]:
 
 
 async def check_disk(ctx: DoctorContext) -> Result:
-    def usage() -> tuple[Path, int]:
+    def usage() -> tuple[Path, int, bool]:
         where = ctx.paths.state_dir
         while not where.exists() and where != where.parent:
             where = where.parent
-        return where, shutil.disk_usage(where).free
+        return where, shutil.disk_usage(where).free, _on_postgres(ctx)
 
-    where, free = await in_thread(usage)
+    where, free, postgres = await in_thread(usage)
     shown = f"{free / 2**30:.1f} GiB free" if free >= 2**30 else f"{free / 2**20:.0f} MiB free"
     fix = (f"free space on the file system of {where} (old logs: "
            f"{ctx.paths.log_dir}), or move ASSISTANT_CLI_HOME to a larger disk")
     if free < DISK_FAIL_BYTES:
+        if postgres:
+            return fail(f"only {shown} for {where}: logs and audit anchors cannot be written "
+                        "when full (the state itself is in PostgreSQL)", fix)
         return fail(f"only {shown} for {where}: the inbox cannot accept messages when full", fix)
     if free < DISK_WARN_BYTES:
         return warn(f"only {shown} for {where}", fix)
     return ok(f"{shown} for {where}")
 
 
+def _on_postgres(ctx: DoctorContext) -> bool:
+    """The state is in PostgreSQL (blocking: reads config.yaml)."""
+    try:
+        section = state_section(ctx.paths)
+    except AssistantError:
+        return False
+    return section is not None and section.url is not None
+
+
 async def check_undelivered(ctx: DoctorContext) -> Result:
     def count() -> tuple[int, int]:
-        db = ExistingDatabase(ctx.paths.database)
+        db = open_existing(ctx)
         try:
             counts = Undelivered(db).counts()
         finally:

@@ -4,12 +4,16 @@ On a full disk every write fails, and each caller would say so; the owner needs 
 that storage is down and why, one when it works again, and a `/readyz` that is not ready
 meanwhile. Failures that are the storage's (full, I/O error, read-only, corrupt) count;
 a busy lock or a bad statement does not.
+
+store/pg_sql.py is imported inside functions, and only once psycopg is loaded: the SQLite
+default never imports the optional PostgreSQL driver.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 
@@ -40,8 +44,14 @@ def is_corruption(exc: BaseException) -> bool:
 
 
 def is_storage_error(exc: BaseException) -> bool:
+    """The storage itself failed (SQLite: full, I/O, read-only, corrupt; PostgreSQL: the
+    server unreachable or out of resources, see store/pg_sql.py)."""
     if not isinstance(exc, sqlite3.DatabaseError):
-        return False
+        if "psycopg" not in sys.modules:  # never loads the optional driver by itself
+            return False
+        from assistant_cli.store.pg_sql import is_pg_storage_error
+
+        return is_pg_storage_error(exc)
     code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
     if code is not None:
         return code & 0xFF in STORAGE_CODES
