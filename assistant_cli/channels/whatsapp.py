@@ -104,8 +104,11 @@ class WhatsAppChannel(Channel):
         app_secret, verify_token = secret("app_secret"), secret("verify_token")
         self.graph = GraphClient(cfg.graph_base_url, cfg.api_version, self.phone_number_id,
                                  secret("access_token"))
-        self._db = Database(self.ctx.paths.database)
+        self._db = (self.ctx.database() if self.ctx.database is not None
+                    else Database(self.ctx.paths.database))
         self.deliveries = DeliveryLog(self._db)
+        if not self.receiving:
+            return  # a worker replica: the intake replicas take Meta's webhooks
         app.router.add_get(WEBHOOK_PATH, make_verify_handler(verify_token))
         app.router.add_post(WEBHOOK_PATH, make_receive_handler(app_secret, self.deliver))
 
@@ -190,7 +193,7 @@ class WhatsAppChannel(Channel):
             log.log(store_failure_level(exc), "could not store a whatsapp webhook; Meta will "
                     "redeliver it", exc_info=not is_storage_error(exc),
                     extra={"event": "whatsapp.store_failed"})
-            return 500
+            return 503  # not stored: Meta redelivers, nothing is acknowledged unstored
         for status in new:
             self._on_status(status)
         return 200
