@@ -135,6 +135,6 @@ def test_a_version_4_database_is_migrated_with_its_rows_due_at_once(tmp_path: Pa
     conn.commit()
     conn.close()
     db = Database(path)
-    assert db.schema_version == len(MIGRATIONS) == 6
+    assert db.schema_version == len(MIGRATIONS) == 7
     item = asyncio.run(Inbox(db).claim())
     assert item is not None and item.message.external_id == "1"

@@ -105,7 +105,7 @@ async def check_audit(ctx: DoctorContext) -> Result:
 
     def verify() -> Result:
         db = ExistingDatabase(ctx.paths.database)
-        anchors = store_anchors(ctx.paths.database, store)
+        anchors = store_anchors(db, store)
         try:
             count = int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
             if count == 0 and not any_recorded(anchors):

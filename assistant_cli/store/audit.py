@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from assistant_cli.store.audit_anchor import Anchor, anchor_lock, parse, store_anchors
 from assistant_cli.store.db import Database
+from assistant_cli.store.pg_schema import AUDIT_LOCK
 
 log = logging.getLogger("assistant_cli.audit")
 
@@ -84,7 +85,7 @@ def key_from_store(store: Any) -> Callable[[], bytes]:
 
 def open_audit(db: Database, store: Any) -> AuditLog:
     """The audit log of a state database, keyed and anchored through a SecretStore."""
-    return AuditLog(db, key_from_store(store), anchors=store_anchors(db.path, store))
+    return AuditLog(db, key_from_store(store), anchors=store_anchors(db, store))
 
 
 class AuditLog:
@@ -122,15 +123,16 @@ class AuditLog:
                                  default=str)
         ts = time.time()
         with self.db.transaction() as conn:
+            if self.db.backend == "postgresql":  # one chain, whichever replica appends
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
             row = conn.execute("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1").fetchone()
             prev = row["mac"] if row else GENESIS
             mac = self._mac(prev, ts, actor, action, target, outcome, detail_json)
-            cur = conn.execute(
+            entry_id = int(conn.execute(
                 "INSERT INTO audit (ts, actor, action, target, outcome, detail, prev_mac, mac)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (ts, actor, action, target, outcome, detail_json, prev, mac),
-            )
-            entry_id = int(cur.lastrowid or 0)
+            ).fetchone()[0])
             conn.execute(
                 "INSERT INTO kv (key, value) VALUES ('audit_head', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -157,7 +159,7 @@ class AuditLog:
         behind the log, which verifies; never ahead of it, which would be a false alarm)."""
         if not self.anchors:
             return
-        with anchor_lock(self.db.path):
+        with anchor_lock(self.db.anchor_file):
             head_id, head_mac = self._db_head()
             value = f"{head_id}:{self._head_mac(head_id, head_mac)}"
             for anchor in self.anchors:

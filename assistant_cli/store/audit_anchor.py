@@ -35,10 +35,10 @@ class Anchor(Protocol):
 
 
 class FileAnchor:
-    """`audit.head` beside state.db."""
+    """`audit.head` beside state.db (for PostgreSQL, a file per database in the state dir)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name("audit.head")
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.name = f"the anchor file {self.path.name}"
 
     def read(self) -> str | None:
@@ -55,15 +55,15 @@ class FileAnchor:
 class KeyringAnchor:
     """The same value as an internal keyring entry (survives a wipe of the state dir).
 
-    One entry per state database (named after its path): several homes may share one OS
-    keyring, and each must be compared with its own head only.
+    One entry per state database (named after its path, or its URL without password):
+    several homes may share one OS keyring, and each must be compared with its own head only.
     """
 
     name = "the keyring anchor"
 
-    def __init__(self, store: Any, db_path: Path) -> None:
+    def __init__(self, store: Any, db_key: str) -> None:
         self.store = store  # a SecretStore; its backend is chosen on first use
-        where = hashlib.sha256(str(db_path.resolve()).encode()).hexdigest()[:16]
+        where = hashlib.sha256(db_key.encode()).hexdigest()[:16]
         self.entry = f"{ANCHOR_NAME}.{where}"
 
     def read(self) -> str | None:
@@ -81,9 +81,10 @@ def parse(value: str) -> tuple[int, str] | None:
 
 
 @contextlib.contextmanager
-def anchor_lock(db_path: Path) -> Iterator[None]:
+def anchor_lock(anchor_file: Path) -> Iterator[None]:
     """Serialise anchor updates across processes, so the newest head is written last."""
-    fd = os.open(db_path.with_name("audit.head.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(anchor_file.with_name(anchor_file.name + ".lock"), os.O_RDWR | os.O_CREAT,
+                 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -100,6 +101,7 @@ def any_recorded(anchors: list[Anchor]) -> bool:
     return False
 
 
-def store_anchors(db_path: Path, secrets: Any) -> list[Anchor]:
-    """The anchors of a state database: its file, and the keyring of a SecretStore."""
-    return [FileAnchor(db_path), KeyringAnchor(secrets, db_path)]
+def store_anchors(db: Any, secrets: Any) -> list[Anchor]:
+    """The anchors of a state database (a store.db.Database): its file, and the keyring of
+    a SecretStore."""
+    return [FileAnchor(db.anchor_file), KeyringAnchor(secrets, db.anchor_key)]

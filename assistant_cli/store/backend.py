@@ -3,14 +3,19 @@
 `open_database()` is the one place that decides; `serve`, the CLI and `doctor` call it and
 do not know which backend they got. Both backends offer the `Database` interface
 (store/db.py): `transaction()`, `write()`, `execute()`, `health`, `storage_problem()`,
-`schema_version`, `close()`.
+`schema_version`, `close()`; store/pg_db.py is the PostgreSQL one.
+
+The PostgreSQL password comes from `state.password` (`keyring:NAME` or `env:NAME`), read
+from the keyring or the environment directly: the secret store keeps its metadata in the
+state database, which is the one being opened.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
-from assistant_cli.errors import StateError
+from assistant_cli.errors import SecretError, StateError
 from assistant_cli.store.db import Database
 
 if TYPE_CHECKING:
@@ -25,7 +30,37 @@ def is_postgres(state: StateConfig | None) -> bool:
 
 def open_database(paths: Paths, state: StateConfig | None = None) -> Database:
     """The state database this config names, migrated to the latest schema."""
-    if not is_postgres(state):
+    if state is None or state.url is None:
         return Database(paths.database)
-    raise StateError("the PostgreSQL state backend is not available in this build",
-                     hint="remove state.url from config.yaml to use the SQLite file")
+    from assistant_cli.store.pg_db import PgDatabase
+
+    return PgDatabase(state.url, password=state_password(paths, state.password),
+                      pool_size=state.pool_size, state_dir=paths.database.parent)
+
+
+def state_password(paths: Paths, ref: str | None, *, key: str = "state.password") -> str | None:
+    """The database password a `keyring:`/`env:` reference names (None: no reference)."""
+    if ref is None:
+        return None
+    if ref.startswith("env:"):
+        value = os.environ.get(ref[4:])
+        if not value:
+            raise StateError(f"{key}: environment variable {ref[4:]} is not set",
+                             hint=f"export {ref[4:]}=... before starting")
+        return value
+    if ref.startswith("keyring:"):
+        from assistant_cli.secrets.keyring_backend import SERVICE, select_backend
+
+        name = ref[8:]
+        try:
+            value = select_backend(paths.secrets_file).get_password(SERVICE, name)
+        except SecretError:
+            raise
+        except Exception as exc:  # keyring backends raise many types
+            raise SecretError(f"{key}: cannot read {name!r} from the keyring: {exc}") from None
+        if not value:
+            raise SecretError(f"{key}: secret {name!r} is not in the keyring",
+                              hint=f"run `assistant-cli secrets set {name}`")
+        return str(value)
+    raise StateError(f"{key}: {ref!r} is not a reference",
+                     hint="write keyring:NAME or env:NAME; never the password itself")

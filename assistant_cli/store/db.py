@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from assistant_cli.errors import StateError
 from assistant_cli.paths import ensure_dir
+from assistant_cli.store.conn import Conn, Cursor
 from assistant_cli.store.health import (
     RECOVER_HINT,
     StorageHealth,
@@ -78,6 +79,26 @@ class Database:
         return conn
 
     @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql` (store/pg_db.py)."""
+        return "sqlite"
+
+    @property
+    def label(self) -> str:
+        """How messages name this database: its file, or its URL with the password masked."""
+        return str(self.path)
+
+    @property
+    def anchor_file(self) -> Path:
+        """The audit log's anchor file outside the database (store/audit_anchor.py)."""
+        return self.path.with_name("audit.head")
+
+    @property
+    def anchor_key(self) -> str:
+        """What names this database in the keyring's audit anchor."""
+        return str(self.path.resolve())
+
+    @property
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -100,7 +121,7 @@ class Database:
                 conn.execute(f"PRAGMA user_version={version}")
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Conn]:
         """A write transaction: committed on success, rolled back on any exception.
 
         `durable=False` skips the fsync at commit (see the module docstring for when).
@@ -144,7 +165,7 @@ class Database:
                 conn.execute("DELETE FROM kv WHERE key = 'storage_probe'")
         return self.health.reason
 
-    async def write(self, job: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+    async def write(self, job: Callable[[Conn], T], *, durable: bool = True) -> T:
         """Run `job(conn)` in a write transaction off the event loop (group commit).
 
         Returns once the transaction is committed; see store/writer.py. The jobs of one
@@ -172,7 +193,7 @@ class Database:
         """The group-commit writer, once something has been written through it."""
         return self._writer
 
-    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> Cursor:
         return self.conn.execute(sql, params)
 
     def close(self) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 
 
@@ -57,14 +58,14 @@ class DeliveryLog:
         return [_status(r) for r in rows]
 
 
-def _insert(conn: sqlite3.Connection, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
+def _insert(conn: Conn, statuses: Sequence[DeliveryStatus]) -> list[DeliveryStatus]:
     new: list[DeliveryStatus] = []
     now = time.time()
     for status in statuses:
         cur = conn.execute(
-            "INSERT OR IGNORE INTO delivery_status (platform, message_id, status,"
+            "INSERT INTO delivery_status (platform, message_id, status,"
             " recipient_id, status_at, error_code, error_title, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (status.platform, status.message_id, status.status, status.recipient_id,
              status.status_at, status.error_code, status.error_title, now),
         )
@@ -73,7 +74,7 @@ def _insert(conn: sqlite3.Connection, statuses: Sequence[DeliveryStatus]) -> lis
     return new
 
 
-def _status(r: sqlite3.Row) -> DeliveryStatus:
+def _status(r: Any) -> DeliveryStatus:
     return DeliveryStatus(
         platform=r["platform"], message_id=r["message_id"], status=r["status"],
         recipient_id=r["recipient_id"], status_at=r["status_at"],

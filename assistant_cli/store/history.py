@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from assistant_cli.domain.messages import ChatTurn
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 
 
@@ -27,7 +27,7 @@ class History:
 
     @staticmethod
     def append_exchange(
-        conn: sqlite3.Connection, session: str, user: str, assistant: str, inbox_id: int
+        conn: Conn, session: str, user: str, assistant: str, inbox_id: int
     ) -> None:
         """Store a question and its answer inside the caller's transaction."""
         now = time.time()

@@ -12,13 +12,13 @@ the hot path are coroutines that go through the group-commit writer (store/write
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage, InboxItem
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.retry import Decision, RetryPolicy
@@ -101,7 +101,7 @@ class Inbox:
         sql = _CLAIM.format(only=only)
         now = self.clock()
 
-        def claim(conn: sqlite3.Connection) -> InboxItem | None:
+        def claim(conn: Conn) -> InboxItem | None:
             row = conn.execute(sql, (now, *params)).fetchone()
             if row is None:
                 return None
@@ -125,7 +125,7 @@ class Inbox:
 
     async def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
-        def record(conn: sqlite3.Connection) -> None:
+        def record(conn: Conn) -> None:
             conn.execute(
                 "INSERT INTO replies (inbox_id, text, state, created_at)"
                 " VALUES (?, ?, 'generated', ?)"
@@ -141,7 +141,7 @@ class Inbox:
         outcome: str,
         *,
         sent: bool = False,
-        also: Callable[[sqlite3.Connection], None] | None = None,
+        also: Callable[[Conn], None] | None = None,
         exchange: Exchange | None = None,
     ) -> None:
         """Mark a message done (and its reply sent) in one transaction.
@@ -149,7 +149,7 @@ class Inbox:
         `exchange` is appended to history, and `also` runs, inside the same transaction, so
         that a crash leaves either everything or nothing.
         """
-        def finish(conn: sqlite3.Connection) -> None:
+        def finish(conn: Conn) -> None:
             now = time.time()
             if exchange is not None:
                 History.append_exchange(conn, *exchange, inbox_id)
@@ -175,7 +175,7 @@ class Inbox:
         classification (None: not a delivery failure)."""
         now = self.clock()
 
-        def release(conn: sqlite3.Connection) -> Decision:
+        def release(conn: Conn) -> Decision:
             row = conn.execute("SELECT attempts, first_failed_at FROM inbox WHERE id = ?",
                                (inbox_id,)).fetchone()
             if row is None:
@@ -218,7 +218,7 @@ class Inbox:
         return row_message(row) if row else None
 
 
-def _apply(conn: sqlite3.Connection, inbox_id: int, decision: Decision, error: str,
+def _apply(conn: Conn, inbox_id: int, decision: Decision, error: str,
            first: float, now: float) -> None:
     """Write a retry decision: queued again not before its time, or failed."""
     if decision.retry:
@@ -235,15 +235,16 @@ def _apply(conn: sqlite3.Connection, inbox_id: int, decision: Decision, error: s
         (error[:500], decision.reason, now, first, notice, inbox_id))
 
 
-def _insert(conn: sqlite3.Connection, msg: InboundMessage) -> int | None:
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO inbox (platform, external_id, conversation, chat_id,"
+def _insert(conn: Conn, msg: InboundMessage) -> int | None:
+    row = conn.execute(
+        "INSERT INTO inbox (platform, external_id, conversation, chat_id,"
         " sender_id, sender_name, kind, text, meta, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
         (msg.platform, msg.external_id, msg.conversation, msg.chat_id, msg.sender_id,
          msg.sender_name, msg.kind, msg.text, dump_meta(msg), msg.received_at),
-    )
-    return cur.lastrowid if cur.rowcount else None
+    ).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _platform_filter(table: str, platforms: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
@@ -262,7 +263,7 @@ def dump_meta(msg: InboundMessage) -> str:
     )
 
 
-def row_message(r: sqlite3.Row | Mapping[str, Any]) -> InboundMessage:
+def row_message(r: Any) -> InboundMessage:
     """The message of an inbox row (of either backend)."""
     meta = json.loads(r["meta"])
     is_group = bool(meta.pop("is_group", False))

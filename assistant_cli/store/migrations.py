@@ -184,4 +184,10 @@ CREATE TABLE tool_memory (
 );
 CREATE INDEX tool_memory_sender ON tool_memory (sender, id)
 """,
+    # 7: leases of claimed inbox rows when several `serve` replicas share a PostgreSQL
+    # database (store/pg_inbox.py): which replica holds a row, and its last heartbeat.
+    """
+ALTER TABLE inbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE inbox ADD COLUMN heartbeat_at REAL
+""",
 ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from assistant_cli.errors import PairingError
 from assistant_cli.store.db import Database
@@ -24,6 +24,7 @@ CODE_LENGTH = 12
 TTL_SECONDS = 3600.0
 MAX_PENDING = 3
 MAX_FAILED = 5
+NO_LIMIT = 2**63 - 1  # LIMIT of "all rows" that both SQLite and PostgreSQL take
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,16 @@ class PairingStore:
                 offset: int = 0) -> list[Sender]:
         """Approved senders, oldest approval first; `limit`/`offset` page through them."""
         rows = self.db.execute(
-            "SELECT * FROM senders WHERE ? IS NULL OR platform = ?"
+            "SELECT * FROM senders WHERE CAST(? AS TEXT) IS NULL OR platform = ?"
             " ORDER BY approved_at, platform, user_id LIMIT ? OFFSET ?",
-            (platform, platform, -1 if limit is None else limit, offset)).fetchall()
+            (platform, platform, NO_LIMIT if limit is None else limit, offset)).fetchall()
         return [Sender(r["platform"], r["user_id"], r["chat_id"], r["display_name"],
                        r["approved_at"], r["approved_by"], r["via"]) for r in rows]
 
     def count_senders(self, platform: str | None = None) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM senders WHERE ? IS NULL OR platform = ?",
-                              (platform, platform)).fetchone()
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM senders WHERE CAST(? AS TEXT) IS NULL OR platform = ?",
+            (platform, platform)).fetchone()
         return int(row[0])
 
     def allow(self, platform: str, user_id: str, actor: str, *, chat_id: str | None = None,
@@ -101,8 +103,9 @@ class PairingStore:
         now = self.now()
         with self.db.transaction() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO senders (platform, user_id, chat_id, display_name,"
-                " approved_at, approved_by, via) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO senders (platform, user_id, chat_id, display_name,"
+                " approved_at, approved_by, via) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, user_id) DO NOTHING",
                 (platform, user_id, chat_id or user_id, display_name, now, actor, via))
             conn.execute("UPDATE pairing_requests SET status = 'approved', decided_at = ?,"
                          " decided_by = ? WHERE platform = ? AND user_id = ?"
@@ -165,7 +168,7 @@ class PairingStore:
     def pending(self, platform: str | None = None) -> list[PairingRequest]:
         rows = self.db.execute(
             "SELECT * FROM pairing_requests WHERE status IN ('pending', 'locked')"
-            " AND (? IS NULL OR platform = ?) AND expires_at > ? ORDER BY created_at",
+            " AND (CAST(? AS TEXT) IS NULL OR platform = ?) AND expires_at > ? ORDER BY created_at",
             (platform, platform, self.now())).fetchall()
         return [_request(r) for r in rows]
 
@@ -214,8 +217,11 @@ class PairingStore:
             conn.execute("UPDATE pairing_requests SET status = 'approved', decided_at = ?,"
                          " decided_by = ? WHERE id = ?", (now, actor, req.id))
             conn.execute(
-                "INSERT OR REPLACE INTO senders (platform, user_id, chat_id, display_name,"
-                " approved_at, approved_by, via, notified) VALUES (?, ?, ?, ?, ?, ?, 'code', 0)",
+                "INSERT INTO senders (platform, user_id, chat_id, display_name,"
+                " approved_at, approved_by, via, notified) VALUES (?, ?, ?, ?, ?, ?, 'code', 0)"
+                " ON CONFLICT (platform, user_id) DO UPDATE SET chat_id = excluded.chat_id,"
+                " display_name = excluded.display_name, approved_at = excluded.approved_at,"
+                " approved_by = excluded.approved_by, via = excluded.via, notified = 0",
                 (platform, user_id, req.chat_id, req.display_name, now, actor))
         return req
 
@@ -230,7 +236,7 @@ class PairingStore:
         return req
 
 
-def _request(row: sqlite3.Row) -> PairingRequest:
+def _request(row: Any) -> PairingRequest:
     return PairingRequest(row["id"], row["platform"], row["user_id"], row["chat_id"],
                           row["display_name"], row["created_at"], row["expires_at"],
                           row["failed_attempts"], row["status"])

@@ -1,10 +1,10 @@
 """PostgreSQL state for several `serve` replicas: connection pool, schema, URL masking.
 
 The optional `postgres` extra (psycopg 3 and psycopg_pool) is imported only here and in the
-modules that use it, so the SQLite default never loads it. The schema mirrors the SQLite
-one (store/migrations.py) for the inbox, replies and history, plus the lease columns that
-several replicas need (`claimed_by`, `heartbeat_at`); it is created under an advisory lock
-so that replicas starting together do not race.
+modules that use it, so the SQLite default never loads it. The schema is the one
+PgDatabase uses (store/pg_db.py), generated from the SQLite migrations by
+store/pg_schema.py, lease columns (`claimed_by`, `heartbeat_at`) included; it is created
+under an advisory lock so that replicas starting together do not race.
 
 psycopg_pool is imported inside functions: it belongs to the optional `postgres` extra,
 and importing this module (as the CLI does to mask URLs) must work without it.
@@ -12,67 +12,25 @@ and importing this module (as the CLI does to mask URLs) must work without it.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from assistant_cli.errors import StateError
+from assistant_cli.store.pg_schema import (
+    SCHEMA_LOCK,
+    SCHEMA_VERSION,
+    VERSION_TABLE,
+    full_schema,
+    migration,
+    newer_schema_message,
+)
+from assistant_cli.store.pg_sql import mask_url
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
-SCHEMA_VERSION = 1
-SCHEMA_LOCK = 0x61737369  # pg_advisory_xact_lock key while the schema is created
+SCHEMA = full_schema()  # the same tables as PgDatabase's, from store/migrations.py
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS inbox (
-    id BIGSERIAL PRIMARY KEY,
-    platform TEXT NOT NULL,
-    external_id TEXT NOT NULL,
-    conversation TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    sender_id TEXT NOT NULL,
-    sender_name TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL DEFAULT 'text',
-    text TEXT NOT NULL DEFAULT '',
-    meta TEXT NOT NULL DEFAULT '{}',
-    received_at DOUBLE PRECISION NOT NULL,
-    status TEXT NOT NULL DEFAULT 'queued',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    claimed_at DOUBLE PRECISION,
-    claimed_by TEXT,
-    heartbeat_at DOUBLE PRECISION,
-    finished_at DOUBLE PRECISION,
-    outcome TEXT,
-    error TEXT,
-    not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
-    first_failed_at DOUBLE PRECISION,
-    notice TEXT,
-    UNIQUE (platform, external_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_status ON inbox (status, conversation, id);
-CREATE TABLE IF NOT EXISTS replies (
-    inbox_id BIGINT PRIMARY KEY REFERENCES inbox (id),
-    text TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    sent_at DOUBLE PRECISION
-);
-CREATE TABLE IF NOT EXISTS history (
-    id BIGSERIAL PRIMARY KEY,
-    session TEXT NOT NULL,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    inbox_id BIGINT,
-    created_at DOUBLE PRECISION NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_session ON history (session, id)
-"""
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+__all__ = ["SCHEMA", "SCHEMA_LOCK", "SCHEMA_VERSION", "ensure_schema", "mask_url", "open_pool"]
 
 
 async def open_pool(url: str, *, size: int = 10) -> AsyncConnectionPool:
@@ -97,20 +55,26 @@ async def open_pool(url: str, *, size: int = 10) -> AsyncConnectionPool:
 
 
 async def ensure_schema(pool: AsyncConnectionPool) -> None:
-    """Create the tables once; refuse a database written by a newer assistant-cli."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        for statement in SCHEMA.split(";\n"):
-            if statement.strip():
-                await conn.execute(statement)
-        row = await (await conn.execute("SELECT max(version) FROM schema_version")).fetchone()
-        current = row[0] if row and row[0] is not None else 0
-        if current > SCHEMA_VERSION:
-            raise StateError(f"the database was written by a newer assistant-cli "
-                             f"(schema {current})", hint="upgrade assistant-cli")
-        if current < SCHEMA_VERSION:
-            await conn.execute("INSERT INTO schema_version (version) VALUES (%s)",
-                               (SCHEMA_VERSION,))
+    """Apply the migrations the database lacks (as PgDatabase does, store/pg_open.py), under
+    the same advisory lock; refuse a database written by a newer assistant-cli."""
+    async with pool.connection() as conn:
+        for version in range(1, SCHEMA_VERSION + 1):
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                await conn.execute(VERSION_TABLE)
+                row = await (await conn.execute("SELECT max(version) FROM schema_version")
+                             ).fetchone()
+                current = int(row[0] or 0) if row else 0
+                if current > SCHEMA_VERSION:
+                    raise StateError(newer_schema_message(current),
+                                     hint="upgrade assistant-cli")
+                if current >= version:
+                    continue
+                for statement in migration(version):
+                    await conn.execute(statement)  # type: ignore[call-overload]  # DDL text
+                await conn.execute("DELETE FROM schema_version")
+                await conn.execute("INSERT INTO schema_version (version) VALUES (%s)",
+                                   (version,))
 
 
 def _first_line(exc: Exception) -> str:

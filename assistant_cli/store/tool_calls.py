@@ -58,9 +58,9 @@ class ToolCallLog:
         now = time.time()
         with self.db.transaction(durable=False) as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO tool_calls (inbox_id, step, seq, call_id, tool,"
+                "INSERT INTO tool_calls (inbox_id, step, seq, call_id, tool,"
                 " arguments, assistant_text, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'requested', ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'requested', ?) ON CONFLICT DO NOTHING",
                 [(inbox_id, step, seq, c.call_id, c.name, c.arguments, text, now)
                  for seq, c in enumerate(calls)])
 
@@ -115,12 +115,11 @@ class ApprovalStore:
     def add(self, tool: str, platform: str, sender_id: str, chat_id: str | None,
             scope: str) -> int:
         with self.db.transaction() as conn:
-            cur = conn.execute(
+            return int(conn.execute(
                 "INSERT INTO tool_approvals (tool, platform, sender_id, chat_id, scope,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (tool, platform, sender_id, chat_id if scope == "chat" else None, scope,
-                 time.time()))
-            return int(cur.lastrowid or 0)
+                 time.time())).fetchone()[0])
 
     def allowed(self, tool: str, platform: str, sender_id: str, chat_id: str) -> bool:
         row = self.db.execute(
@@ -158,7 +157,8 @@ class MemoryStore:
 
     def recall(self, sender: str, query: str = "", limit: int = 20) -> list[str]:
         rows = self.db.execute(
-            "SELECT text FROM tool_memory WHERE sender = ? AND text LIKE ? ORDER BY id DESC"
+            "SELECT text FROM tool_memory WHERE sender = ? AND LOWER(text) LIKE LOWER(?)"
+            " ORDER BY id DESC"
             " LIMIT ?", (sender, f"%{query}%", limit)).fetchall()
         return [r["text"] for r in reversed(rows)]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant_cli.errors import ProviderError
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 
 log = logging.getLogger("assistant_cli.store")
@@ -94,7 +94,7 @@ class UsageLedger:
             f"SELECT {by}, SUM(requests), SUM(prompt_tokens), SUM(completion_tokens),"
             f" SUM(estimated) FROM usage_daily WHERE day >= ? GROUP BY {by} ORDER BY {by}",
             (since,)).fetchall()
-        return [UsageRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [UsageRow(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 class HealthLog:
@@ -118,7 +118,7 @@ class HealthLog:
         self._written[provider] = (ok, now)
         params = (provider, now, int(ok), kind, status, latency_ms, detail[:500], self.source)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Conn) -> None:
             conn.execute(
                 "INSERT INTO provider_health (provider, checked_at, ok, kind, status,"
                 " latency_ms, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
