@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from assistant_cli.store.pg import ensure_schema, mask_url
 from assistant_cli.store.pg_events import PgEvents
 from assistant_cli.store.pg_inbox import PgInbox
 from assistant_cli.store.pg_leader import PgLeader
+from assistant_cli.store.pg_open import DatabaseUnreachable
 from assistant_cli.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -54,12 +54,6 @@ ROLES = ("all", "intake", "worker")
 RELAYED = (MessageIn, MessageOut, MessageError, MessageFailed, TurnFailed, PairingRequested,
            PairingApproved, ProviderCallFailed)
 METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
-
-
-class DatabaseUnreachable(StateError):
-    """The PostgreSQL state cannot be opened at start: a configuration matter (exit 2)."""
-
-    exit_code = 2
 
 
 def check_role(role: str, *, postgres: bool, platforms: dict[str, Any]) -> None:
@@ -90,7 +84,13 @@ def retry_policy(config: Config) -> RetryPolicy:
                        maximum=delivery.retry_max, other_attempts=delivery.other_error_attempts)
 
 
-async def open_pool(url: str, password: str | None, size: int) -> AsyncConnectionPool:
+def application_name(replica: str) -> str:
+    """How this replica's connections show in pg_stat_activity (at most 63 bytes)."""
+    return f"assistant-cli {replica}"[:63]
+
+
+async def open_pool(url: str, password: str | None, size: int,
+                    replica: str = "") -> AsyncConnectionPool:
     """The async pool for the inbox, schema in place; DatabaseUnreachable (exit 2, the URL
     shown with its password masked) when the server cannot be used."""
     try:
@@ -99,7 +99,8 @@ async def open_pool(url: str, password: str | None, size: int) -> AsyncConnectio
         raise DatabaseUnreachable("state.url is a PostgreSQL database, but its driver is not "
                                   "installed", hint="pip install 'assistant-cli[postgres]'"
                                   ) from None
-    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 5}
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 5,
+                              "application_name": application_name(replica)}
     if password is not None:
         kwargs["password"] = password
     pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, kwargs=kwargs,
@@ -138,7 +139,8 @@ class Replica:
 
     def leadership(self, role: str) -> PgLeader:
         """A leader election for `role` (the Telegram poller asks for one)."""
-        return PgLeader(self.url, role, password=self.password, interval=2.0)
+        return PgLeader(self.url, role, password=self.password, interval=2.0,
+                        application_name=application_name(self.name))
 
     async def start(self, bus: EventBus, control: ControlPlane | None,
                     expose_text: bool) -> None:
@@ -170,14 +172,13 @@ class Replica:
         await self.pool.close()
 
 
-async def open_replica(config: Config, resolve: Callable[[str, str], str], *, role: str,
+async def open_replica(config: Config, password: str | None, *, role: str,
                        name: str | None = None) -> Replica:
     """Connect this replica to the shared state (DatabaseUnreachable when it cannot)."""
     state = config.state
     assert state.url is not None
-    password = resolve(state.password, "state.password") if state.password else None
-    pool = await open_pool(state.url, password, state.pool_size)
     replica = replica_name(state, name)
+    pool = await open_pool(state.url, password, state.pool_size, replica)
     inbox = PgInbox(pool, replica=replica, policy=retry_policy(config), lease=state.lease,
                     name=mask_url(state.url))
     await inbox.count_pending()

@@ -38,7 +38,7 @@ from assistant_cli.plugins.loading import load_handlers, load_locales
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.secrets.store import SecretStore
 from assistant_cli.store.audit import open_audit
-from assistant_cli.store.backend import is_postgres, open_database
+from assistant_cli.store.backend import is_postgres, open_database, state_password
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
@@ -161,9 +161,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     replica = None
     try:
         if name is not None:
-            secrets = SecretStore(paths)
-            replica = await open_replica(config, lambda ref, key: secrets.resolve(ref, key=key),
-                                         role=options.role, name=name)
+            password = state_password(paths, config.state.password)
+            replica = await open_replica(config, password, role=options.role, name=name)
         db = open_database(paths, config.state)
     except BaseException:
         if replica is not None:
