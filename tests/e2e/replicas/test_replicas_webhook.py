@@ -1,6 +1,13 @@
 """Three `serve` replicas on one PostgreSQL database behind the fake Telegram in webhook
 mode: 1,000 messages spread across them, one replica kill -9'd mid-load → every message
-answered exactly once (counted per text in the fake's sendMessage calls)."""
+answered exactly once (counted per text in the fake's sendMessage calls).
+
+The victim is killed while each of its workers waits on the model (its own fake model
+stops answering first): its claims must be taken over when their lease runs out, and no
+message may be lost or answered twice. A kill in the instant between Telegram accepting a
+reply and the commit that records it sent cannot be told apart from "not sent" (Telegram
+has no idempotency key), so that answer would be sent again: docs/ARCHITECTURE.md.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,17 @@ from tests.e2e.replicas.harness import (
     state_yaml,
     webhook_yaml,
 )
-from tests.e2e.telegram_harness import HOOK_SECRET, Starter, http, wait
+from tests.doctor_support import free_port
+from tests.e2e.telegram_harness import (
+    HOOK_SECRET,
+    Serve,
+    Starter,
+    child_env,
+    http,
+    wait,
+    write_config,
+)
+from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.fakes.telegram_server import FakeTelegram
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +46,7 @@ pytestmark = pytest.mark.e2e
 GOOD = {"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET}
 MESSAGES = 1000
 CHATS = 100  # ten messages per conversation: their order is kept across replicas
+WORKERS = 4
 
 
 def deliverer(hooks: list[str], dead: set[str]) -> Any:
@@ -58,11 +76,30 @@ def answered(tg: FakeTelegram) -> int:
     return len({c.get("text") for c in tg.calls("sendMessage")})
 
 
+def start_victim(start: Starter, tg: FakeTelegram, model: FakeOpenAI,
+                 pg_url: str) -> tuple[Serve, str]:
+    """A replica with a home and a model of its own (the same database and bot)."""
+    home = start.home.parent / "victim-home"
+    write_config(home, tg, model, telegram=webhook_yaml(),
+                 extra=state_yaml(pg_url) + f"assistant:\n  workers: {WORKERS}\n")
+    port = free_port()
+    proc = Serve(home, child_env(home, tg.token, model), ("--port", str(port), "--replica", "r1"))
+    start.started.append(proc)
+    proc.wait_ready()
+    return proc, f"http://127.0.0.1:{port}/webhooks/telegram"
+
+
 def test_three_replicas_1000_messages_one_killed_none_lost_none_doubled(
     start: Starter, tg: FakeTelegram, pg_url: str
 ) -> None:
     start.configure(telegram=webhook_yaml(), extra=state_yaml(pg_url))
-    replicas = [start_replica(start, f"r{i}") for i in range(3)]
+    with FakeOpenAI() as victim_model:
+        run_1000(start, tg, pg_url, victim_model)
+
+
+def run_1000(start: Starter, tg: FakeTelegram, pg_url: str, victim_model: FakeOpenAI) -> None:
+    replicas = [start_replica(start, "r0"), start_victim(start, tg, victim_model, pg_url),
+                start_replica(start, "r2")]
     hooks = [hook for _, hook in replicas]
     for i in range(MESSAGES):
         tg.push_message(10_000 + i % CHATS, f"m{i}")
@@ -73,6 +110,9 @@ def test_three_replicas_1000_messages_one_killed_none_lost_none_doubled(
 
     def kill_mid_load() -> None:
         wait(lambda: answered(tg) >= MESSAGES // 4, timeout=60, what="a quarter answered")
+        asked = len(victim_model.requests)
+        victim_model.enqueue(*[Hang()] * MESSAGES)  # its turns now wait on the model ...
+        assert victim_model.wait_for_requests(asked + WORKERS, timeout=20)  # ... all of them
         dead.add(victim_hook)
         os.kill(victim.proc.pid, signal.SIGKILL)
 
