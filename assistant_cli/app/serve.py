@@ -217,8 +217,7 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
                          request_stop=signal_.request_stop,
                          web_app=gateway.app if gateway is not None else None,
-                         leadership=replica.leadership if replica is not None else None,
-                         database=lambda: open_database(paths, config.state))
+                         leadership=replica.leadership if replica is not None else None)
     channels = _channels(platforms, ctx, options.role)
     engine = signal_.engine = Engine(inbox, runner, channels, events,
                                      workers=0 if options.role == "intake" else

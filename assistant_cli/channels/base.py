@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from assistant_cli.domain.events import EventBus
     from assistant_cli.paths import Paths
-    from assistant_cli.store.db import Database
 
 
 class InboundSink(Protocol):
@@ -55,8 +54,6 @@ class ChannelContext:
     extras: dict[str, Any] = field(default_factory=dict)
     # Several replicas on one PostgreSQL state: a leader per name (None: one process only).
     leadership: Callable[[str], Leadership] | None = None
-    # The state database for a channel's own records (None: the SQLite file in paths).
-    database: Callable[[], Database] | None = None
 
 
 class Channel(ABC):

@@ -43,6 +43,7 @@ from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 from assistant_cli.errors import ChannelError, ConfigError
 from assistant_cli.i18n import messages, translator
+from assistant_cli.store.backend import open_state
 from assistant_cli.store.db import Database
 from assistant_cli.store.delivery import DeliveryLog, DeliveryStatus
 from assistant_cli.store.health import is_storage_error, store_failure_level
@@ -104,8 +105,7 @@ class WhatsAppChannel(Channel):
         app_secret, verify_token = secret("app_secret"), secret("verify_token")
         self.graph = GraphClient(cfg.graph_base_url, cfg.api_version, self.phone_number_id,
                                  secret("access_token"))
-        self._db = (self.ctx.database() if self.ctx.database is not None
-                    else Database(self.ctx.paths.database))
+        self._db = open_state(self.ctx.paths)
         self.deliveries = DeliveryLog(self._db)
         if not self.receiving:
             return  # a worker replica: the intake replicas take Meta's webhooks

@@ -16,10 +16,9 @@ app = typer.Typer(help="Read and verify the audit log of admin actions (pairing,
 def _log(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import open_audit
-    from assistant_cli.store.db import Database
 
     paths = cli_state(ctx).paths
-    db = Database(paths.database)
+    db = cli_state(ctx).open_db()
     return open_audit(db, SecretStore(paths, db))
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant_cli.config.models import Config
+    from assistant_cli.store.db import Database
 
 
 @dataclass
@@ -35,6 +36,13 @@ class CliState:
         from assistant_cli.config.loader import load_config
 
         return load_config(self.paths.config_file)
+
+    def open_db(self) -> Database:
+        """The state database config.yaml's `state:` names: the SQLite file by default, or
+        PostgreSQL (`state.url`); migrated to the latest schema."""
+        from assistant_cli.store.backend import open_state
+
+        return open_state(self.paths)
 
 
 def cli_state(ctx: typer.Context) -> CliState:

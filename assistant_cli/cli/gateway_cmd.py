@@ -35,7 +35,6 @@ def token(
     from assistant_cli.gateway.local import local_base_url, local_keys, parse_duration
     from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import open_audit
-    from assistant_cli.store.db import Database
 
     seconds = parse_duration(ttl)
     subject = (sub or owner_subject()).strip()
@@ -45,7 +44,7 @@ def token(
     config = state.load_config().gateway
     keys = local_keys(state.paths, config)
     minted = keys.mint(subject, seconds)
-    db = Database(state.paths.database)
+    db = state.open_db()
     open_audit(db, SecretStore(state.paths, db)).append(
         "gateway.token", subject, "ok", kid=keys.current.kid, ttl_s=seconds)
     if url:

@@ -28,10 +28,9 @@ def failed(ctx: typer.Context, json_out: output.JsonOpt = False) -> None:
 
     Example: assistant-cli inbox failed | cut -f1
     """
-    from assistant_cli.store.db import Database
     from assistant_cli.store.undelivered import Undelivered
 
-    undelivered = Undelivered(Database(cli_state(ctx).paths.database))
+    undelivered = Undelivered(cli_state(ctx).open_db())
     rows, counts = undelivered.failed(), undelivered.counts()
     if json_out:
         output.print_json({"failed": [_as_json(r) for r in rows],
@@ -80,7 +79,6 @@ def retry(
     from assistant_cli.errors import UsageError
     from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import open_audit
-    from assistant_cli.store.db import Database
     from assistant_cli.store.undelivered import Undelivered
 
     if bool(ids) == all_:
@@ -88,7 +86,7 @@ def retry(
                          "`assistant-cli inbox retry --all` (not both)",
                          hint="`assistant-cli inbox failed` lists the ids")
     paths = cli_state(ctx).paths
-    db = Database(paths.database)
+    db = cli_state(ctx).open_db()
     audit = open_audit(db, SecretStore(paths, db))
     _ = audit.key  # fail before changing anything if the audit key is out of reach
     undelivered = Undelivered(db)

@@ -63,11 +63,10 @@ def _check_code(code: str) -> str:
 def _open(ctx: typer.Context) -> tuple[PairingStore, AuditLog]:
     from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import open_audit
-    from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore
 
     paths = cli_state(ctx).paths
-    db = Database(paths.database)
+    db = cli_state(ctx).open_db()
     audit = open_audit(db, SecretStore(paths, db))
     _ = audit.key  # fail before changing anything if the audit key is out of reach
     return PairingStore(db), audit
@@ -172,12 +171,11 @@ def list_(
     """
     import time
 
-    from assistant_cli.store.db import Database
     from assistant_cli.store.pairing import PairingStore
 
     if platform is not None:
         platform, _ = _check(platform, "123456789")
-    store = PairingStore(Database(cli_state(ctx).paths.database))
+    store = PairingStore(cli_state(ctx).open_db())
     pending = store.pending(platform)
     senders = store.senders(platform, limit=limit, offset=offset)
     if json_out:

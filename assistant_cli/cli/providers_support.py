@@ -50,10 +50,9 @@ class Session:
 
 def open_session(ctx: typer.Context) -> Session:
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.db import Database
 
     paths = cli_state(ctx).paths
-    db = Database(paths.database)
+    db = cli_state(ctx).open_db()
     return Session(paths, db, SecretStore(paths, db))
 
 

@@ -25,12 +25,12 @@ app = typer.Typer(
 
 def _open(ctx: typer.Context) -> tuple[Config, Paths, Database, Any]:
     from assistant_cli.secrets.store import SecretStore
-    from assistant_cli.store.db import Database
+    from assistant_cli.store.backend import open_database
 
     state = cli_state(ctx)
     config = state.load_config()
     paths = state.paths
-    db = Database(paths.database)
+    db = open_database(paths, config.state)
     secrets = SecretStore(paths, db)
 
     def resolve(ref: str, key: str) -> str:
@@ -158,11 +158,10 @@ def approvals(
     from assistant_cli.errors import UsageError
     from assistant_cli.secrets.store import SecretStore
     from assistant_cli.store.audit import open_audit
-    from assistant_cli.store.db import Database
     from assistant_cli.store.tool_calls import ApprovalStore
 
     paths = cli_state(ctx).paths
-    db = Database(paths.database)
+    db = cli_state(ctx).open_db()
     store = ApprovalStore(db)
     if revoke is not None:
         audit = open_audit(db, SecretStore(paths, db))

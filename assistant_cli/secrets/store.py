@@ -68,7 +68,9 @@ class SecretStore:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.paths.database)
+            from assistant_cli.store.backend import open_state
+
+            self._db = open_state(self.paths)  # the SQLite file, or state.url's database
         return self._db
 
     def get(self, name: str) -> str | None:

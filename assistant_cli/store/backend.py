@@ -38,6 +38,33 @@ def open_database(paths: Paths, state: StateConfig | None = None) -> Database:
                       pool_size=state.pool_size, state_dir=paths.database.parent)
 
 
+def state_section(paths: Paths) -> StateConfig | None:
+    """The `state:` section of config.yaml (None without a config file or the section).
+
+    Only this section is validated (errors as `file:line: state.url: ...`), so a command
+    that opens the state is not held up by a problem elsewhere in the file.
+    """
+    from assistant_cli.config.loader import read_document, validate_section
+    from assistant_cli.config.models import StateConfig
+
+    path = paths.config_file
+    if not path.exists():
+        return None
+    doc = read_document(path)
+    data = doc.data.get("state") if isinstance(doc.data, dict) else None
+    if data is None:
+        return None
+    section = validate_section(StateConfig, data, ("state",), doc, path.name)
+    assert isinstance(section, StateConfig)
+    return section
+
+
+def open_state(paths: Paths) -> Database:
+    """The state database the config file at `paths` names (the SQLite file by default):
+    for commands and modules that have paths but no loaded config."""
+    return open_database(paths, state_section(paths))
+
+
 def state_password(paths: Paths, ref: str | None, *, key: str = "state.password") -> str | None:
     """The database password a `keyring:`/`env:` reference names (None: no reference)."""
     if ref is None:

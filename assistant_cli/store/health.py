@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 
@@ -40,8 +41,14 @@ def is_corruption(exc: BaseException) -> bool:
 
 
 def is_storage_error(exc: BaseException) -> bool:
+    """The storage itself failed (SQLite: full, I/O, read-only, corrupt; PostgreSQL: the
+    server unreachable or out of resources, see store/pg_sql.py)."""
     if not isinstance(exc, sqlite3.DatabaseError):
-        return False
+        if "psycopg" not in sys.modules:  # never loads the optional driver by itself
+            return False
+        from assistant_cli.store.pg_sql import is_pg_storage_error
+
+        return is_pg_storage_error(exc)
     code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
     if code is not None:
         return code & 0xFF in STORAGE_CODES

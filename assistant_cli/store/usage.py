@@ -73,10 +73,10 @@ class UsageLedger:
             "INSERT INTO usage_daily (day, provider, sender, requests, prompt_tokens,"
             " completion_tokens, estimated) VALUES (?, ?, ?, 1, ?, ?, ?)"
             " ON CONFLICT (day, provider, sender) DO UPDATE SET"
-            " requests = requests + 1,"
-            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-            " completion_tokens = completion_tokens + excluded.completion_tokens,"
-            " estimated = estimated + excluded.estimated", params), durable=False)
+            " requests = usage_daily.requests + 1,"
+            " prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,"
+            " estimated = usage_daily.estimated + excluded.estimated", params), durable=False)
 
     def used_today(self, sender: str) -> int:
         """Tokens in + out a sender used today (UTC), across providers."""

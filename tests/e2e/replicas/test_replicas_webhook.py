@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.doctor_support import free_port
 from tests.e2e.replicas.harness import (
     inbox_status,
     sends_per_text,
@@ -28,7 +29,6 @@ from tests.e2e.replicas.harness import (
     state_yaml,
     webhook_yaml,
 )
-from tests.doctor_support import free_port
 from tests.e2e.telegram_harness import (
     HOOK_SECRET,
     Serve,
