@@ -47,12 +47,14 @@ if TYPE_CHECKING:
     from assistant_cli.config.models import Config, StateConfig
     from assistant_cli.domain.events import Consumer, Event, EventBus
     from assistant_cli.gateway.control import ControlPlane
+    from assistant_cli.store.db import Database
 
 log = logging.getLogger("assistant_cli.app.replicas")
 
 ROLES = ("all", "intake", "worker")
 RELAYED = (MessageIn, MessageOut, MessageError, MessageFailed, TurnFailed, PairingRequested,
            PairingApproved, ProviderCallFailed)
+POOL_WAIT = 2.0
 METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
 
 
@@ -103,8 +105,12 @@ async def open_pool(url: str, password: str | None, size: int,
                               "application_name": application_name(replica)}
     if password is not None:
         kwargs["password"] = password
+    await _check_reachable(url, kwargs)  # one try first: the pool would only time out
+    # A connection is waited for POOL_WAIT seconds at most: with the server gone, a webhook
+    # is answered 503 at once rather than when the platform's own timeout strikes.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # we report outages once
     pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False, kwargs=kwargs,
-                               timeout=5.0, check=AsyncConnectionPool.check_connection)
+                               timeout=POOL_WAIT, check=AsyncConnectionPool.check_connection)
     try:
         await pool.open(wait=True, timeout=10.0)
         await ensure_schema(pool)
@@ -113,14 +119,28 @@ async def open_pool(url: str, password: str | None, size: int,
         raise
     except Exception as exc:
         await pool.close()
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if password:
-            reason = reason.replace(password, "***")
-        raise DatabaseUnreachable(
-            f"cannot reach the PostgreSQL database {mask_url(url)}: {reason}",
-            hint="check that the server runs, and state.url, its user and state.password; "
-                 "`assistant-cli doctor` checks the database") from None
+        raise _unreachable(url, exc, password) from None
     return pool
+
+
+async def _check_reachable(url: str, kwargs: dict[str, Any]) -> None:
+    from psycopg import AsyncConnection
+
+    try:
+        conn = await AsyncConnection.connect(url, **kwargs)
+    except Exception as exc:
+        raise _unreachable(url, exc, kwargs.get("password")) from None
+    await conn.close()
+
+
+def _unreachable(url: str, exc: BaseException, password: str | None) -> DatabaseUnreachable:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if password:
+        reason = reason.replace(password, "***")
+    return DatabaseUnreachable(
+        f"cannot reach the PostgreSQL database {mask_url(url)}: {reason}",
+        hint="check that the server runs, and state.url, its user and state.password; "
+             "`assistant-cli doctor` checks the database")
 
 
 @dataclass
@@ -136,6 +156,20 @@ class Replica:
     events: PgEvents
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     relay: EventRelay | None = None
+
+    @property
+    def unavailable(self) -> bool:
+        """True while the shared database is away (as the inbox last found it)."""
+        return self.inbox.problem is not None
+
+    @staticmethod
+    def bound_waits(db: Database) -> None:
+        """The synchronous stores read on the event loop: with the server gone, let each
+        read wait POOL_WAIT seconds for a connection, not the pool's default 30 s that
+        would stall intake (webhooks must get their 503 promptly)."""
+        pool = getattr(db, "pool", None)
+        if pool is not None and hasattr(pool, "timeout"):
+            pool.timeout = POOL_WAIT
 
     def leadership(self, role: str) -> PgLeader:
         """A leader election for `role` (the Telegram poller asks for one)."""

@@ -164,6 +164,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
             password = state_password(paths, config.state.password)
             replica = await open_replica(config, password, role=options.role, name=name)
         db = open_database(paths, config.state)
+        if replica is not None:
+            replica.bound_waits(db)
     except BaseException:
         if replica is not None:
             await replica.close()
@@ -225,9 +227,10 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
                                      undelivered=Undelivered(db))
     control = None
     if gateway is not None:
-        control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
-                                        secrets=secrets, db=db, engine=engine, router=router,
-                                        pairing=pairing, events=events)
+        control = gateway_control.build(
+            gateway, config=gateway_cfg, paths=paths, secrets=secrets, db=db, engine=engine,
+            router=router, pairing=pairing, events=events,
+            failed_count=replica.inbox.failed_count if replica is not None else None)
         gateway_control.warn_at_start(gateway_cfg)
     return Serve(engine, channels, pairing, events, gateway, control, languages, mcp_hub,
                  replica=replica, role=options.role)
@@ -304,7 +307,9 @@ async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
         await serve.replica.start(serve.events, control,
                                   config.gateway.expose_message_text)
     await engine.start()
-    notifier = (start_notifier(serve.pairing, serve.channels, serve.events, serve.languages)
+    replica = serve.replica
+    notifier = (start_notifier(serve.pairing, serve.channels, serve.events, serve.languages,
+                               paused=lambda: replica is not None and replica.unavailable)
                 if serve.role != "intake" else None)
     _announce(config, serve.channels, gateway.url if gateway else None, paths, serve.replica)
     if control is not None:

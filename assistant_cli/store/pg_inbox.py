@@ -79,6 +79,7 @@ class PgInbox:
         self.held: set[int] = set()  # rows claimed by this process and still worked on
         self.problem: str | None = None  # why the database is unavailable, None while fine
         self._pending: dict[str, int] = {}  # queued + claimed per platform, see depth()
+        self._failed = 0
 
     def storage_problem(self) -> str | None:
         """Why the state cannot be written now (readiness), None while it can."""
@@ -249,12 +250,25 @@ class PgInbox:
         return sum(wanted.values())
 
     async def count_pending(self) -> int:
-        """Count queued and claimed messages per platform now (see depth())."""
+        """Count queued and claimed messages per platform now (see depth()), and the
+        given-up ones (failed_count())."""
         async with self._connection() as conn:
-            cur = await conn.execute("SELECT platform, count(*) FROM inbox"
-                                     " WHERE status IN ('queued', 'claimed') GROUP BY platform")
-            self._pending = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+            cur = await conn.execute("SELECT platform, status = 'failed', count(*) FROM inbox"
+                                     " WHERE status IN ('queued', 'claimed', 'failed')"
+                                     " GROUP BY platform, status = 'failed'")
+            rows = await cur.fetchall()
+        self._pending = {}
+        self._failed = 0
+        for platform, failed, count in rows:
+            if failed:
+                self._failed += int(count)
+            else:
+                self._pending[str(platform)] = self._pending.get(str(platform), 0) + int(count)
         return sum(self._pending.values())
+
+    def failed_count(self) -> int:
+        """Given-up messages, as counted by the last heartbeat() (no round trip)."""
+        return self._failed
 
     async def counts(self) -> InboxCounts:
         async with self._connection() as conn:
