@@ -16,6 +16,8 @@ import os
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -138,3 +140,28 @@ def run_1000(start: Starter, tg: FakeTelegram, pg_url: str, victim_model: FakeOp
     for proc, _ in (replicas[0], replicas[2]):
         assert proc.terminate() == 0, proc.output[-2000:]
     print(f"\n1,000 messages over 3 replicas (one killed) in {elapsed:.1f} s")
+
+
+def test_an_intake_replica_stores_and_a_worker_replica_answers(
+    start: Starter, tg: FakeTelegram, pg_url: str
+) -> None:
+    start.configure(telegram=webhook_yaml(), extra=state_yaml(pg_url))
+    intake, hook = start_replica(start, "in", "--role", "intake")
+    for i in range(50):
+        tg.push_message(20_000 + i % 5, f"w{i}")
+    updates = tg.pop_updates()
+    deliver = deliverer([hook], set())
+    for update in updates:
+        deliver(update)
+    assert inbox_status(pg_url) == {"queued": 50}  # stored, nothing answered by intake
+    assert tg.calls("sendMessage") == []
+    worker, worker_hook = start_replica(start, "out", "--role", "worker")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(worker_hook, data=b"{}", method="POST"),
+                               timeout=10)
+    assert refused.value.code == 404  # a worker replica receives nothing
+    wait(lambda: inbox_status(pg_url) == {"done": 50}, timeout=30, what="all answered")
+    sends = sends_per_text(tg.calls("sendMessage"))
+    assert sends == {f"echo: w{i}": 1 for i in range(50)}
+    for proc in (intake, worker):
+        assert proc.terminate() == 0, proc.output[-2000:]
