@@ -3,15 +3,15 @@ _assistant_cli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path/${COMP_WORDS[i]}" in
-            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/plugins"|"/plugins/install"|"/plugins/list"|"/plugins/new"|"/plugins/search"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve"|"/service"|"/service/install"|"/service/logs"|"/service/status"|"/service/uninstall"|"/tools"|"/tools/approvals"|"/tools/list"|"/tools/test") path="$path/${COMP_WORDS[i]}" ;;
+            "/audit"|"/audit/list"|"/audit/verify"|"/config"|"/config/init"|"/config/show"|"/config/validate"|"/dashboard"|"/doctor"|"/gateway"|"/gateway/token"|"/inbox"|"/inbox/failed"|"/inbox/retry"|"/logs"|"/pairing"|"/pairing/allow"|"/pairing/approve"|"/pairing/deny"|"/pairing/list"|"/pairing/revoke"|"/plugins"|"/plugins/install"|"/plugins/list"|"/plugins/new"|"/plugins/search"|"/providers"|"/providers/add"|"/providers/list"|"/providers/login"|"/providers/logout"|"/providers/models"|"/providers/remove"|"/providers/set-default"|"/providers/test"|"/secrets"|"/secrets/delete"|"/secrets/list"|"/secrets/rotate"|"/secrets/set"|"/serve"|"/service"|"/service/install"|"/service/logs"|"/service/status"|"/service/uninstall"|"/state"|"/state/info"|"/state/migrate"|"/tools"|"/tools/approvals"|"/tools/list"|"/tools/test") path="$path/${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path ${COMP_WORDS[COMP_CWORD-1]}" in
         " --config") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/audit/list --since") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/dashboard --ca-file") COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "/doctor --only") COMPREPLY=($(compgen -W "$(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)" -- "$cur")); return ;;
-        "/doctor --skip") COMPREPLY=($(compgen -W "$(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)" -- "$cur")); return ;;
+        "/doctor --only") COMPREPLY=($(compgen -W "$(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.lag state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)" -- "$cur")); return ;;
+        "/doctor --skip") COMPREPLY=($(compgen -W "$(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.lag state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)" -- "$cur")); return ;;
         "/doctor --timeout") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/gateway/token --sub") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/gateway/token --ttl") COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -72,11 +72,14 @@ _assistant_cli() {
         "/service/logs --target") COMPREPLY=($(compgen -W "$(printf "%s\n" systemd launchd)" -- "$cur")); return ;;
         "/service/status --target") COMPREPLY=($(compgen -W "$(printf "%s\n" systemd launchd)" -- "$cur")); return ;;
         "/service/uninstall --target") COMPREPLY=($(compgen -W "$(printf "%s\n" systemd launchd)" -- "$cur")); return ;;
+        "/state/migrate --batch") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "/state/migrate --password-env") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "/state/migrate --to") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/tools/approvals --revoke") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/tools/test --args") COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case "$path" in
-        "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve service tools --config --debug --help --version" ;;
+        "") words="audit config dashboard doctor gateway inbox logs pairing plugins providers secrets serve service state tools --config --debug --help --version" ;;
         "/audit") words="list verify --help" ;;
         "/audit/list") words="--help --json --since" ;;
         "/audit/verify") words="--help --json --reanchor" ;;
@@ -123,6 +126,9 @@ _assistant_cli() {
         "/service/logs") words="--help --lines --target" ;;
         "/service/status") words="--help --target" ;;
         "/service/uninstall") words="--help --target" ;;
+        "/state") words="info migrate --help" ;;
+        "/state/info") words="--help --json" ;;
+        "/state/migrate") words="--batch --help --password-env --to" ;;
         "/tools") words="approvals list test --help" ;;
         "/tools/approvals") words="--help --json --revoke" ;;
         "/tools/list") words="--help --json" ;;

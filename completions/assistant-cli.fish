@@ -13,6 +13,7 @@ complete -c assistant-cli -n '__fish_use_subcommand' -a providers -d 'List, add,
 complete -c assistant-cli -n '__fish_use_subcommand' -a secrets -d 'Store, list and delete secrets (API keys, bot tokens) in the OS keyrin'
 complete -c assistant-cli -n '__fish_use_subcommand' -a serve -d 'Run the assistant - receive messages, answer them with your model, unt'
 complete -c assistant-cli -n '__fish_use_subcommand' -a service -d 'Install, remove and watch serve as a service that starts at boot - a s'
+complete -c assistant-cli -n '__fish_use_subcommand' -a state -d 'Show the state database (SQLite file or PostgreSQL) and copy a SQLite '
 complete -c assistant-cli -n '__fish_use_subcommand' -a tools -d 'List the tools the model may call (MCP servers, plugins, built-ins), t'
 complete -c assistant-cli -n '__fish_use_subcommand' -l config -r -F
 complete -c assistant-cli -n '__fish_use_subcommand' -l debug
@@ -43,8 +44,8 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l fix
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l json
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l offline
-complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
-complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l only -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.lag state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l skip -xa '(printf "%s\n" env config secrets state gateway providers telegram whatsapp tools env.os env.python config.valid config.secrets secrets.keyring secrets.present secrets.rotation state.database state.migrations state.audit state.undelivered state.lag state.permissions state.disk gateway.port gateway.tls providers.tls telegram.token telegram.webhook whatsapp.token)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l timeout -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from doctor' -l verbose
 complete -c assistant-cli -n '__fish_seen_subcommand_from gateway; and not __fish_seen_subcommand_from token' -a token -d 'Mint a signed access token for the gateway of this machines serve.'
@@ -203,6 +204,15 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_se
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from status' -l target -xa '(printf "%s\n" systemd launchd)'
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l help
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and __fish_seen_subcommand_from uninstall' -l target -xa '(printf "%s\n" systemd launchd)'
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and not __fish_seen_subcommand_from info migrate' -a info -d 'Show the backend, where it is (password masked), schema version, size,'
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and not __fish_seen_subcommand_from info migrate' -a migrate -d 'Copy the SQLite state (inbox, replies, history, pairing, usage, audit '
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and not __fish_seen_subcommand_from info migrate' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from info' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from info' -l json
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from migrate' -l batch -r -F
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from migrate' -l help
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from migrate' -l password-env -r -F
+complete -c assistant-cli -n '__fish_seen_subcommand_from state; and __fish_seen_subcommand_from migrate' -l to -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a approvals -d 'List remembered approvals ("Allow in this chat", "Always"), or revoke '
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a list -d 'Every tool (name, source, who may call it, whether it asks first, desc'
 complete -c assistant-cli -n '__fish_seen_subcommand_from tools; and not __fish_seen_subcommand_from approvals list test' -a test -d 'Run one tool call here (no confirmation - you are the owner) and print'

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from assistant_cli.domain.messages import InboundMessage
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 from assistant_cli.store.inbox import Inbox
 from tests.state_lock import write_lock
@@ -49,7 +50,7 @@ async def test_a_failing_job_is_undone_alone_and_its_neighbours_are_stored(
     db = Database(tmp_path / "s.db")
     inbox = Inbox(db)
 
-    def broken(conn: sqlite3.Connection) -> None:
+    def broken(conn: Conn) -> None:
         conn.execute("INSERT INTO inbox (platform, external_id, conversation, chat_id,"
                      " sender_id, kind, text, meta, received_at)"
                      " VALUES ('telegram', 'half', 'x', 'x', 'x', 'text', '', '{}', 0)")
@@ -112,7 +113,7 @@ async def test_bookkeeping_runs_at_once_when_idle_and_never_waits_on_the_loop(
     await Inbox(db).add(msg("warm-up"))
     threads: list[int] = []
 
-    def note(conn: sqlite3.Connection) -> None:
+    def note(conn: Conn) -> None:
         threads.append(threading.get_ident())
 
     await db.write(note, durable=False)  # the writer is idle: no round trip through it

@@ -10,6 +10,7 @@ import pytest
 
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.errors import StateError
+from assistant_cli.store.conn import Conn
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
@@ -118,7 +119,7 @@ async def test_finish_with_history_is_atomic(db: Database) -> None:
     assert item is not None
     await inbox.record_reply(item.id, "a")
 
-    def explode(conn: sqlite3.Connection) -> None:
+    def explode(conn: Conn) -> None:
         history.append_exchange(conn, "console:c1", "q", "a", item.id)
         raise RuntimeError("crash inside the transaction")
 

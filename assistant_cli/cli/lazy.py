@@ -51,6 +51,8 @@ COMMANDS: dict[str, Lazy] = {
                   "List and try the tools the model may call; approvals."),
     "audit": Lazy("assistant_cli.cli.audit_cmd:app",
                   "List and verify the tamper-evident audit log of admin actions."),
+    "state": Lazy("assistant_cli.cli.state_cmd:app",
+                  "Show the state database; copy a SQLite state to PostgreSQL."),
     "plugins": Lazy("assistant_cli.cli.plugins_cmd:app",
                     "List, create, install and find plugins and languages."),
 }

@@ -1,7 +1,8 @@
 """Doctor checks of the state directory: database integrity, schema, audit chain, modes, disk.
 
 The database is opened as it is, never created or migrated: `Database()` would do both,
-and doctor must not change what it examines.
+and doctor must not change what it examines. When `state.url` points at PostgreSQL, the
+checks of the database go to pg_checks.py and say nothing about a SQLite file not in use.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from assistant_cli.doctor import pg_checks
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
-from assistant_cli.errors import SecretError
+from assistant_cli.errors import AssistantError, SecretError
 from assistant_cli.store.audit import KEY_NAME, AuditLog
 from assistant_cli.store.audit_anchor import any_recorded, store_anchors
 from assistant_cli.store.db import Database
@@ -48,7 +50,21 @@ class ExistingDatabase(Database):
         self.conn = conn
 
 
+def open_existing(ctx: DoctorContext) -> Database:
+    """The state database as it is: the SQLite file, or the PostgreSQL one of state.url."""
+    target = pg_checks.postgres_target(ctx)
+    if target is None:
+        return ExistingDatabase(ctx.paths.database)
+    try:
+        return pg_checks.open_existing(target)
+    except AssistantError:
+        raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
+
+
 async def check_database(ctx: DoctorContext) -> Result:
+    target = pg_checks.postgres_target(ctx)
+    if target is not None:
+        return await pg_checks.check_database(ctx, target)
     path = ctx.paths.database
 
     def probe() -> tuple[list[str], int] | None:
@@ -77,6 +93,10 @@ async def check_database(ctx: DoctorContext) -> Result:
 
 
 async def check_migrations(ctx: DoctorContext) -> Result:
+    target = pg_checks.postgres_target(ctx)
+    if target is not None:
+        return await pg_checks.check_migrations(ctx, target)
+
     def version() -> int:
         db = ExistingDatabase(ctx.paths.database)
         try:
@@ -104,7 +124,7 @@ async def check_audit(ctx: DoctorContext) -> Result:
     store = ctx.store()
 
     def verify() -> Result:
-        db = ExistingDatabase(ctx.paths.database)
+        db = open_existing(ctx)
         anchors = store_anchors(db, store)
         try:
             count = int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
@@ -121,7 +141,7 @@ async def check_audit(ctx: DoctorContext) -> Result:
             db.close()
         if not intact:
             return fail(f"audit chain broken: {summary}",
-                        "the log was changed outside assistant-cli: keep a copy of state.db "
+                        "the log was changed outside assistant-cli: keep a copy of the state "
                         "for investigation; `assistant-cli audit list` shows the entries; "
                         "once understood, `assistant-cli audit verify --reanchor` accepts the "
                         "log as it is now")
@@ -242,7 +262,7 @@ async def check_disk(ctx: DoctorContext) -> Result:
 
 async def check_undelivered(ctx: DoctorContext) -> Result:
     def count() -> tuple[int, int]:
-        db = ExistingDatabase(ctx.paths.database)
+        db = open_existing(ctx)
         try:
             counts = Undelivered(db).counts()
         finally:

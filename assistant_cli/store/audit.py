@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from assistant_cli.errors import SecretError
 from assistant_cli.store.audit_anchor import Anchor, anchor_lock, parse, store_anchors
 from assistant_cli.store.db import Database
 from assistant_cli.store.pg_schema import AUDIT_LOCK
@@ -70,12 +71,23 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def key_from_store(store: Any) -> Callable[[], bytes]:
-    """A key provider over a SecretStore: reads `audit_hmac_key`, creating it on first use."""
+def key_from_store(store: Any, db: Database | None = None) -> Callable[[], bytes]:
+    """A key provider over a SecretStore: reads `audit_hmac_key`, creating it on first use.
+
+    Not when `db` already holds entries: they were written with a key this keyring lacks
+    (another machine sharing a PostgreSQL state, or a lost keyring), and a new key would
+    fork the chain; the owner copies the key instead.
+    """
 
     def provide() -> bytes:
         value = store.get(KEY_NAME)
         if not value:
+            if db is not None and db.execute("SELECT 1 FROM audit LIMIT 1").fetchone():
+                raise SecretError(
+                    f"the audit log of {db.label} has entries, but {KEY_NAME!r} is not in "
+                    "this machine's keyring, so new entries cannot join its chain",
+                    hint=f"copy the key from a machine that has it: `keyring get "
+                         f"assistant-cli {KEY_NAME} | assistant-cli secrets set {KEY_NAME}`")
             value = secrets.token_hex(32)
             store.set(KEY_NAME, value)
         return bytes.fromhex(value)
@@ -85,7 +97,7 @@ def key_from_store(store: Any) -> Callable[[], bytes]:
 
 def open_audit(db: Database, store: Any) -> AuditLog:
     """The audit log of a state database, keyed and anchored through a SecretStore."""
-    return AuditLog(db, key_from_store(store), anchors=store_anchors(db, store))
+    return AuditLog(db, key_from_store(store, db), anchors=store_anchors(db, store))
 
 
 class AuditLog:

@@ -6,6 +6,13 @@ holds `ID:HEADMAC` of the newest entry, keyed like the chain, so it cannot be fo
 without the audit key. Anchors only move forward along the chain they vouch for: an append
 on a wiped or rolled-back log leaves them alone, so the evidence survives until someone
 runs `assistant-cli audit verify --reanchor`.
+
+On PostgreSQL several machines append to one chain, and each keeps its own anchors (a file
+named after the database in its state dir, a keyring entry named after the URL without
+password). An anchor moves when its machine appends, so it may lag behind the chain; it
+still vouches for every entry up to its head (edits, deletions, a database restored to an
+older copy), while newer entries are covered by the head marker in the database and the
+anchors of the machines that wrote them.
 """
 
 from __future__ import annotations

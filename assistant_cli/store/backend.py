@@ -8,6 +8,9 @@ do not know which backend they got. Both backends offer the `Database` interface
 The PostgreSQL password comes from `state.password` (`keyring:NAME` or `env:NAME`), read
 from the keyring or the environment directly: the secret store keeps its metadata in the
 state database, which is the one being opened.
+
+The PostgreSQL side, the config loader and the keyring are imported inside functions: the
+SQLite default never loads the optional driver, and opening the state stays quick.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ On a full disk every write fails, and each caller would say so; the owner needs 
 that storage is down and why, one when it works again, and a `/readyz` that is not ready
 meanwhile. Failures that are the storage's (full, I/O error, read-only, corrupt) count;
 a busy lock or a bad statement does not.
+
+store/pg_sql.py is imported inside functions, and only once psycopg is loaded: the SQLite
+default never imports the optional PostgreSQL driver.
 """
 
 from __future__ import annotations

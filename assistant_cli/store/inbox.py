@@ -105,11 +105,14 @@ class Inbox:
             row = conn.execute(sql, (now, *params)).fetchone()
             if row is None:
                 return None
-            conn.execute(
+            # `status = 'queued'` again: on PostgreSQL another process may have claimed the
+            # row since the SELECT (its UPDATE then waits and finds nothing to change).
+            if conn.execute(
                 "UPDATE inbox SET status = 'claimed', attempts = attempts + 1, claimed_at = ?"
-                " WHERE id = ?",
+                " WHERE id = ? AND status = 'queued'",
                 (now, row["id"]),
-            )
+            ).rowcount == 0:
+                return None
             reply = conn.execute(
                 "SELECT text, state FROM replies WHERE inbox_id = ?", (row["id"],)
             ).fetchone()

@@ -15,13 +15,15 @@ psycopg is imported inside functions: it is the optional `postgres` extra.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from assistant_cli.paths import ensure_dir
 from assistant_cli.store.conn import Conn, Cursor
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import StorageHealth
@@ -46,17 +48,23 @@ class PgDatabase(Database):
     """
 
     def __init__(self, url: str, *, password: str | None = None, pool_size: int = 10,
-                 state_dir: Path | None = None) -> None:
-        from assistant_cli.store.pg_open import connect_pool, migrate
+                 state_dir: Path | None = None, migrate: bool = True) -> None:
+        """`migrate=False` opens the database as it is (doctor examines, never changes)."""
+        from assistant_cli.store.pg_open import connect_pool
 
         self.url = url
         self.health = StorageHealth()
+        self._probed_at = 0.0
+        self._probing = threading.Lock()
         digest = hashlib.sha256(plain_url(url).encode()).hexdigest()[:16]
         self.path = (state_dir or Path(".")) / f"postgres-{digest}"
+        if state_dir is not None:
+            ensure_dir(state_dir)  # for the audit anchor file
         self._kwargs: dict[str, Any] = {"password": password} if password else {}
         self.pool: ConnectionPool[Any] = connect_pool(url, self._kwargs, pool_size)
         try:
-            migrate(self.pool, url)
+            if migrate:
+                self.migrate()
         except BaseException:
             self.pool.close()
             raise
@@ -79,8 +87,11 @@ class PgDatabase(Database):
 
     @property
     def schema_version(self) -> int:
-        row = self.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        """Migrations applied (0 for a database no assistant-cli has set up yet)."""
+        from assistant_cli.store.pg_open import current_version
+
+        with self.pool.connection() as conn:
+            return current_version(conn)
 
     def migrate(self) -> None:
         from assistant_cli.store.pg_open import migrate
@@ -121,14 +132,25 @@ class PgDatabase(Database):
             return job(conn)
 
     def storage_problem(self) -> str | None:
-        """Why the database cannot be used now, or None; while down, a test query (every
-        few seconds) notices that the server answers again."""
-        if self.health.probe_due():
-            with contextlib.suppress(Exception), \
-                    self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
-                conn.execute("SELECT 1")
-                self.health.succeeded()
+        """Why the database cannot be used now, or None. Every few seconds a test query in
+        a thread of its own notices a server that went away (or came back) even when
+        nothing is written; this call never waits for the server."""
+        now = time.monotonic()
+        if now - self._probed_at >= self.health.probe_every and not self._probing.locked():
+            self._probed_at = now
+            threading.Thread(target=self._probe, name="state-probe", daemon=True).start()
         return self.health.reason
+
+    def _probe(self) -> None:
+        with self._probing:
+            try:
+                with self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
+                    conn.execute("SELECT 1")
+            except Exception as exc:
+                if self.health.reason is None or is_pg_storage_error(exc):
+                    self.health.failed(exc)
+            else:
+                self.health.succeeded()
 
     @property
     def writer(self) -> None:

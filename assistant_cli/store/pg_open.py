@@ -4,6 +4,9 @@ An unreachable server, a wrong password or a missing driver are the user's to fi
 come out as `DatabaseUnreachable` (exit 2) naming the URL with its password masked. The
 schema is migrated under an advisory lock (store/pg_schema.py), once per version, whatever
 number of replicas start together.
+
+psycopg and psycopg_pool are imported inside functions: they are the optional `postgres`
+extra, and a missing one must become a hint, not an ImportError at import time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 CONNECT_TIMEOUT = 5  # seconds
+WAIT_TIMEOUT = 5.0  # seconds a caller waits for a pooled connection
+RECONNECT_TIMEOUT = 8.0  # seconds of failed reconnection before starting afresh
 DRIVER_HINT = "pip install 'assistant-cli[postgres]'"
 REACH_HINT = ("check that the server runs and the URL, user and password (state.password) "
               "are right; `assistant-cli doctor` checks the database")
@@ -68,8 +73,14 @@ def connect_pool(url: str, kwargs: dict[str, Any], size: int) -> ConnectionPool[
     check_reachable(url, kwargs)
     from psycopg_pool import ConnectionPool, PoolTimeout
 
+    # A connection is checked before use (a server restart costs no failed request); a
+    # caller waits at most WAIT_TIMEOUT for one (a write then fails: intake answers 503);
+    # reconnection gives up after RECONNECT_TIMEOUT and starts afresh on the next demand,
+    # so the pool's doubling back-off never keeps it away from a server that is back.
     pool: ConnectionPool[Any] = ConnectionPool(
         url, min_size=1, max_size=max(size, 2), open=False, name="assistant-state",
+        check=ConnectionPool.check_connection, timeout=WAIT_TIMEOUT,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, **kwargs})
     try:
         pool.open(wait=True, timeout=2.0 * CONNECT_TIMEOUT)
@@ -83,7 +94,7 @@ def connect_pool(url: str, kwargs: dict[str, Any], size: int) -> ConnectionPool[
 def migrate(pool: ConnectionPool[Any], url: str) -> None:
     """Apply the migrations this database lacks, each in its own locked transaction."""
     with pool.connection() as conn:
-        if _current(conn) == SCHEMA_VERSION:
+        if current_version(conn) == SCHEMA_VERSION:
             return  # the usual case: no lock taken
         for version in range(1, SCHEMA_VERSION + 1):
             with conn.transaction():
@@ -103,7 +114,7 @@ def migrate(pool: ConnectionPool[Any], url: str) -> None:
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
 
-def _current(conn: Any) -> int:
+def current_version(conn: Any) -> int:
     """The schema version without waiting for the lock (0 for an empty database)."""
     if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
         return 0

@@ -24,11 +24,13 @@ _ROWID = re.compile(r"\browid\b")
 
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ***, for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    masked = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", masked)
 
 
 def plain_url(url: str) -> str:
-    """The URL without any password and query: what names the database."""
+    """The URL without any password (in the user part or a `password=` parameter): what
+    names the database, fit for config.yaml and messages."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -37,7 +39,9 @@ def plain_url(url: str) -> str:
     if "@" in netloc:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.partition(':')[0]}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    query = "&".join(p for p in parts.query.split("&")
+                     if p and not p.lower().startswith("password="))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @lru_cache(maxsize=2048)

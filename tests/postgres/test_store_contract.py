@@ -202,3 +202,22 @@ def test_a_failed_transaction_leaves_nothing(state_db: Database) -> None:
         conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", ("t:k", "v"))
         raise RuntimeError("boom")
     assert kv.get("k") is None
+
+
+def test_a_machine_without_the_audit_key_does_not_fork_the_chain(state_db: Database) -> None:
+    """A second machine on the same database with its own keyring: no new key, no fork."""
+    from assistant_cli.errors import SecretError
+    from assistant_cli.paths import resolve
+    from assistant_cli.secrets.store import SecretStore
+    from assistant_cli.store.audit import KEY_NAME, open_audit
+
+    store = SecretStore(resolve(), state_db)
+    open_audit(state_db, store).append("pairing.allow", "telegram:1", "ok")
+    key = store.get(KEY_NAME)
+    store.delete(KEY_NAME)  # as seen from a machine whose keyring never had it
+    with pytest.raises(SecretError, match="secrets set audit_hmac_key"):
+        open_audit(state_db, store).append("pairing.allow", "telegram:2", "ok")
+    assert store.get(KEY_NAME) is None
+    store.set(KEY_NAME, key or "")  # copied over, as the hint says
+    open_audit(state_db, store).append("pairing.allow", "telegram:2", "ok")
+    assert open_audit(state_db, store).verify() == (True, "2 entries, chain intact")

@@ -5,6 +5,8 @@ PostgreSQL has: a server going away is a storage problem until it answers again.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +20,7 @@ from assistant_cli.store.retry import RetryPolicy
 from assistant_cli.store.tool_calls import ApprovalStore, MemoryStore, ToolCallLog
 from assistant_cli.store.undelivered import Undelivered
 from tests.pg_server import PgServer
+from tests.postgres.conftest import OpenDb
 
 
 def msg(ext: str, chat: str = "c1", platform: str = "telegram") -> InboundMessage:
@@ -125,8 +128,9 @@ def test_inbox_through_write_keeps_order_and_dedupes(state_db: Database) -> None
 
 def test_a_lost_server_is_a_storage_problem_until_it_answers(pg_url: str,
                                                              pg_server: PgServer) -> None:
-    """Connections refused and open ones cut (as when the server goes away): writes fail,
-    storage_problem() says why; once the server answers, the probe notices by itself."""
+    """Connections refused and open ones cut (as when the server goes away): readiness
+    notices without any write (a probe in a thread), writes fail, and once the server
+    answers again the probe notices that too."""
     import psycopg
 
     from assistant_cli.store.kv import NamespacedKV
@@ -134,25 +138,57 @@ def test_a_lost_server_is_a_storage_problem_until_it_answers(pg_url: str,
 
     name = urlsplit(pg_url).path.lstrip("/")
     db = PgDatabase(pg_url, pool_size=2)
-    db.health.probe_every = 0.0
+    db.health.probe_every = 0.05
     kv = NamespacedKV(db, "t")
 
     def admin(sql: str) -> None:
         with psycopg.connect(pg_server.uri, autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[call-overload]  # DDL built from a test name
 
+    def settles(down: bool) -> str | None:
+        deadline = time.monotonic() + 15
+        while (db.storage_problem() is None) == down and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return db.storage_problem()
+
     try:
         kv.set("k", "v")
-        assert db.storage_problem() is None
+        assert settles(down=False) is None
         admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
         admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        assert settles(down=True) is not None  # noticed with no write at all
         with pytest.raises(psycopg.Error):
             kv.set("k", "w")
-        assert db.storage_problem() is not None  # the probe cannot connect either
         admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        assert db.storage_problem() is None
+        assert settles(down=False) is None
         kv.set("k", "x")
         assert kv.get("k") == "x"
     finally:
         admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         db.close()
+
+
+def test_two_processes_claiming_through_write_never_share_a_row(
+        open_state_db: OpenDb) -> None:
+    """`Inbox.claim()` on either backend: a row claimed by one process is not claimed by
+    another that selected it at the same time."""
+    first = Inbox(open_state_db())
+    asyncio.run(first.add_many([msg(str(i), chat=f"c{i}") for i in range(120)]))
+    claimed: list[list[int]] = [[], []]
+
+    def claimer(n: int) -> None:
+        inbox = Inbox(open_state_db())
+
+        async def run() -> None:
+            while (item := await inbox.claim()) is not None:
+                claimed[n].append(item.id)
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = claimed[0] + claimed[1]
+    assert len(everything) == 120 and len(set(everything)) == 120
