@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from assistant_cli.config.models import Config, StateConfig
     from assistant_cli.domain.events import Consumer, Event, EventBus
+    from assistant_cli.gateway.auth import Lockout
     from assistant_cli.gateway.control import ControlPlane
     from assistant_cli.store.db import Database
 
@@ -55,7 +56,8 @@ ROLES = ("all", "intake", "worker")
 RELAYED = (MessageIn, MessageOut, MessageError, MessageFailed, TurnFailed, PairingRequested,
            PairingApproved, ProviderCallFailed)
 POOL_WAIT = 2.0
-METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
+METRICS_EVERY = 2.0
+AUTH_FAILURE = "auth.failure"  # between replicas only, never to dashboard clients  # seconds between a replica's `replica.metrics` events
 
 
 def check_role(role: str, *, postgres: bool, platforms: dict[str, Any]) -> None:
@@ -222,6 +224,20 @@ async def open_replica(config: Config, password: str | None, *, role: str,
                    PgEvents(pool, state.url, password=password))
 
 
+def share_lockout(lockout: Lockout, events: PgEvents, replica: str) -> None:
+    """Tell every replica about each failed dashboard login here, so the lockout after
+    `gateway.lockout_failures` holds across replicas (within one event batch, ~0.2 s)."""
+    lockout.on_failure = lambda address: events.publish(
+        {"r": replica, "e": AUTH_FAILURE, "ts": time.time(), "d": {"address": address}})
+
+
+def remote_failure(lockout: Lockout, data: dict[str, Any]) -> None:
+    """Count a failure another replica saw (it is not told onwards again)."""
+    address = data.get("address")
+    if isinstance(address, str) and address:
+        lockout.failure(address, shared=False)
+
+
 class EventRelay:
     """Local dashboard events out to the other replicas, theirs in to local clients."""
 
@@ -235,6 +251,7 @@ class EventRelay:
         if control is not None:
             control.hub.replica = replica.name
             control.metrics.registry.constant_labels = {"replica": replica.name}
+            share_lockout(control.auth.lockout, replica.events, replica.name)
 
     def start(self) -> None:
         self._consumer = self.bus.consume(self.sent, name="replica-relay")
@@ -258,6 +275,10 @@ class EventRelay:
             return
         name, data, origin = item.get("e"), item.get("d"), item.get("r")
         if not isinstance(name, str) or not isinstance(data, dict):
+            return
+        if name == AUTH_FAILURE:
+            if origin != self.replica.name:
+                remote_failure(self.control.auth.lockout, data)
             return
         if origin == self.replica.name and name != REPLICA_METRICS:
             return  # this replica's own events reached its clients directly

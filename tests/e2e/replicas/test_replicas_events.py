@@ -68,3 +68,31 @@ def test_a_dashboard_on_one_replica_sees_the_others_messages_and_metrics(
     assert 'assistant_messages_total{replica="b",channel="telegram",outcome="answered"} 1' \
         in metrics, metrics[:2000]
     assert 'process_cpu_percent{replica="b"}' in metrics
+
+
+async def login_statuses(bases: list[str], tries: int) -> list[int]:
+    """HTTP status of each WebSocket login with a wrong token, round-robin over `bases`."""
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(tries):
+            url = bases[i % len(bases)].replace("http", "ws", 1) + "/ws"
+            try:
+                ws = await session.ws_connect(url, headers={"Authorization": "Bearer wrong"})
+                await ws.close()
+                statuses.append(101)
+            except aiohttp.WSServerHandshakeError as exc:
+                statuses.append(exc.status)
+            await asyncio.sleep(0.3)  # let the failure reach the other replicas
+    return statuses
+
+
+def test_the_dashboard_login_lockout_holds_across_replicas(
+    start: Starter, tg: FakeTelegram, pg_url: str
+) -> None:
+    start.configure(telegram=webhook_yaml(), extra=state_yaml(pg_url))
+    bases = [start_replica(start, name)[0].gateway for name in ("a", "b", "c")]
+    statuses = asyncio.run(login_statuses(bases, 12))
+    # gateway.lockout_failures (10) wrong tokens in all, whichever replicas they went to:
+    # the address is locked out on every replica, not after 10 per replica.
+    assert statuses[:10] == [401] * 10, statuses
+    assert statuses[10:] == [429, 429], statuses
