@@ -56,8 +56,8 @@ ROLES = ("all", "intake", "worker")
 RELAYED = (MessageIn, MessageOut, MessageError, MessageFailed, TurnFailed, PairingRequested,
            PairingApproved, ProviderCallFailed)
 POOL_WAIT = 2.0
-METRICS_EVERY = 2.0
-AUTH_FAILURE = "auth.failure"  # between replicas only, never to dashboard clients  # seconds between a replica's `replica.metrics` events
+METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
+AUTH_FAILURE = "auth.failure"  # between replicas only, never to dashboard clients
 
 
 def check_role(role: str, *, postgres: bool, platforms: dict[str, Any]) -> None:
