@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -179,14 +180,19 @@ class Replica:
                         application_name=application_name(self.name))
 
     async def start(self, bus: EventBus, control: ControlPlane | None,
-                    expose_text: bool) -> None:
-        """Heartbeat, and the event relay (always sending; receiving for a dashboard)."""
+                    expose_text: bool, wake: Callable[[], None] = lambda: None) -> None:
+        """Heartbeat, and the event relay (always sending; receiving for a dashboard);
+        `wake` the workers when another replica stores a message."""
         self.tasks.append(asyncio.create_task(self._heartbeat(), name="inbox-heartbeat"))
         self.relay = EventRelay(self, bus, control, expose_text)
         self.relay.start()
         self.tasks.append(asyncio.create_task(self.events.send_loop(), name="replica-send"))
-        self.tasks.append(asyncio.create_task(self.events.listen_loop(self.relay.received),
-                                              name="replica-listen"))
+        def new_rows() -> None:
+            self.inbox.hint()
+            wake()
+
+        self.tasks.append(asyncio.create_task(
+            self.events.listen_loop(self.relay.received, new_rows), name="replica-listen"))
         self.tasks.append(asyncio.create_task(self.relay.metrics_loop(),
                                               name="replica-metrics"))
 

@@ -305,7 +305,7 @@ async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
         await mcp_started
     if serve.replica is not None:
         await serve.replica.start(serve.events, control,
-                                  config.gateway.expose_message_text)
+                                  config.gateway.expose_message_text, wake=engine.wake)
     await engine.start()
     replica = serve.replica
     notifier = (start_notifier(serve.pairing, serve.channels, serve.events, serve.languages,

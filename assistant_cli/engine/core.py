@@ -87,6 +87,11 @@ class Engine:
             self._wake.set()
         return [row is not None for row in rows]
 
+    def wake(self) -> None:
+        """Workers claim now: a message may be waiting that this process did not store
+        (another replica's, announced by the database)."""
+        self._wake.set()
+
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         recovered = await self.inbox.recover()

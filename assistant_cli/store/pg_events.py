@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.store.pg_inbox import INBOX_CHANNEL
+
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
@@ -84,8 +86,11 @@ class PgEvents:
                 log.debug("replica events not sent: %s", exc,
                           extra={"event": "replicas.notify_failed"})
 
-    async def listen_loop(self, on_event: Callable[[dict[str, Any]], None]) -> None:
-        """Receive every replica's events (own ones included) until cancelled."""
+    async def listen_loop(self, on_event: Callable[[dict[str, Any]], None],
+                          on_inbox: Callable[[], None] = lambda: None) -> None:
+        """Receive every replica's events (own ones included) until cancelled; `on_inbox`
+        for each NOTIFY of a new inbox row (store/pg_inbox.py), and once after every
+        (re)connection, since notifications sent meanwhile are lost."""
         from psycopg import AsyncConnection
 
         extra: dict[str, Any] = {} if self.password is None else {"password": self.password}
@@ -95,8 +100,13 @@ class PgEvents:
                                                      connect_timeout=5, **extra)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                    on_inbox()
                     async for note in conn.notifies():
-                        _deliver(note.payload, on_event)
+                        if note.channel == INBOX_CHANNEL:
+                            on_inbox()
+                        else:
+                            _deliver(note.payload, on_event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: listen again once it is back

@@ -8,13 +8,16 @@ resent, never regenerated), plus what replicas need:
   has two messages in flight, whichever replicas ask;
 - a claim is a lease: the row carries the replica's id and a heartbeat (`heartbeat()`,
   every few seconds); a row whose replica stopped heart-beating for `lease` seconds is
-  queued again by the next claim on any replica. Times come from the database's clock, so
-  replicas need not agree on theirs. The heartbeat renews only the rows this process is
-  still working on (`held`): a row a worker let go of because the database failed under
-  it is left to expire and be claimed again, never kept alive by a heartbeat forever;
+  queued again by a claim on any replica (each looks every second, or half a lease).
+  Times come from the database's clock, so replicas need not agree on theirs. The
+  heartbeat renews only the rows this process is still working on (`held`): a row a
+  worker let go of because the database failed under it is left to expire and be claimed
+  again, never kept alive by a heartbeat forever;
 - the database going away raises `DatabaseUnavailable` (a StateError naming the URL, the
   password masked) and `storage_problem()` says so until an operation succeeds again:
-  intake answers 503 and acknowledges nothing, workers pause and claim again later.
+  intake answers 503 and acknowledges nothing, workers pause and claim again later;
+- an add sends `NOTIFY assistant_inbox` with its commit, so the workers of every replica
+  wake at once (store/pg_events.py listens), not at their next poll.
 
 psycopg.rows is imported inside functions: psycopg is the optional `postgres` extra, and
 this module is imported (for its types) by installs that do not have it.
@@ -22,6 +25,7 @@ this module is imported (for its types) by installs that do not have it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("assistant_cli.store.pg")
 
 NOW = "extract(epoch from clock_timestamp())"
+INBOX_CHANNEL = "assistant_inbox"  # NOTIFY on every add: other replicas' workers wake
 
 
 class DatabaseUnavailable(StateError):
@@ -80,6 +85,10 @@ class PgInbox:
         self.problem: str | None = None  # why the database is unavailable, None while fine
         self._pending: dict[str, int] = {}  # queued + claimed per platform, see depth()
         self._failed = 0
+        self._claiming = asyncio.Lock()
+        self._maybe_work = True
+        self._empty_at = 0.0  # clock() time of the last claim that found nothing
+        self._expired_at = 0.0  # ... and of the last requeue of expired leases
 
     def storage_problem(self) -> str | None:
         """Why the state cannot be written now (readiness), None while it can."""
@@ -135,16 +144,45 @@ class PgInbox:
                      msg.received_at))
                 row = await cur.fetchone()
                 ids[i] = int(row[0]) if row else None
+            if any(i is not None for i in ids):  # sent at commit: wakes the other replicas
+                await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
+        self.hint()
         return ids
 
+    def hint(self) -> None:
+        """Something may have become claimable (a row added here or, by NOTIFY, on another
+        replica; a conversation's turn ended): the next claim asks the database."""
+        self._maybe_work = True
+
     async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
-        """Claim the oldest queued message whose conversation has nothing in flight."""
+        """Claim the oldest queued message whose conversation has nothing in flight.
+
+        Claims of one process take turns, and after one found nothing the others return
+        None at once until hint() or a second has passed: N idle workers woken together
+        cost one round trip, not N."""
+        async with self._claiming:
+            now = self.clock()  # the clock not_before times are in
+            if not self._maybe_work and now - self._empty_at < 1.0:
+                return None
+            self._maybe_work = False  # set again by hints that arrive meanwhile
+            expire = time.monotonic() - self._expired_at >= min(1.0, self.lease / 2)
+            item = await self._claim(platforms, expire=expire)
+            if item is None:
+                self._empty_at = now
+            else:
+                self._maybe_work = True  # there may be more
+            return item
+
+    async def _claim(self, platforms: Collection[str] | None, *,
+                     expire: bool) -> InboxItem | None:
         from psycopg.rows import dict_row
 
         params = {"all": platforms is None, "platforms": list(platforms or ()),
                   "now": self.clock()}
         async with self._connection(transaction=True) as conn:
-            await conn.execute(_EXPIRED, (self.lease,))
+            if expire:  # leases of dead replicas, looked at once a second at most
+                await conn.execute(_EXPIRED, (self.lease,))
+                self._expired_at = time.monotonic()
             cur = conn.cursor(row_factory=dict_row)
             row = await (await cur.execute(_CLAIM, params)).fetchone()
             if row is None:
@@ -185,6 +223,7 @@ class PgInbox:
                      exchange: Exchange | None = None) -> None:
         """Mark a message done (its reply sent, the exchange in history) in one transaction."""
         self.held.discard(inbox_id)  # whatever happens now, this process is done with it
+        self.hint()  # the conversation's next message may be claimable now
         async with self._connection(transaction=True) as conn:
             if exchange is not None:
                 await _append_exchange(conn, exchange, inbox_id)
@@ -201,6 +240,7 @@ class PgInbox:
         the retry policy sets, or failed when it gives up (as store/inbox.py does)."""
         now = self.clock()
         self.held.discard(inbox_id)
+        self.hint()  # the conversation's next message may be claimable now
         async with self._connection(transaction=True) as conn:
             cur = await conn.execute("SELECT attempts, first_failed_at FROM inbox"
                                      " WHERE id = %s FOR UPDATE", (inbox_id,))
@@ -227,6 +267,7 @@ class PgInbox:
     async def put_back(self, inbox_id: int) -> None:
         """Queue a claimed message again at once, uncounted (its turn was interrupted)."""
         self.held.discard(inbox_id)
+        self.hint()  # the conversation's next message may be claimable now
         async with self._connection() as conn:
             await conn.execute(
                 "UPDATE inbox SET status = 'queued', claimed_by = NULL,"
