@@ -112,3 +112,30 @@ async def test_events_cross_replicas_by_listen_notify(pg_url: str) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await pool_a.close()
         await pool_b.close()
+
+
+async def test_a_row_stored_on_one_replica_wakes_the_others_at_once(pg_url: str) -> None:
+    pool_a = await open_pool(pg_url, None, 2, "a")
+    pool_b = await open_pool(pg_url, None, 2, "b")
+    a, b = PgInbox(pool_a, replica="a"), PgInbox(pool_b, replica="b")
+    woken = asyncio.Event()
+
+    def new_rows() -> None:
+        b.hint()
+        woken.set()
+
+    listener = asyncio.create_task(PgEvents(pool_b, pg_url).listen_loop(
+        lambda _: None, on_inbox=new_rows))
+    try:
+        await asyncio.wait_for(woken.wait(), 5)  # once when it starts listening
+        assert await b.claim() is None  # nothing yet: b's next claims skip the database
+        woken.clear()
+        await a.add(msg("1"))
+        await asyncio.wait_for(woken.wait(), 2)  # NOTIFY with a's commit
+        item = await b.claim()  # asked the database, though its last claim found nothing
+        assert item is not None and item.message.external_id == "1"
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await pool_a.close()
+        await pool_b.close()
