@@ -57,11 +57,12 @@ def postgres_target(ctx: DoctorContext) -> PgTarget | None:
         raise Skip(f"the state database password cannot be read: {exc.message}") from None
 
 
-def open_existing(target: PgTarget) -> Database:
+def open_existing(target: PgTarget, ctx: DoctorContext) -> Database:
     """The database as it is (no migration); raises AssistantError when unreachable."""
     from assistant_cli.store.pg_db import PgDatabase
 
-    return PgDatabase(target.url, pool_size=2, migrate=False, **target.kwargs)
+    return PgDatabase(target.url, pool_size=2, migrate=False,
+                      state_dir=ctx.paths.database.parent, **target.kwargs)
 
 
 async def check_database(ctx: DoctorContext, target: PgTarget) -> Result:
@@ -103,7 +104,7 @@ async def check_database(ctx: DoctorContext, target: PgTarget) -> Result:
 
 async def check_migrations(ctx: DoctorContext, target: PgTarget) -> Result:
     def version() -> int:
-        db = open_existing(target)
+        db = open_existing(target, ctx)
         try:
             return db.schema_version
         finally:
@@ -133,7 +134,7 @@ async def check_lag(ctx: DoctorContext) -> Result:
     def stale() -> list[Any]:
         from assistant_cli.store.state_info import stale_claims
 
-        db = open_existing(target)
+        db = open_existing(target, ctx)
         try:
             return stale_claims(db, target.lease)
         finally:

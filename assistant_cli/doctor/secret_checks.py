@@ -6,6 +6,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from assistant_cli.doctor import pg_checks, state_checks
 from assistant_cli.doctor.base import DoctorContext, Result, fail, in_thread, ok, warn
 from assistant_cli.doctor.state_checks import connect_existing
 from assistant_cli.errors import ConfigError, KeyringUnavailable, SecretError
@@ -119,6 +120,13 @@ async def check_rotation(ctx: DoctorContext) -> Result:
         period = 90
 
     def read() -> list[tuple[str, float]] | None:
+        if pg_checks.postgres_target(ctx) is not None:  # secrets_meta is in PostgreSQL
+            db = state_checks.open_existing(ctx)
+            try:
+                return [(r[0], float(r[1])) for r in db.execute(
+                    "SELECT name, rotated_at FROM secrets_meta ORDER BY name").fetchall()]
+            finally:
+                db.close()
         conn = connect_existing(ctx.paths.database)
         if conn is None:
             return None

@@ -19,6 +19,7 @@ from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thre
 from assistant_cli.errors import AssistantError, SecretError
 from assistant_cli.store.audit import KEY_NAME, AuditLog
 from assistant_cli.store.audit_anchor import any_recorded, store_anchors
+from assistant_cli.store.backend import state_section
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import RECOVER_HINT
 from assistant_cli.store.migrations import MIGRATIONS
@@ -56,7 +57,7 @@ def open_existing(ctx: DoctorContext) -> Database:
     if target is None:
         return ExistingDatabase(ctx.paths.database)
     try:
-        return pg_checks.open_existing(target)
+        return pg_checks.open_existing(target, ctx)
     except AssistantError:
         raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
 
@@ -243,21 +244,33 @@ async def fix_permissions(ctx: DoctorContext) -> list[str]:
 
 
 async def check_disk(ctx: DoctorContext) -> Result:
-    def usage() -> tuple[Path, int]:
+    def usage() -> tuple[Path, int, bool]:
         where = ctx.paths.state_dir
         while not where.exists() and where != where.parent:
             where = where.parent
-        return where, shutil.disk_usage(where).free
+        return where, shutil.disk_usage(where).free, _on_postgres(ctx)
 
-    where, free = await in_thread(usage)
+    where, free, postgres = await in_thread(usage)
     shown = f"{free / 2**30:.1f} GiB free" if free >= 2**30 else f"{free / 2**20:.0f} MiB free"
     fix = (f"free space on the file system of {where} (old logs: "
            f"{ctx.paths.log_dir}), or move ASSISTANT_CLI_HOME to a larger disk")
     if free < DISK_FAIL_BYTES:
+        if postgres:
+            return fail(f"only {shown} for {where}: logs and audit anchors cannot be written "
+                        "when full (the state itself is in PostgreSQL)", fix)
         return fail(f"only {shown} for {where}: the inbox cannot accept messages when full", fix)
     if free < DISK_WARN_BYTES:
         return warn(f"only {shown} for {where}", fix)
     return ok(f"{shown} for {where}")
+
+
+def _on_postgres(ctx: DoctorContext) -> bool:
+    """The state is in PostgreSQL (blocking: reads config.yaml)."""
+    try:
+        section = state_section(ctx.paths)
+    except AssistantError:
+        return False
+    return section is not None and section.url is not None
 
 
 async def check_undelivered(ctx: DoctorContext) -> Result:

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit, urlunsplit
 from assistant_cli.errors import SecretError
 from assistant_cli.store.audit_anchor import Anchor, anchor_lock, parse, store_anchors
 from assistant_cli.store.db import Database
-from assistant_cli.store.pg_schema import AUDIT_LOCK
 
 log = logging.getLogger("assistant_cli.audit")
 
@@ -135,8 +134,7 @@ class AuditLog:
                                  default=str)
         ts = time.time()
         with self.db.transaction() as conn:
-            if self.db.backend == "postgresql":  # one chain, whichever replica appends
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
+            self.db.serialize(conn, "audit")  # one chain, whichever replica appends
             row = conn.execute("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1").fetchone()
             prev = row["mac"] if row else GENESIS
             mac = self._mac(prev, ts, actor, action, target, outcome, detail_json)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant_cli.paths import atomic_write
+from assistant_cli.paths import atomic_write, ensure_dir
 from assistant_cli.secrets.keyring_backend import SERVICE
 
 ANCHOR_NAME = "audit_head"  # keyring entry prefix (internal: never listed or rotated)
@@ -90,6 +90,7 @@ def parse(value: str) -> tuple[int, str] | None:
 @contextlib.contextmanager
 def anchor_lock(anchor_file: Path) -> Iterator[None]:
     """Serialise anchor updates across processes, so the newest head is written last."""
+    ensure_dir(anchor_file.parent)  # a PostgreSQL state may not have made the state dir
     fd = os.open(anchor_file.with_name(anchor_file.name + ".lock"), os.O_RDWR | os.O_CREAT,
                  0o600)
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from assistant_cli.errors import SecretError, StateError
+from assistant_cli.errors import ConfigError, SecretError
 from assistant_cli.store.db import Database
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def state_password(paths: Paths, ref: str | None, *, key: str = "state.password"
     if ref.startswith("env:"):
         value = os.environ.get(ref[4:])
         if not value:
-            raise StateError(f"{key}: environment variable {ref[4:]} is not set",
+            raise SecretError(f"{key}: environment variable {ref[4:]} is not set",
                              hint=f"export {ref[4:]}=... before starting")
         return value
     if ref.startswith("keyring:"):
@@ -92,5 +92,5 @@ def state_password(paths: Paths, ref: str | None, *, key: str = "state.password"
             raise SecretError(f"{key}: secret {name!r} is not in the keyring",
                               hint=f"run `assistant-cli secrets set {name}`")
         return str(value)
-    raise StateError(f"{key}: {ref!r} is not a reference",
-                     hint="write keyring:NAME or env:NAME; never the password itself")
+    raise ConfigError(f"{key}: not a keyring:NAME or env:NAME reference",
+                      hint="write keyring:NAME or env:NAME; never the password itself")

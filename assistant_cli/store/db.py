@@ -188,6 +188,11 @@ class Database:
         self.health.succeeded()
         return result
 
+    def serialize(self, conn: Conn, name: str) -> None:
+        """Inside a transaction: wait until no other process is inside one that serialised
+        on `name` (the audit chain, one platform's pairing requests). A SQLite write
+        transaction already excludes every other writer (BEGIN IMMEDIATE)."""
+
     @property
     def writer(self) -> Writer | None:
         """The group-commit writer, once something has been written through it."""

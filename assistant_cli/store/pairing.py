@@ -144,6 +144,8 @@ class PairingStore:
         messages don't storm and a refusal sticks."""
         now = self.now()
         with self.db.transaction() as conn:
+            # Replicas handling two messages of one sender at once make one request.
+            self.db.serialize(conn, f"pairing:{platform}")
             conn.execute("UPDATE pairing_requests SET status = 'expired' WHERE status = 'pending'"
                          " AND expires_at <= ?", (now,))
             live = conn.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assistant_cli.errors import StateError
+from assistant_cli.store.pg_open import DRIVER_HINT, REACH_HINT, DatabaseUnreachable
 from assistant_cli.store.pg_schema import (
     SCHEMA_LOCK,
     SCHEMA_VERSION,
@@ -30,27 +31,32 @@ if TYPE_CHECKING:
 
 SCHEMA = full_schema()  # the same tables as PgDatabase's, from store/migrations.py
 
-__all__ = ["SCHEMA", "SCHEMA_LOCK", "SCHEMA_VERSION", "ensure_schema", "mask_url", "open_pool"]
+__all__ = ["SCHEMA", "SCHEMA_LOCK", "SCHEMA_VERSION", "DatabaseUnreachable", "ensure_schema",
+           "mask_url", "open_pool"]
 
 
-async def open_pool(url: str, *, size: int = 10) -> AsyncConnectionPool:
-    """A connection pool to `url`, with the schema in place; a clear error if unreachable."""
+async def open_pool(url: str, *, size: int = 10,
+                    password: str | None = None) -> AsyncConnectionPool:
+    """A connection pool to `url`, with the schema in place; DatabaseUnreachable (exit 2,
+    the URL's password masked) if the server cannot be reached or logged into."""
     try:
         from psycopg_pool import AsyncConnectionPool
     except ImportError:
-        raise StateError("a postgresql:// state URL needs the PostgreSQL driver",
-                         hint="pip install 'assistant-cli[postgres]'") from None
+        raise DatabaseUnreachable("a postgresql:// state URL needs the PostgreSQL driver",
+                                  hint=DRIVER_HINT) from None
+    extra = {"password": password} if password else {}
     pool = AsyncConnectionPool(url, min_size=1, max_size=size, open=False,
-                               kwargs={"autocommit": True})
+                               kwargs={"autocommit": True, **extra})
     try:
         await pool.open(wait=True, timeout=10.0)
         await ensure_schema(pool)
+    except StateError:
+        await pool.close()
+        raise  # a newer schema: said as it is
     except Exception as exc:
         await pool.close()
-        raise StateError(f"cannot use the PostgreSQL database {mask_url(url)}: "
-                         f"{_first_line(exc)}",
-                         hint="check that the server runs and the URL, user and password "
-                              "are right; `assistant-cli doctor` checks the database") from None
+        raise DatabaseUnreachable(f"cannot use the PostgreSQL database {mask_url(url)}: "
+                                  f"{_first_line(exc)}", hint=REACH_HINT) from None
     return pool
 
 

@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from assistant_cli.paths import ensure_dir
 from assistant_cli.store.conn import Conn, Cursor
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import StorageHealth
+from assistant_cli.store.pg_schema import lock_key
 from assistant_cli.store.pg_sql import PgConn, is_pg_storage_error, mask_url, plain_url
 from assistant_cli.store.pg_sql import query as pg_query
 
@@ -58,8 +58,6 @@ class PgDatabase(Database):
         self._probing = threading.Lock()
         digest = hashlib.sha256(plain_url(url).encode()).hexdigest()[:16]
         self.path = (state_dir or Path(".")) / f"postgres-{digest}"
-        if state_dir is not None:
-            ensure_dir(state_dir)  # for the audit anchor file
         self._kwargs: dict[str, Any] = {"password": password} if password else {}
         self.pool: ConnectionPool[Any] = connect_pool(url, self._kwargs, pool_size)
         try:
@@ -122,6 +120,10 @@ class PgDatabase(Database):
             if is_pg_storage_error(exc):
                 self.health.failed(exc)
             raise
+
+    def serialize(self, conn: Conn, name: str) -> None:
+        """An advisory lock on `name` until the transaction ends (see Database)."""
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
 
     async def write(self, job: Callable[[Conn], T], *, durable: bool = True) -> T:
         """Run `job(conn)` in a transaction in a worker thread; returns once committed."""

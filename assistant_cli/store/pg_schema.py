@@ -10,13 +10,13 @@ together apply each one once, and a database written by a newer assistant-cli is
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache
 
 from assistant_cli.store.migrations import MIGRATIONS
 
 SCHEMA_LOCK = 0x61737369  # pg_advisory_xact_lock key while the schema is created
-AUDIT_LOCK = 0x61756469  # pg_advisory_xact_lock key while an audit entry is appended
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -61,6 +61,12 @@ def tables() -> list[str]:
     for script in MIGRATIONS:
         found += re.findall(r"CREATE TABLE (\w+)", script)
     return found
+
+
+def lock_key(name: str) -> int:
+    """A stable advisory-lock key (signed 64-bit) for a name such as `audit`."""
+    digest = hashlib.sha256(f"assistant-cli:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def newer_schema_message(current: int) -> str:

@@ -4,7 +4,8 @@ Every table, parents first, in batches: each batch goes into a temporary table w
 and from there into its table with `INSERT ... ON CONFLICT (key) DO UPDATE`, so a re-run
 (after an interruption, or to catch up) updates rows instead of doubling them, and row ids
 stay what they were (the audit chain's MACs, history and tool calls refer to them). The
-identity sequences are moved past the copied ids.
+identity sequences are moved past the copied ids. Messages left claimed by a stopped
+SQLite `serve` are queued again (they carry no lease a replica could expire).
 
 A target is refused when it holds data that did not come from this state: a copy carries
 the source's `state_id` (kv), and an audit chain in the target must be the start of the
@@ -100,6 +101,7 @@ def copy_state(source: Database, target: PgDatabase, progress: Progress | None =
             if progress:
                 progress(table, done, total)
         _move_sequence(target, table)
+    _requeue_unleased(target)
     after = _counts(target)
     report.mismatched = {t: (n, after[t]) for t, n in report.counts.items() if after[t] != n}
     report.audit_entries = report.counts["audit"]
@@ -137,6 +139,14 @@ def _upsert(target: PgDatabase, table: str, columns: list[str], rows: list[Any])
                 copy.write_row(row)
         conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM copy_{table}"  # type: ignore[call-overload]
                      f" ON CONFLICT ({', '.join(keys)}) {update}")
+
+
+def _requeue_unleased(target: PgDatabase) -> None:
+    """Messages a stopped SQLite `serve` left claimed are queued again (as its next start
+    would have done): on PostgreSQL only a lease, which they lack, could expire them."""
+    with target.transaction() as conn:
+        conn.execute("UPDATE inbox SET status = 'queued'"
+                     " WHERE status = 'claimed' AND claimed_by IS NULL")
 
 
 def _move_sequence(target: PgDatabase, table: str) -> None:

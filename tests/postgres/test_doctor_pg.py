@@ -28,7 +28,9 @@ def pg_state(pg_url: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) 
     use_postgres(isolated_home, pg_url)
     db = PgDatabase(pg_url, state_dir=resolve().state_dir)
     try:
-        audit = open_audit(db, SecretStore(resolve(), db))
+        store = SecretStore(resolve(), db)
+        store.set("api_key", "sk-test")  # its metadata goes to PostgreSQL
+        audit = open_audit(db, store)
         audit.append("pairing.allow", "telegram:1", "ok")
         audit.append("pairing.allow", "telegram:2", "ok")
     finally:
@@ -48,6 +50,11 @@ def test_a_healthy_postgres_state_passes_every_state_check(pg_state: str) -> Non
     assert not any("state.db" in o.result.found or "integrity" in o.result.found
                    for o in found.values())
     assert not resolve().database.exists()  # no SQLite file appeared
+
+
+def test_secret_rotation_ages_come_from_postgres(pg_state: str) -> None:
+    r = result("secrets.rotation")
+    assert r.status == "ok" and "api_key 0 d" in r.found
 
 
 def test_claims_past_their_lease_are_lag_per_replica(pg_state: str) -> None:
@@ -114,3 +121,29 @@ def test_an_unreachable_database_fails_masked_and_doctor_exits_non_zero(
     assert code != 0 and PASSWORD not in out + err
     checks = {c["id"]: c for c in json.loads(out)["checks"]}
     assert checks["state.database"]["status"] == "fail"
+
+
+def test_this_machines_anchor_catches_a_wiped_postgres_audit_log(pg_state: str) -> None:
+    anchors = list(resolve().state_dir.glob("audit.postgres-*.head"))
+    assert len(anchors) == 1  # the anchor of this database, beside no state.db
+    db = PgDatabase(pg_state)
+    try:
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM audit")
+            conn.execute("DELETE FROM kv WHERE key = 'audit_head'")
+    finally:
+        db.close()
+    r = result("state.audit")
+    assert r.status == "fail" and "wiped" in r.found
+
+
+def test_a_full_local_disk_on_postgres_is_about_logs_not_the_inbox(
+        pg_state: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr("assistant_cli.doctor.state_checks.shutil.disk_usage",
+                        lambda _: usage._replace(free=10 * 2**20))
+    r = result("state.disk")
+    assert r.status == "fail" and "the state itself is in PostgreSQL" in r.found
+    assert "inbox" not in r.found

@@ -220,3 +220,4 @@ async def test_an_unreachable_database_is_named_with_the_password_masked() -> No
         await open_pool(url)
     assert "postgresql://assistant:***@127.0.0.1:1/assistant" in caught.value.message
     assert "s3cret" not in caught.value.message + (caught.value.hint or "")
+    assert caught.value.exit_code == 2  # bad config: the CLI exits 2

@@ -175,6 +175,7 @@ def test_migrate_copies_100k_messages_and_the_audit_chain_and_is_safe_to_rerun(
     source = Database(paths.database)
     with source.transaction() as conn:
         conn.execute("UPDATE inbox SET status = 'failed' WHERE id = 5")
+        conn.execute("UPDATE inbox SET status = 'claimed' WHERE id = 6")  # serve was killed
     source.close()
     code, out, err = cli(capsys, "state", "migrate", "--to", pg_url, "--batch", "50000")
     assert code == 0, err
@@ -183,6 +184,7 @@ def test_migrate_copies_100k_messages_and_the_audit_chain_and_is_safe_to_rerun(
     try:
         assert int(target.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]) == MESSAGES
         assert target.execute("SELECT status FROM inbox WHERE id = 5").fetchone()[0] == "failed"
+        assert target.execute("SELECT status FROM inbox WHERE id = 6").fetchone()[0] == "queued"
     finally:
         target.close()
 
@@ -217,3 +219,27 @@ def test_migrate_needs_a_sqlite_state_and_a_postgres_url(
     code, _, err = cli(capsys, "state", "migrate", "--to", "postgresql://x/y",
                        "--password-env", "NOPE")
     assert code == 2 and "NOPE" in err
+
+
+def test_migrate_takes_the_password_reference_of_the_config(
+        pg_url: str, isolated_home: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    Database(resolve().database).close()
+    use_postgres(isolated_home, "postgresql://assistant@db.internal/assistant")
+    monkeypatch.delenv("TEST_PGPASSWORD", raising=False)
+    code, _, err = cli(capsys, "state", "migrate", "--to", pg_url)
+    assert code == 1 and "state.password: environment variable TEST_PGPASSWORD" in err
+    monkeypatch.setenv("TEST_PGPASSWORD", "any (trust auth)")
+    code, out, err = cli(capsys, "state", "migrate", "--to", pg_url)
+    assert code == 0 and "row counts match" in out, err
+
+
+def test_migrate_on_a_terminal_shows_a_progress_bar(
+        pg_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fill_sqlite(resolve().database, 2000)
+    monkeypatch.setattr("assistant_cli.cli.output.stdout_is_tty", lambda: True)
+    code, out, err = cli(capsys, "state", "migrate", "--to", pg_url, "--batch", "500")
+    assert code == 0, err
+    assert "inbox: " not in out  # no plain progress lines on a terminal
+    assert "2000/2000" in out and "row counts match" in out

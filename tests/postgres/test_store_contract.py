@@ -82,6 +82,25 @@ def test_a_code_issued_on_one_replica_is_approved_on_another(open_state_db: Open
     assert one.is_approved("whatsapp", "99")
 
 
+def test_replicas_asked_at_once_issue_one_code_per_sender(open_state_db: OpenDb) -> None:
+    """Four replicas get a message of one unknown sender at the same moment: one code."""
+    stores = [PairingStore(open_state_db()) for _ in range(4)]
+    codes: list[str | None] = []
+    barrier = threading.Barrier(4)
+
+    def ask(store: PairingStore) -> None:
+        barrier.wait()
+        codes.append(store.request_code("telegram", "5", "c5"))
+
+    threads = [threading.Thread(target=ask, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([c for c in codes if c]) == 1 and len(codes) == 4
+    assert [r.user_id for r in stores[0].pending()] == ["5"]
+
+
 # -- audit -----------------------------------------------------------------------------
 def test_audit_chain_verifies_and_names_an_altered_entry(state_db: Database) -> None:
     log = audit(state_db)

@@ -192,3 +192,61 @@ def test_two_processes_claiming_through_write_never_share_a_row(
         t.join()
     everything = claimed[0] + claimed[1]
     assert len(everything) == 120 and len(set(everything)) == 120
+
+
+def test_replicas_opening_a_fresh_database_together_migrate_it_once(pg_url: str) -> None:
+    """Four processes start at once on an empty database: the advisory lock lets one
+    create each version; all of them open it."""
+    from assistant_cli.store.migrations import MIGRATIONS
+    from assistant_cli.store.pg_db import PgDatabase
+
+    opened: list[PgDatabase] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PgDatabase(pg_url, pool_size=2))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == [] and len(opened) == 4
+        assert {db.schema_version for db in opened} == {len(MIGRATIONS)}
+        rows = opened[0].execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]
+        assert rows == 1
+    finally:
+        for db in opened:
+            db.close()
+
+
+async def test_pg_inbox_and_the_sync_stores_share_one_schema(pg_url: str) -> None:
+    """Rows PgInbox (serve's replicas) writes are what the CLI's stores and `state info`
+    read, on the same tables."""
+    from assistant_cli.store.pg import open_pool
+    from assistant_cli.store.pg_db import PgDatabase
+    from assistant_cli.store.pg_inbox import PgInbox
+    from assistant_cli.store.state_info import replicas_seen, stale_claims
+
+    db = PgDatabase(pg_url, pool_size=2)
+    pool = await open_pool(pg_url, size=2)
+    try:
+        inbox = PgInbox(pool, replica="web-1", policy=RetryPolicy(other_attempts=1))
+        await inbox.add_many([msg("1"), msg("2", "c2")])
+        first = await inbox.claim()
+        assert first is not None
+        await inbox.release(first.id, "boom")  # given up at once
+        held = await inbox.claim()
+        assert held is not None
+        assert Undelivered(db).counts().failed == 1
+        assert [(r.name, r.claimed) for r in replicas_seen(db)] == [("web-1", 1)]
+        assert [(s.replica, s.count) for s in stale_claims(db, lease=-1.0)] == [("web-1", 1)]
+        assert stale_claims(db, lease=60.0) == []
+        assert Inbox(db).counts().claimed == 1
+    finally:
+        await pool.close()
+        db.close()
