@@ -33,8 +33,7 @@ from assistant_cli.domain.events import (
     TurnFailed,
 )
 from assistant_cli.errors import StateError, UsageError
-from assistant_cli.gateway.hub import REPLICA_METRICS
-from assistant_cli.gateway.protocol import encode_event
+from assistant_cli.gateway.protocol import REPLICA_METRICS, encode_event
 from assistant_cli.store.pg import ensure_schema, mask_url
 from assistant_cli.store.pg_events import PgEvents
 from assistant_cli.store.pg_inbox import PgInbox
@@ -58,6 +57,8 @@ RELAYED = (MessageIn, MessageOut, MessageError, MessageFailed, TurnFailed, Pairi
            PairingApproved, ProviderCallFailed)
 POOL_WAIT = 2.0
 METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
+SNAPSHOT_FIELDS = ("messages_total", "received_total", "messages_per_min", "latency_p99_ms",
+                   "cpu_percent", "uptime_s")
 AUTH_FAILURE = "auth.failure"  # between replicas only, never to dashboard clients
 
 
@@ -295,14 +296,15 @@ class EventRelay:
     async def metrics_loop(self) -> None:
         """Every METRICS_EVERY seconds: this replica's role and metrics, for all dashboards."""
         while True:
-            values: dict[str, Any] = {"role": self.replica.role,
-                                      "queue_depth": self.replica.inbox.depth(),
-                                      "held": len(self.replica.inbox.held)}
-            if self.control is not None:
-                snap = self.control.metrics.snapshot()
-                values.update({k: snap.get(k) for k in (
-                    "messages_total", "received_total", "messages_per_min", "latency_p99_ms",
-                    "cpu_percent", "uptime_s")})
+            snapshot = self.control.metrics.snapshot() if self.control is not None else {}
+            values = reading(self.replica.role, self.replica.inbox.depth(),
+                             len(self.replica.inbox.held), snapshot)
             self.replica.events.publish({"r": self.replica.name, "e": REPLICA_METRICS,
                                          "ts": time.time(), "d": values})
             await asyncio.sleep(METRICS_EVERY)
+
+
+def reading(role: str, queue_depth: int, held: int, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The data of a `replica.metrics` event (its `replica` is added by the receiver)."""
+    return {"role": role, "queue_depth": queue_depth, "held": held,
+            **{k: snapshot.get(k) for k in SNAPSHOT_FIELDS}}

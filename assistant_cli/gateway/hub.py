@@ -12,12 +12,16 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from assistant_cli.gateway.protocol import FORWARDED_EVENTS, TEXT_FIELDS, encode_event, event_frame
+from assistant_cli.gateway.protocol import (
+    FORWARDED_EVENTS,
+    TEXT_FIELDS,
+    encode_event,
+    event_frame,
+)
 
 if TYPE_CHECKING:
     from assistant_cli.domain.events import Consumer, Event, EventBus
 
-REPLICA_METRICS = "replica.metrics"  # each replica's metrics and role, every second or two
 OUTBOX_SIZE = 512
 FLUSH_INTERVAL = 0.05
 
@@ -65,8 +69,8 @@ class EventHub:
 
     def relay(self, name: str, ts: float, data: dict[str, Any]) -> None:
         """An event from another replica (it carries its `replica`), or a replica's metrics
-        (`replica.metrics`), to every client; message text only if this gateway shows it."""
-        if not self.outboxes or (name not in FORWARDED_EVENTS and name != REPLICA_METRICS):
+        (`REPLICA_METRICS`), to every client; message text only if this gateway shows it."""
+        if not self.outboxes or name not in FORWARDED_EVENTS:
             return
         if not self.expose_text:
             data = {k: v for k, v in data.items() if k not in TEXT_FIELDS}
