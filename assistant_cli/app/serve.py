@@ -172,7 +172,14 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
         lock.close()
         raise
     signal_ = StopSignal()
-    serve = assemble(config, paths, options, db, platforms, signal_, replica)
+    try:
+        serve = assemble(config, paths, options, db, platforms, signal_, replica)
+    except BaseException:  # a missing secret, say: close what is open, then say why
+        if replica is not None:
+            await replica.close()
+        db.close()
+        lock.close()
+        raise
     try:
         for channel in serve.channels.values():
             await channel.prepare()

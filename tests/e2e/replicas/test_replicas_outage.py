@@ -6,6 +6,7 @@ are refused on the SQLite file."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -86,4 +87,26 @@ def test_database_gone_webhooks_get_503_and_work_resumes_when_it_is_back(
     wait(lambda: http("GET", ready)[0] == 200, what="ready again")
     wait(lambda: inbox_status(pg_url) == {"done": 2}, what="the second answer recorded sent")
     assert tg.messages_to(7001) == ["echo: stored before"]
+    assert replica.terminate() == 0, replica.output[-2000:]
+
+
+def test_database_gone_the_poller_confirms_nothing_until_it_is_back(
+    start: Starter, tg: FakeTelegram, pg_url: str, proxy: PgProxy
+) -> None:
+    database = urlsplit(pg_url).path.lstrip("/")
+    start.configure(extra=state_yaml(proxy.url(database)))
+    replica, _ = start_replica(start, "poller")
+    tg.push_message(7101, "before")
+    wait(lambda: inbox_status(pg_url) == {"done": 1}, what="the first answer recorded sent")
+    proxy.cut()
+    update_id = tg.push_message(7102, "while away")
+    time.sleep(3)  # several polls: each hands the update over, none may confirm it
+    assert tg.confirmed_offset <= update_id
+    assert tg.pending_updates() >= 1
+    proxy.restore()
+    wait(lambda: tg.messages_to(7102) == ["echo: while away"], timeout=20,
+         what="the update stored and answered once the database is back")
+    wait(lambda: tg.confirmed_offset > update_id, what="confirmed once stored")
+    wait(lambda: inbox_status(pg_url) == {"done": 2}, what="both recorded sent")
+    assert tg.messages_to(7101) == ["echo: before"]
     assert replica.terminate() == 0, replica.output[-2000:]

@@ -137,6 +137,12 @@ def run_1000(start: Starter, tg: FakeTelegram, pg_url: str, victim_model: FakeOp
         texts = tg.messages_to(chat)
         assert texts == sorted(texts, key=lambda t: int(t.removeprefix("echo: m"))), texts
     assert inbox_status(pg_url) == {"done": MESSAGES}
+    survivors = [hook for hook in hooks if hook not in dead]
+    for update in updates[:20]:  # Telegram delivering again, to each living replica
+        assert [http("POST", hook, update, GOOD)[0] for hook in survivors] == [200, 200]
+    time.sleep(1.0)
+    assert inbox_status(pg_url) == {"done": MESSAGES}  # stored once across replicas
+    assert sends_per_text(tg.calls("sendMessage")) == sends  # and not answered again
     for proc, _ in (replicas[0], replicas[2]):
         assert proc.terminate() == 0, proc.output[-2000:]
     print(f"\n1,000 messages over 3 replicas (one killed) in {elapsed:.1f} s")
