@@ -192,8 +192,7 @@ class Engine:
                 if self.notifier is not None:
                     self.notifier.channel_works()
             except asyncio.CancelledError:
-                with contextlib.suppress(StateError):  # gone database: the lease expires
-                    await asyncio.shield(self.inbox.put_back(item.id))
+                await asyncio.shield(self._put_back(item.id))
                 raise
             except Exception as exc:
                 # The row waits for its retry time; this worker goes on with other work,
@@ -211,6 +210,14 @@ class Engine:
             finally:
                 self._busy -= 1
                 self._wake.set()  # a follow-up in the same conversation may now be claimable
+
+
+    async def _put_back(self, inbox_id: int) -> None:
+        try:
+            await self.inbox.put_back(inbox_id)
+        except StateError as exc:  # the database is away: the row's lease runs out instead
+            log.warning("message %d not put back (%s); it is claimed again after its lease",
+                        inbox_id, exc.message, extra={"event": "inbox.put_back_failed"})
 
 
 def _sender_language(runner: TurnRunner) -> Callable[[str, str], str] | None:
