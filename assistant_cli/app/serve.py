@@ -228,10 +228,10 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
                          web_app=gateway.app if gateway is not None else None,
                          leadership=replica.leadership if replica is not None else None)
     channels = _channels(platforms, ctx, options.role)
+    intake_only = options.role == "intake"  # receives and stores; sends nothing
     engine = signal_.engine = Engine(inbox, runner, channels, events,
-                                     workers=0 if options.role == "intake" else
-                                     config.assistant.workers,
-                                     undelivered=Undelivered(db))
+                                     workers=0 if intake_only else config.assistant.workers,
+                                     undelivered=None if intake_only else Undelivered(db))
     control = None
     if gateway is not None:
         control = gateway_control.build(
