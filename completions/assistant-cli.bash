@@ -61,6 +61,8 @@ _assistant_cli() {
         "/serve --host") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/serve --jwt-secret") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/serve --port") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "/serve --replica") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "/serve --role") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/serve --tls-cert") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/serve --tls-key") COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "/service/install --env-file") COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -118,7 +120,7 @@ _assistant_cli() {
         "/secrets/list") words="--help --json" ;;
         "/secrets/rotate") words="--help --no-test --timeout"; [[ "$cur" != -* ]] && words="$(assistant-cli secrets list 2>/dev/null | cut -f1)" ;;
         "/secrets/set") words="--help"; [[ "$cur" != -* ]] && words="$(assistant-cli secrets list 2>/dev/null | cut -f1)" ;;
-        "/serve") words="--allowed-origins --help --host --insecure-http --jwt-secret --port --tls-cert --tls-key" ;;
+        "/serve") words="--allowed-origins --help --host --insecure-http --jwt-secret --port --replica --role --tls-cert --tls-key" ;;
         "/service") words="install logs status uninstall --help" ;;
         "/service/install") words="--dry-run --env-file --help --password-file --target" ;;
         "/service/logs") words="--help --lines --target" ;;

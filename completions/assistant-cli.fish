@@ -183,6 +183,8 @@ complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l host -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l insecure-http
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l jwt-secret -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l port -r -F
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l replica -r -F
+complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l role -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-cert -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from serve' -l tls-key -r -F
 complete -c assistant-cli -n '__fish_seen_subcommand_from service; and not __fish_seen_subcommand_from install logs status uninstall' -a install -d 'Write and start the service - a systemd user unit with hardening, or a'

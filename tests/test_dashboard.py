@@ -435,3 +435,27 @@ async def test_the_feed_shows_tool_calls_confirmations_and_given_up_messages(
             assert ("✗ telegram: gave up message 7 (permanent): Forbidden: bot was blocked by "
                     "the user — assistant-cli inbox failed") in feed
             await pilot.press("q")
+
+
+async def test_the_health_tab_lists_each_replica_with_its_role() -> None:
+    now = [1000.0]
+    app = DashboardApp(Target("http://127.0.0.1:8080", lambda: "t"), client_factory=StubClient,
+                       clock=lambda: now[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status, "the status")
+        app._on_event("replica.metrics", {"replica": "a", "role": "intake",
+                                          "messages_per_min": 0, "queue_depth": 3,
+                                          "held": 0}, now[0])
+        app._on_event("replica.metrics", {"replica": "b", "role": "worker",
+                                          "messages_per_min": 42, "latency_p99_ms": 12.4,
+                                          "queue_depth": 3, "held": 2}, now[0])
+        await pilot.pause()
+        table = app.query_one("#replicas", DataTable)
+        assert [table.get_row_at(i) for i in range(table.row_count)] == [
+            ["a", "intake", "up", "0", "-", "3", "0"],
+            ["b", "worker", "up", "42", "12", "3", "2"]]
+        now[0] += 30  # a stopped: nothing more from it
+        app._on_event("replica.metrics", {"replica": "b", "role": "worker"}, now[0])
+        await pilot.pause()
+        assert table.get_row_at(0)[2] == "silent 30 s"
+        await pilot.press("q")

@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import assistant_cli.gateway as gateway_pkg
+from assistant_cli.app.replicas import reading
 from assistant_cli.domain.events import LogRecorded, MetricsReading
 from assistant_cli.gateway.methods import Methods
-from assistant_cli.gateway.protocol import FORWARDED_EVENTS, HELLO, HELLO_FIELDS, WIRE_EVENTS
+from assistant_cli.gateway.protocol import (
+    FORWARDED_EVENTS,
+    HELLO,
+    HELLO_FIELDS,
+    REPLICA_METRICS,
+    WIRE_EVENTS,
+)
 from assistant_cli.observability.log_events import record_data
 from assistant_cli.observability.serve_metrics import ServeMetrics
 
@@ -50,7 +57,8 @@ def documented_event_fields() -> dict[str, list[str]]:
 def test_documented_event_data_is_what_the_wire_map_sends() -> None:
     spread = {MetricsReading.NAME: list(ServeMetrics(lambda: 0).snapshot()),
               LogRecorded.NAME: list(record_data(logging.makeLogRecord({"msg": "x"})))}
-    expected = {HELLO: list(HELLO_FIELDS)}
+    replica = ["replica", *reading("all", 0, 0, ServeMetrics(lambda: 0).snapshot())]
+    expected = {HELLO: list(HELLO_FIELDS), REPLICA_METRICS: replica}
     for cls, wire in WIRE_EVENTS.items():
         expected[cls.NAME] = spread[cls.NAME] if wire.spread else [k for k, _ in wire.fields]
     assert documented_event_fields() == expected

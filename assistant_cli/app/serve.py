@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli import i18n
+from assistant_cli.app.replicas import Replica, check_role, open_replica, replica_name
 from assistant_cli.app.tools_setup import build_tool_loop, local_registry
 from assistant_cli.channels.base import ChannelContext
 from assistant_cli.config.loader import Document, read_document, validate_section
@@ -37,6 +38,7 @@ from assistant_cli.plugins.loading import load_handlers, load_locales
 from assistant_cli.providers.router import ProviderRouter
 from assistant_cli.secrets.store import SecretStore
 from assistant_cli.store.audit import open_audit
+from assistant_cli.store.backend import is_postgres, open_database, state_password
 from assistant_cli.store.db import Database
 from assistant_cli.store.history import History
 from assistant_cli.store.inbox import Inbox
@@ -49,6 +51,7 @@ from assistant_cli.store.usage import HealthLog, UsageLedger
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
     from assistant_cli.config.models import Config, GatewayConfig
+    from assistant_cli.store.inbox import InboxStore
     from assistant_cli.tools.mcp_client import McpHub
 
 log = logging.getLogger("assistant_cli.app.serve")
@@ -66,6 +69,8 @@ class ServeOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     insecure_http: bool = False  # allow plain HTTP beyond loopback
+    role: str = "all"  # all | intake | worker (split roles need the PostgreSQL state)
+    replica: str | None = None  # this replica's name (default state.replica, or host-pid)
 
 
 def wanted_channels(config: Config, *, stdin_absent: bool = False) -> dict[str, Any]:
@@ -118,6 +123,8 @@ class Serve:
     languages: SenderLanguages
     mcp_hub: McpHub | None = None
     mcp_started: asyncio.Future[None] | None = None
+    replica: Replica | None = None
+    role: str = "all"
 
 
 def stdin_absent() -> bool:
@@ -133,10 +140,15 @@ def stdin_absent() -> bool:
 async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM (or end of terminal input); returns the exit code."""
     gateway_config(config, options)  # refuses plain HTTP beyond loopback before anything opens
-    paths.ensure_state_dir()
-    lock = acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}")
     no_stdin = stdin_absent()
     platforms = wanted_channels(config, stdin_absent=no_stdin)
+    postgres = is_postgres(config.state)
+    check_role(options.role, postgres=postgres, platforms=platforms)
+    paths.ensure_state_dir()
+    name = replica_name(config.state, options.replica) if postgres else None
+    # On PostgreSQL, replicas may share a home (systemd instances): one lock per replica name.
+    lock = (acquire_lock(paths.state_dir / f"serve-{name}.lock", f"the replica name {name}")
+            if name else acquire_lock(paths.serve_lock, f"the state directory {paths.state_dir}"))
     setup_logging(paths.log_file, level="DEBUG" if options.debug else config.logging.level.upper(),
                   max_bytes=config.logging.max_bytes, backups=config.logging.backups,
                   console_level=None if "console" in platforms else "WARNING",
@@ -146,12 +158,31 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
                     "off; serve keeps running for the gateway%s",
                     "" if platforms else " only (no chat platform is configured)",
                     extra={"event": "serve.console_off"})
-    db = Database(paths.database)
-    signal_ = StopSignal()
-    serve = assemble(config, paths, options, db, platforms, signal_)
-    for channel in serve.channels.values():
-        await channel.prepare()
+    replica = None
     try:
+        if name is not None:
+            password = state_password(paths, config.state.password)
+            replica = await open_replica(config, password, role=options.role, name=name)
+        db = open_database(paths, config.state)
+        if replica is not None:
+            replica.bound_waits(db)
+    except BaseException:
+        if replica is not None:
+            await replica.close()
+        lock.close()
+        raise
+    signal_ = StopSignal()
+    try:
+        serve = assemble(config, paths, options, db, platforms, signal_, replica)
+    except BaseException:  # a missing secret, say: close what is open, then say why
+        if replica is not None:
+            await replica.close()
+        db.close()
+        lock.close()
+        raise
+    try:
+        for channel in serve.channels.values():
+            await channel.prepare()
         await _run_until_stopped(config, paths, serve, signal_)
     finally:
         await _shut_down(serve)
@@ -161,7 +192,8 @@ async def run(config: Config, paths: Paths, options: ServeOptions) -> int:
 
 
 def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
-             platforms: dict[str, Any], signal_: StopSignal) -> Serve:
+             platforms: dict[str, Any], signal_: StopSignal,
+             replica: Replica | None = None) -> Serve:
     """Store, secrets, providers, policy, channels, engine and gateway, not yet started."""
     secrets = SecretStore(paths, db)
 
@@ -171,7 +203,8 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
     _check_provider_secrets(config, resolve)
     events = EventBus()
     router = ProviderRouter(config, resolve, events, health=HealthLog(db).hook)
-    inbox, pairing = _inbox(config, db), PairingStore(db)
+    inbox: InboxStore = replica.inbox if replica is not None else _inbox(config, db)
+    pairing = PairingStore(db)
     languages = SenderLanguages(language_store(db), config.locale)
     pipeline = HandlerPipeline(load_plugins(config, paths), lambda name: plugin_store(db, name),
                                events)
@@ -192,20 +225,31 @@ def assemble(config: Config, paths: Paths, options: ServeOptions, db: Database,
                if gateway_cfg.enabled else None)
     ctx = ChannelContext(resolve_secret=resolve, paths=paths, events=events,
                          request_stop=signal_.request_stop,
-                         web_app=gateway.app if gateway is not None else None)
+                         web_app=gateway.app if gateway is not None else None,
+                         leadership=replica.leadership if replica is not None else None)
+    channels = _channels(platforms, ctx, options.role)
+    intake_only = options.role == "intake"  # receives and stores; sends nothing
+    engine = signal_.engine = Engine(inbox, runner, channels, events,
+                                     workers=0 if intake_only else config.assistant.workers,
+                                     undelivered=None if intake_only else Undelivered(db))
+    control = None
+    if gateway is not None:
+        control = gateway_control.build(
+            gateway, config=gateway_cfg, paths=paths, secrets=secrets, db=db, engine=engine,
+            router=router, pairing=pairing, events=events,
+            failed_count=replica.inbox.failed_count if replica is not None else None)
+        gateway_control.warn_at_start(gateway_cfg)
+    return Serve(engine, channels, pairing, events, gateway, control, languages, mcp_hub,
+                 replica=replica, role=options.role)
+
+
+def _channels(platforms: dict[str, Any], ctx: ChannelContext, role: str) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
         name: registry.load(registry.CHANNELS, name, key=f"platforms.{name}")(section, ctx)
         for name, section in platforms.items()}
-    engine = signal_.engine = Engine(inbox, runner, channels, events,
-                                     workers=config.assistant.workers,
-                                     undelivered=Undelivered(db))
-    control = None
-    if gateway is not None:
-        control = gateway_control.build(gateway, config=gateway_cfg, paths=paths,
-                                        secrets=secrets, db=db, engine=engine, router=router,
-                                        pairing=pairing, events=events)
-        gateway_control.warn_at_start(gateway_cfg)
-    return Serve(engine, channels, pairing, events, gateway, control, languages, mcp_hub)
+    for channel in channels.values():
+        channel.receiving = role != "worker"  # a worker replica only answers
+    return channels
 
 
 def _inbox(config: Config, db: Database) -> Inbox:
@@ -266,9 +310,15 @@ async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
         loop.add_signal_handler(sig, signal_.on_signal)
     if mcp_started is not None:
         await mcp_started
+    if serve.replica is not None:
+        await serve.replica.start(serve.events, control,
+                                  config.gateway.expose_message_text, wake=engine.wake)
     await engine.start()
-    notifier = start_notifier(serve.pairing, serve.channels, serve.events, serve.languages)
-    _announce(config, serve.channels, gateway.url if gateway else None, paths)
+    replica = serve.replica
+    notifier = (start_notifier(serve.pairing, serve.channels, serve.events, serve.languages,
+                               paused=lambda: replica is not None and replica.unavailable)
+                if serve.role != "intake" else None)
+    _announce(config, serve.channels, gateway.url if gateway else None, paths, serve.replica)
     if control is not None:
         control.announce()
     await signal_.stop.wait()
@@ -280,7 +330,8 @@ async def _run_until_stopped(config: Config, paths: Paths, serve: Serve,
         print(f"\nstopping: finishing {engine.in_flight} answer(s) in progress (up to "
               f"{engine.grace:.0f} s); press Ctrl-C again to stop now, and unfinished "
               "messages are answered at the next start", file=sys.stderr, flush=True)
-    await stop_notifier(notifier)
+    if notifier is not None:
+        await stop_notifier(notifier)
     log.info("shutting down", extra={"event": "serve.stopping"})
 
 
@@ -297,20 +348,27 @@ async def _shut_down(serve: Serve) -> None:
         await serve.control.stop()
     if serve.gateway is not None:
         await serve.gateway.stop()
+    if serve.replica is not None:
+        await serve.replica.close()
 
 
 def ready_report(engine: Any) -> dict[str, Any]:
     channels = {name: ch.ready for name, ch in engine.channels.items()}
-    storage = engine.inbox.db.storage_problem()  # e.g. "database or disk is full"
+    inbox = engine.inbox  # e.g. "database or disk is full", or the PostgreSQL server gone
+    storage = (inbox.storage_problem() if hasattr(inbox, "storage_problem")
+               else inbox.db.storage_problem())
     ready = engine.intake_open and all(channels.values()) and storage is None
     return {"ready": ready, "channels": channels, "storage": storage or "ok",
             "queue_depth": engine.inbox.depth()}
 
 
-def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths) -> None:
+def _announce(config: Config, channels: dict[str, Channel], url: str | None, paths: Paths,
+              replica: Replica | None = None) -> None:
     order = config.provider_order()
     provider = f"{order[0]} ({config.providers[order[0]].model})" if order else "none"
     parts = [f"channels: {', '.join(channels) or 'none'}", f"provider: {provider}"]
+    if replica is not None:
+        parts.append(f"replica: {replica.name} ({replica.role})")
     if url:
         parts.append(f"gateway: {url}")
     line = "assistant-cli ready · " + " · ".join(parts)

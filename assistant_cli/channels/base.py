@@ -11,6 +11,8 @@ from assistant_cli.domain.messages import DeliveryFailure, InboundMessage
 from assistant_cli.domain.tools import ConfirmRequest
 
 if TYPE_CHECKING:
+    import asyncio
+
     from aiohttp import web
 
     from assistant_cli.domain.events import EventBus
@@ -28,6 +30,17 @@ class InboundSink(Protocol):
         ...
 
 
+class Leadership(Protocol):
+    """One leader among several `serve` replicas (store/pg_leader.py): `run()` keeps trying
+    until cancelled, `is_leader` says whether this replica leads now, `changed` is set when
+    that flips. A Telegram poller polls only while it leads."""
+
+    is_leader: bool
+    changed: asyncio.Event
+
+    async def run(self) -> None: ...
+
+
 @dataclass
 class ChannelContext:
     """What the engine gives a channel: secrets, paths, events, and the web server."""
@@ -39,6 +52,8 @@ class ChannelContext:
     # Add routes to the gateway's aiohttp app (None when the gateway is disabled).
     web_app: web.Application | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Several replicas on one PostgreSQL state: a leader per name (None: one process only).
+    leadership: Callable[[str], Leadership] | None = None
 
 
 class Channel(ABC):
@@ -56,6 +71,9 @@ class Channel(ABC):
         self.ctx = ctx
         self.ready = False
         self.last_error: str | None = None
+        # False on a `serve --role worker` replica: only the send side starts (no polling,
+        # no webhook routes); other replicas receive.
+        self.receiving = True
 
     @abstractmethod
     async def start(self, sink: InboundSink) -> None:

@@ -20,6 +20,7 @@ from assistant_cli.channels import telegram_setup as setup
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
 from assistant_cli.channels.telegram_confirm import Confirmations
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
+from assistant_cli.channels.telegram_leader import lead_and_poll, poller_role
 from assistant_cli.channels.telegram_outbound import (
     TYPING_AFTER,
     Outbox,
@@ -76,7 +77,7 @@ class TelegramChannel(Channel):
 
     # -- lifecycle ----------------------------------------------------------------------
     async def prepare(self) -> None:
-        if self.config.mode != "webhook":
+        if self.config.mode != "webhook" or not self.receiving:
             return
         app = self.ctx.web_app
         if app is None:
@@ -100,8 +101,12 @@ class TelegramChannel(Channel):
 
     async def start(self, sink: InboundSink) -> None:
         token = self._resolve_token()
+        if not self.receiving:
+            await self._start_sending(token)
+            return
         polling = self.config.mode == "polling"
-        if polling:
+        leadership = self.ctx.leadership
+        if polling and leadership is None:
             try:
                 self._token_lock = acquire_lock(machine_lock_path("telegram", token),
                                                 "this Telegram bot token")
@@ -127,7 +132,10 @@ class TelegramChannel(Channel):
             self._release_lock()
             raise
         if polling:
-            self._poller = asyncio.create_task(self._poll(bot), name="telegram-poller")
+            self._poller = asyncio.create_task(
+                self._poll(bot) if leadership is None else
+                lead_and_poll(leadership(poller_role(token)), lambda: self._poll(bot),
+                              self._handed_over), name="telegram-poller")
         self.ready = True
         log.info("telegram bot @%s receiving by %s", self._me.username, self.config.mode,
                  extra={"event": "telegram.started", "fields": {"mode": self.config.mode}})
@@ -145,6 +153,23 @@ class TelegramChannel(Channel):
         # In-flight replies keep the bot; the last one to finish shuts it down.
         if self._active == 0:
             await self._close_bot()
+
+    async def _start_sending(self, token: str) -> None:
+        """A worker replica: the bot for answers only; intake replicas receive."""
+        bot = self._bot = setup.build_bot(self.config, token)
+        try:
+            await setup.initialize(bot, self.config, token)
+        except BaseException:
+            await self._close_bot()
+            raise
+        self._me = BotIdentity(bot.id, bot.username or "")
+        self.ready = True
+
+    async def _handed_over(self) -> None:
+        """No longer the polling leader: confirm what was stored, start afresh if leading
+        again (the new leader fetches from Telegram's first unconfirmed update)."""
+        await self._confirm_offset()
+        self._offset = None
 
     def _resolve_token(self) -> str:
         if self._token is None:
@@ -299,7 +324,7 @@ class TelegramChannel(Channel):
         except Exception as exc:
             log.log(store_failure_level(exc), "could not store telegram update: %s", exc,
                     extra={"event": "telegram.store_failed"})
-            return 500
+            return 503  # not stored: Telegram keeps the update and delivers it again
         return 200
 
     # -- sending ------------------------------------------------------------------------

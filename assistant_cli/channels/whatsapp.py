@@ -107,6 +107,8 @@ class WhatsAppChannel(Channel):
                                  secret("access_token"))
         self._db = open_state(self.ctx.paths)
         self.deliveries = DeliveryLog(self._db)
+        if not self.receiving:
+            return  # a worker replica: the intake replicas take Meta's webhooks
         app.router.add_get(WEBHOOK_PATH, make_verify_handler(verify_token))
         app.router.add_post(WEBHOOK_PATH, make_receive_handler(app_secret, self.deliver))
 
@@ -191,7 +193,7 @@ class WhatsAppChannel(Channel):
             log.log(store_failure_level(exc), "could not store a whatsapp webhook; Meta will "
                     "redeliver it", exc_info=not is_storage_error(exc),
                     extra={"event": "whatsapp.store_failed"})
-            return 500
+            return 503  # not stored: Meta redelivers, nothing is acknowledged unstored
         for status in new:
             self._on_status(status)
         return 200

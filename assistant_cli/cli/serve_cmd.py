@@ -32,6 +32,15 @@ def serve(
     insecure_http: Annotated[bool, typer.Option(
         "--insecure-http", help="Allow the gateway on a non-loopback address without TLS "
         "(refused otherwise). Prefer TLS, or nginx with TLS in front of 127.0.0.1.")] = False,
+    role: Annotated[str, typer.Option(
+        "--role", metavar="ROLE",
+        help="all (default): receive and answer. intake: only receive and store (polling "
+        "leader, webhooks). worker: only claim stored messages and answer. intake and "
+        "worker need the shared PostgreSQL state (state.url); see docs/replicas.md.",
+    )] = "all",
+    replica: Annotated[str | None, typer.Option(
+        "--replica", metavar="NAME", help="This replica's name in leases, the dashboard and "
+        "/metrics (default state.replica, else host-pid); with PostgreSQL state only.")] = None,
 ) -> None:
     """Run the assistant: receive messages, answer them with your model, until Ctrl-C.
 
@@ -43,7 +52,12 @@ def serve(
     127.0.0.1:8080; at start it prints a URL with an access token and the matching
     `assistant-cli dashboard` command.
 
+    Several replicas on one PostgreSQL database (state.url) share the work; --role splits
+    receiving from answering.
+
     Example: assistant-cli serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+
+    Example: assistant-cli serve --role worker --replica worker-2 --port 8082
     """
     import asyncio
 
@@ -79,5 +93,5 @@ def serve(
         o.strip() for o in allowed_origins.split(",") if o.strip()]
     options = ServeOptions(host=host, port=port, debug=state.debug, jwt_secret=jwt_secret,
                            allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key,
-                           insecure_http=insecure_http)
+                           insecure_http=insecure_http, role=role.lower(), replica=replica)
     raise typer.Exit(asyncio.run(run(config, paths, options)))

@@ -20,6 +20,7 @@ from assistant_cli.domain.events import MessageIn, MessageOut
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.delivery import Notifier, after_failure
 from assistant_cli.engine.turn import TurnRunner
+from assistant_cli.errors import StateError
 
 if TYPE_CHECKING:
     from assistant_cli.channels.base import Channel
@@ -85,6 +86,11 @@ class Engine:
         if any(row is not None for row in rows):
             self._wake.set()
         return [row is not None for row in rows]
+
+    def wake(self) -> None:
+        """Workers claim now: a message may be waiting that this process did not store
+        (another replica's, announced by the database)."""
+        self._wake.set()
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -158,9 +164,10 @@ class Engine:
             self._wake.clear()
             try:
                 item = await self.inbox.claim(platforms=self.channels)
-            except sqlite3.Error:
-                # Storage trouble (a full disk): the store reports it once and /readyz says
-                # so; the worker lives on and claims again once writes work.
+            except (sqlite3.Error, StateError):
+                # Storage trouble (a full disk, the PostgreSQL server gone): the store reports
+                # it once and /readyz says so; the worker pauses and claims again once the
+                # database works.
                 await asyncio.sleep(1.0)
                 continue
             if item is None:
@@ -185,18 +192,32 @@ class Engine:
                 if self.notifier is not None:
                     self.notifier.channel_works()
             except asyncio.CancelledError:
-                await asyncio.shield(self.inbox.put_back(item.id))
+                await asyncio.shield(self._put_back(item.id))
                 raise
             except Exception as exc:
                 # The row waits for its retry time; this worker goes on with other work,
                 # and a timer wakes the workers when the row is due.
-                decision = await after_failure(self.inbox, self.events, item, channel, exc)
+                try:
+                    decision = await after_failure(self.inbox, self.events, item, channel, exc)
+                except StateError:
+                    # The database went away under the turn: the row stays claimed until its
+                    # lease runs out, then any replica answers it (a recorded reply is resent).
+                    await asyncio.sleep(1.0)
+                    continue
                 if decision.retry:
                     delay = max(0.0, decision.not_before - self.inbox.clock())
                     asyncio.get_running_loop().call_later(delay, self._wake.set)
             finally:
                 self._busy -= 1
                 self._wake.set()  # a follow-up in the same conversation may now be claimable
+
+
+    async def _put_back(self, inbox_id: int) -> None:
+        try:
+            await self.inbox.put_back(inbox_id)
+        except StateError as exc:  # the database is away: the row's lease runs out instead
+            log.warning("message %d not put back (%s); it is claimed again after its lease",
+                        inbox_id, exc.message, extra={"event": "inbox.put_back_failed"})
 
 
 def _sender_language(runner: TurnRunner) -> Callable[[str, str], str] | None:

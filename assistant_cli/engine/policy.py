@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.domain.events import PairingApproved, PairingRequested
@@ -98,17 +99,32 @@ class AccessPolicy:
 
 async def notify_paired(pairing: PairingStore, channels: dict[str, Channel],
                         events: EventBus, interval: float = 1.0,
-                        languages: SenderLanguages | None = None) -> None:
-    """Tell newly approved senders they are paired (approval happens in another process)."""
+                        languages: SenderLanguages | None = None,
+                        paused: Callable[[], bool] = lambda: False) -> None:
+    """Tell newly approved senders they are paired (approval happens in another process).
+
+    Rounds are skipped while `paused()` (the state database is away: its reads would only
+    wait for it), and a failed round backs off; the loop itself never ends on an error."""
     while True:
-        for sender in pairing.unnotified():
-            channel = channels.get(sender.platform)
-            if channel is not None:
-                lang = (languages or SenderLanguages(None)).for_sender(sender.platform,
-                                                                       sender.user_id)
-                await tell_paired(pairing, channel, sender.platform, sender.user_id,
-                                  sender.chat_id, events, lang)
+        try:
+            if not paused():
+                await _notify_round(pairing, channels, events, languages)
+        except Exception as exc:
+            log.warning("pairing notices not sent this round: %s", exc,
+                        extra={"event": "pairing.notify_failed"})
+            await asyncio.sleep(10 * interval)
         await asyncio.sleep(interval)
+
+
+async def _notify_round(pairing: PairingStore, channels: dict[str, Channel], events: EventBus,
+                        languages: SenderLanguages | None) -> None:
+    for sender in pairing.unnotified():
+        channel = channels.get(sender.platform)
+        if channel is not None:
+            lang = (languages or SenderLanguages(None)).for_sender(sender.platform,
+                                                                   sender.user_id)
+            await tell_paired(pairing, channel, sender.platform, sender.user_id,
+                              sender.chat_id, events, lang)
 
 
 async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, user_id: str,
@@ -127,9 +143,10 @@ async def tell_paired(pairing: PairingStore, channel: Channel, platform: str, us
 
 
 def start_notifier(pairing: PairingStore, channels: dict[str, Channel], events: EventBus,
-                   languages: SenderLanguages | None = None) -> asyncio.Task[None]:
-    return asyncio.create_task(notify_paired(pairing, channels, events, languages=languages),
-                               name="pairing-notify")
+                   languages: SenderLanguages | None = None,
+                   paused: Callable[[], bool] = lambda: False) -> asyncio.Task[None]:
+    return asyncio.create_task(notify_paired(pairing, channels, events, languages=languages,
+                                             paused=paused), name="pairing-notify")
 
 
 async def stop_notifier(task: asyncio.Task[None]) -> None:

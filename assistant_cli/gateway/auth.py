@@ -58,6 +58,9 @@ class Lockout:
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}
+        # Several replicas behind one nginx: each failure is also told to the others (the
+        # replica event relay, app/replicas.py), which count it with `failure(shared=False)`.
+        self.on_failure: Callable[[str], None] | None = None
 
     def remaining(self, address: str) -> float:
         """Seconds until `address` may try again (0 when it may now)."""
@@ -70,8 +73,11 @@ class Lockout:
             return 0.0
         return left
 
-    def failure(self, address: str) -> bool:
-        """Record a failure; True when it locked the address out."""
+    def failure(self, address: str, *, shared: bool = True) -> bool:
+        """Record a failure; True when it locked the address out. `shared=False`: a failure
+        another replica saw (not told onwards again)."""
+        if shared and self.on_failure is not None:
+            self.on_failure(address)
         now = self.clock()
         if len(self._failures) >= MAX_TRACKED_ADDRESSES and address not in self._failures:
             self._forget_stale(now)

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -211,14 +212,16 @@ def warn_at_start(config: GatewayConfig) -> None:
 
 def build(gateway: Gateway, *, config: GatewayConfig, paths: Paths, secrets: SecretStore,
           db: Database, engine: Any, router: ProviderRouter, pairing: PairingStore,
-          events: EventBus) -> ControlPlane:
-    """Everything the control side needs, from the parts `serve` already has."""
+          events: EventBus, failed_count: Callable[[], int] | None = None) -> ControlPlane:
+    """Everything the control side needs, from the parts `serve` already has.
+    `failed_count`: given-up messages without a database read on the event loop (the
+    PostgreSQL inbox counts them with its heartbeat); default: read from `db`."""
     keys = JwtKeys(secrets, config.jwt_secret, grace=config.rotation_grace,
                    max_lifetime=config.max_token_lifetime)
     services = Services(
         engine=engine, router=router, pairing=pairing, audit=open_audit(db, secrets),
-        events=events, metrics=ServeMetrics(engine.inbox.depth, failed_count=lambda: (
-            Undelivered(db).counts().failed)), log_file=paths.log_file,
+        events=events, metrics=ServeMetrics(engine.inbox.depth, failed_count=failed_count or (
+            lambda: Undelivered(db).counts().failed)), log_file=paths.log_file,
         gateway_url=lambda: local_base_url(gateway), clients=lambda: 0,
         expose_text=config.expose_message_text, started_at=time.time())
     return ControlPlane(gateway, services, keys, config, paths=paths)

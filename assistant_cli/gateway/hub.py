@@ -8,10 +8,16 @@ other clients, or message handling.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from assistant_cli.gateway.protocol import encode_event, event_frame
+from assistant_cli.gateway.protocol import (
+    FORWARDED_EVENTS,
+    TEXT_FIELDS,
+    encode_event,
+    event_frame,
+)
 
 if TYPE_CHECKING:
     from assistant_cli.domain.events import Consumer, Event, EventBus
@@ -57,6 +63,20 @@ class EventHub:
         self.expose_text = expose_text
         self.outboxes: set[Outbox] = set()
         self._consumer: Consumer | None = None
+        # On a shared PostgreSQL state: this replica's name, added to every event's data
+        # (object-shaped ones) so a dashboard tells replicas apart; None on one process.
+        self.replica: str | None = None
+
+    def relay(self, name: str, ts: float, data: dict[str, Any]) -> None:
+        """An event from another replica (it carries its `replica`), or a replica's metrics
+        (`REPLICA_METRICS`), to every client; message text only if this gateway shows it."""
+        if not self.outboxes or name not in FORWARDED_EVENTS:
+            return
+        if not self.expose_text:
+            data = {k: v for k, v in data.items() if k not in TEXT_FIELDS}
+        encoded = json.dumps(data, separators=(",", ":"), default=str)
+        for box in list(self.outboxes):
+            box.offer(name, ts, encoded)
 
     def attach(self) -> Outbox:
         box = Outbox()
@@ -75,6 +95,9 @@ class EventHub:
         data = encode_event(event, self.expose_text)
         if data is None:
             return
+        if self.replica is not None and data.startswith("{"):
+            tag = f'"replica":{json.dumps(self.replica)}'
+            data = "{" + tag + ("}" if data == "{}" else "," + data[1:])
         for box in list(self.outboxes):
             box.offer(event.name, event.ts, data)
 

@@ -80,7 +80,9 @@ WIRE_EVENTS: dict[type[Event], WireEvent] = {
 # The first event of every connection, sent by the gateway itself (not a bus event).
 HELLO = "hello"
 HELLO_FIELDS = ("version", "protocol", "sub", "exp")
-FORWARDED_EVENTS = frozenset({HELLO} | {cls.NAME for cls in WIRE_EVENTS})
+# Each replica's role and figures, every 2 s, on a shared PostgreSQL state (app/replicas.py).
+REPLICA_METRICS = "replica.metrics"
+FORWARDED_EVENTS = frozenset({HELLO, REPLICA_METRICS} | {cls.NAME for cls in WIRE_EVENTS})
 # Fields holding what people wrote or were answered: sent only with expose_message_text.
 TEXT_FIELDS = frozenset({"text"})
 

@@ -55,12 +55,14 @@ class Metric(ABC):
     def samples(self) -> Iterator[Sample]:
         """(suffix, labels, value) for every series this metric has."""
 
-    def render(self) -> Iterator[str]:
+    def render(self, constant: dict[str, str] | None = None) -> Iterator[str]:
+        """The family's lines; `constant` labels (e.g. the replica) go on every sample."""
         # Counters are announced under their sample name (NAME_total), as in the 0.0.4 format.
         family = f"{self.name}_total" if self.kind == "counter" else self.name
         yield f"# HELP {family} {self.help}"
         yield f"# TYPE {family} {self.kind}"
-        for suffix, labels, value in self.samples():
+        for suffix, own, value in self.samples():
+            labels = {**constant, **own} if constant else own
             if labels:
                 inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
                 yield f"{self.name}{suffix}{{{inner}}} {_number(value)}"
@@ -148,6 +150,9 @@ class Registry:
 
     def __init__(self) -> None:
         self.metrics: list[Metric] = []
+        # Labels on every sample: `serve` on a shared PostgreSQL state sets {"replica": id},
+        # so the series of several replicas stay apart when one Prometheus scrapes them all.
+        self.constant_labels: dict[str, str] = {}
 
     def add(self, metric: Metric) -> Metric:
         self.metrics.append(metric)
@@ -167,7 +172,7 @@ class Registry:
         """The Prometheus text format, ending with a newline."""
         lines: list[str] = []
         for metric in self.metrics:
-            lines.extend(metric.render())
+            lines.extend(metric.render(self.constant_labels))
         return "\n".join(lines) + "\n"
 
 

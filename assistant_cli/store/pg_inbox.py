@@ -8,8 +8,16 @@ resent, never regenerated), plus what replicas need:
   has two messages in flight, whichever replicas ask;
 - a claim is a lease: the row carries the replica's id and a heartbeat (`heartbeat()`,
   every few seconds); a row whose replica stopped heart-beating for `lease` seconds is
-  queued again by the next claim on any replica. Times come from the database's clock, so
-  replicas need not agree on theirs.
+  queued again by a claim on any replica (each looks every second, or half a lease).
+  Times come from the database's clock, so replicas need not agree on theirs. The
+  heartbeat renews only the rows this process is still working on (`held`): a row a
+  worker let go of because the database failed under it is left to expire and be claimed
+  again, never kept alive by a heartbeat forever;
+- the database going away raises `DatabaseUnavailable` (a StateError naming the URL, the
+  password masked) and `storage_problem()` says so until an operation succeeds again:
+  intake answers 503 and acknowledges nothing, workers pause and claim again later;
+- an add sends `NOTIFY assistant_inbox` with its commit, so the workers of every replica
+  wake at once (store/pg_events.py listens), not at their next poll.
 
 psycopg.rows is imported inside functions: psycopg is the optional `postgres` extra, and
 this module is imported (for its types) by installs that do not have it.
@@ -17,11 +25,15 @@ this module is imported (for its types) by installs that do not have it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant_cli.domain.messages import DeliveryFailure, InboundMessage, InboxItem
+from assistant_cli.errors import StateError
 from assistant_cli.store.inbox import Exchange, InboxCounts, dump_meta, row_message
 from assistant_cli.store.retry import Decision, RetryPolicy
 
@@ -31,7 +43,14 @@ if TYPE_CHECKING:
 
     from assistant_cli.store.inbox import Inbox, InboxStore
 
+log = logging.getLogger("assistant_cli.store.pg")
+
 NOW = "extract(epoch from clock_timestamp())"
+INBOX_CHANNEL = "assistant_inbox"  # NOTIFY on every add: other replicas' workers wake
+
+
+class DatabaseUnavailable(StateError):
+    """The PostgreSQL server cannot be reached (or dropped the connection) right now."""
 
 _CLAIM = """
 SELECT q.* FROM inbox AS q
@@ -55,13 +74,52 @@ class PgInbox:
 
     def __init__(self, pool: AsyncConnectionPool, *, replica: str,
                  policy: RetryPolicy | None = None, lease: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, name: str = "PostgreSQL") -> None:
         self.pool = pool
         self.replica = replica
         self.policy = policy or RetryPolicy()
         self.lease = lease
         self.clock = clock  # not_before times are this process's clock, as in store/inbox.py
+        self.name = name  # the masked URL, for messages
+        self.held: set[int] = set()  # rows claimed by this process and still worked on
+        self.problem: str | None = None  # why the database is unavailable, None while fine
         self._pending: dict[str, int] = {}  # queued + claimed per platform, see depth()
+        self._failed = 0
+        self._claiming = asyncio.Lock()
+        self._maybe_work = True
+        self._empty_at = 0.0  # clock() time of the last claim that found nothing
+        self._expired_at = 0.0  # ... and of the last requeue of expired leases
+
+    def storage_problem(self) -> str | None:
+        """Why the state cannot be written now (readiness), None while it can."""
+        return self.problem
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, *, transaction: bool = False) -> AsyncIterator[
+            AsyncConnection[Any]]:
+        """A pooled connection; a lost server becomes DatabaseUnavailable (reported once
+        per outage, and once when it works again)."""
+        import psycopg
+
+        try:
+            async with self.pool.connection() as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if self.problem is None:
+                log.warning("the database %s is unavailable: %s", self.name, reason,
+                            extra={"event": "state.unavailable"})
+            self.problem = f"database unavailable: {reason}"
+            raise DatabaseUnavailable(f"the database {self.name} is unavailable: {reason}",
+                                      hint="check that the PostgreSQL server runs") from None
+        if self.problem is not None:
+            self.problem = None
+            log.warning("the database %s works again", self.name,
+                        extra={"event": "state.recovered"})
 
     async def add(self, msg: InboundMessage) -> int | None:
         """Store a message; returns its row id, or None when it was already stored."""
@@ -74,7 +132,7 @@ class PgInbox:
         same redelivery waits for the first one's commit, then finds the rows there.
         """
         ids: list[int | None] = [None] * len(msgs)
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._connection(transaction=True) as conn:
             for i, msg in enumerate(msgs):
                 cur = await conn.execute(
                     "INSERT INTO inbox (platform, external_id, conversation, chat_id,"
@@ -86,16 +144,45 @@ class PgInbox:
                      msg.received_at))
                 row = await cur.fetchone()
                 ids[i] = int(row[0]) if row else None
+            if any(i is not None for i in ids):  # sent at commit: wakes the other replicas
+                await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
+        self.hint()
         return ids
 
+    def hint(self) -> None:
+        """Something may have become claimable (a row added here or, by NOTIFY, on another
+        replica; a conversation's turn ended): the next claim asks the database."""
+        self._maybe_work = True
+
     async def claim(self, platforms: Collection[str] | None = None) -> InboxItem | None:
-        """Claim the oldest queued message whose conversation has nothing in flight."""
+        """Claim the oldest queued message whose conversation has nothing in flight.
+
+        Claims of one process take turns, and after one found nothing the others return
+        None at once until hint() or a second has passed: N idle workers woken together
+        cost one round trip, not N."""
+        async with self._claiming:
+            now = self.clock()  # the clock not_before times are in
+            if not self._maybe_work and now - self._empty_at < 1.0:
+                return None
+            self._maybe_work = False  # set again by hints that arrive meanwhile
+            expire = time.monotonic() - self._expired_at >= min(1.0, self.lease / 2)
+            item = await self._claim(platforms, expire=expire)
+            if item is None:
+                self._empty_at = now
+            else:
+                self._maybe_work = True  # there may be more
+            return item
+
+    async def _claim(self, platforms: Collection[str] | None, *,
+                     expire: bool) -> InboxItem | None:
         from psycopg.rows import dict_row
 
         params = {"all": platforms is None, "platforms": list(platforms or ()),
                   "now": self.clock()}
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(_EXPIRED, (self.lease,))
+        async with self._connection(transaction=True) as conn:
+            if expire:  # leases of dead replicas, looked at once a second at most
+                await conn.execute(_EXPIRED, (self.lease,))
+                self._expired_at = time.monotonic()
             cur = conn.cursor(row_factory=dict_row)
             row = await (await cur.execute(_CLAIM, params)).fetchone()
             if row is None:
@@ -106,6 +193,7 @@ class PgInbox:
                 (self.replica, row["id"]))
             reply = await (await cur.execute(
                 "SELECT text, state FROM replies WHERE inbox_id = %s", (row["id"],))).fetchone()
+        self.held.add(int(row["id"]))
         return InboxItem(id=int(row["id"]), message=row_message(row), attempts=row["attempts"] + 1,
                          reply_text=reply["text"] if reply else None,
                          reply_sent=bool(reply and reply["state"] == "sent"))
@@ -113,17 +201,18 @@ class PgInbox:
     async def heartbeat(self) -> int:
         """Renew the lease of every row this replica has claimed (and recount depth());
         returns how many rows it holds."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 f"UPDATE inbox SET heartbeat_at = {NOW}"
-                " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
+                " WHERE status = 'claimed' AND claimed_by = %s AND id = ANY(%s)",
+                (self.replica, sorted(self.held)))
             held = cur.rowcount
         await self.count_pending()
         return held
 
     async def record_reply(self, inbox_id: int, text: str) -> None:
         """Remember a generated reply before sending it, so a restart resends, not regenerates."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 f"INSERT INTO replies (inbox_id, text, state, created_at)"
                 f" VALUES (%s, %s, 'generated', {NOW})"
@@ -133,7 +222,9 @@ class PgInbox:
     async def finish(self, inbox_id: int, outcome: str, *, sent: bool = False,
                      exchange: Exchange | None = None) -> None:
         """Mark a message done (its reply sent, the exchange in history) in one transaction."""
-        async with self.pool.connection() as conn, conn.transaction():
+        self.held.discard(inbox_id)  # whatever happens now, this process is done with it
+        self.hint()  # the conversation's next message may be claimable now
+        async with self._connection(transaction=True) as conn:
             if exchange is not None:
                 await _append_exchange(conn, exchange, inbox_id)
             if sent:
@@ -148,7 +239,9 @@ class PgInbox:
         """Give a claimed message back after a failed try: queued again not before the time
         the retry policy sets, or failed when it gives up (as store/inbox.py does)."""
         now = self.clock()
-        async with self.pool.connection() as conn, conn.transaction():
+        self.held.discard(inbox_id)
+        self.hint()  # the conversation's next message may be claimable now
+        async with self._connection(transaction=True) as conn:
             cur = await conn.execute("SELECT attempts, first_failed_at FROM inbox"
                                      " WHERE id = %s FOR UPDATE", (inbox_id,))
             row = await cur.fetchone()
@@ -173,7 +266,9 @@ class PgInbox:
 
     async def put_back(self, inbox_id: int) -> None:
         """Queue a claimed message again at once, uncounted (its turn was interrupted)."""
-        async with self.pool.connection() as conn:
+        self.held.discard(inbox_id)
+        self.hint()  # the conversation's next message may be claimable now
+        async with self._connection() as conn:
             await conn.execute(
                 "UPDATE inbox SET status = 'queued', claimed_by = NULL,"
                 " attempts = GREATEST(attempts - 1, 0) WHERE id = %s AND status = 'claimed'",
@@ -181,7 +276,7 @@ class PgInbox:
 
     async def recover(self) -> int:
         """Queue again what this replica claimed in an earlier life; returns how many."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "UPDATE inbox SET status = 'queued', claimed_by = NULL"
                 " WHERE status = 'claimed' AND claimed_by = %s", (self.replica,))
@@ -196,15 +291,28 @@ class PgInbox:
         return sum(wanted.values())
 
     async def count_pending(self) -> int:
-        """Count queued and claimed messages per platform now (see depth())."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT platform, count(*) FROM inbox"
-                                     " WHERE status IN ('queued', 'claimed') GROUP BY platform")
-            self._pending = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        """Count queued and claimed messages per platform now (see depth()), and the
+        given-up ones (failed_count())."""
+        async with self._connection() as conn:
+            cur = await conn.execute("SELECT platform, status = 'failed', count(*) FROM inbox"
+                                     " WHERE status IN ('queued', 'claimed', 'failed')"
+                                     " GROUP BY platform, status = 'failed'")
+            rows = await cur.fetchall()
+        self._pending = {}
+        self._failed = 0
+        for platform, failed, count in rows:
+            if failed:
+                self._failed += int(count)
+            else:
+                self._pending[str(platform)] = self._pending.get(str(platform), 0) + int(count)
         return sum(self._pending.values())
 
+    def failed_count(self) -> int:
+        """Given-up messages, as counted by the last heartbeat() (no round trip)."""
+        return self._failed
+
     async def counts(self) -> InboxCounts:
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute("SELECT status, count(*) FROM inbox GROUP BY status")
             rows: dict[str, int] = {r[0]: r[1] for r in await cur.fetchall()}
         return InboxCounts(*(int(rows.get(s, 0)) for s in ("queued", "claimed", "done", "failed")))

@@ -33,8 +33,11 @@ def lock_key(name: str) -> int:
 class PgLeader:
     """Try to lead `name`; `is_leader` says whether this replica does right now."""
 
-    def __init__(self, url: str, name: str, *, interval: float = 3.0) -> None:
+    def __init__(self, url: str, name: str, *, interval: float = 3.0,
+                 password: str | None = None, application_name: str | None = None) -> None:
         self.url = url
+        self.password = password  # kept out of the URL, so messages never show it
+        self.application_name = application_name  # who leads, in pg_stat_activity
         self.name = name
         self.key = lock_key(name)
         self.interval = interval
@@ -48,7 +51,12 @@ class PgLeader:
             if self._conn is None or self._conn.closed:
                 from psycopg import AsyncConnection
 
-                self._conn = await AsyncConnection.connect(self.url, autocommit=True)
+                extra: dict[str, Any] = {} if self.password is None else {
+                    "password": self.password}
+                if self.application_name:
+                    extra["application_name"] = self.application_name
+                self._conn = await AsyncConnection.connect(self.url, autocommit=True,
+                                                           connect_timeout=5, **extra)
             if self.is_leader:
                 await self._conn.execute("SELECT 1")  # the lock lives as long as this session
                 return True

@@ -25,6 +25,8 @@ from assistant_cli import __version__
 from assistant_cli.tui.client import GatewayClient, RequestFailed, Target
 from assistant_cli.tui.format import duration, feed_line, log_line, megabytes
 from assistant_cli.tui.pairing_actions import PAIRING_HINT, SENDERS_HINT, PairingActions
+from assistant_cli.tui.replicas import COLUMNS as REPLICA_COLUMNS
+from assistant_cli.tui.replicas import ReplicaRoster
 from assistant_cli.tui.screens import Help
 from assistant_cli.tui.widgets import MetricTile
 
@@ -80,6 +82,7 @@ class DashboardApp(PairingActions):
         self.logs: deque[dict[str, Any]] = deque(maxlen=500)
         self.last_action = ""
         self._stale: set[str] = set()
+        self.replicas = ReplicaRoster(clock)
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -100,6 +103,7 @@ class DashboardApp(PairingActions):
             with TabPane("3 Health", id="health"):
                 yield DataTable(id="channels", cursor_type="none")
                 yield DataTable(id="providers", cursor_type="none")
+                yield DataTable(id="replicas", cursor_type="none")
             with TabPane("4 Logs", id="logs"):
                 yield Static(id="log-filter")
                 yield Input(placeholder="filter: text to look for (Esc clears)",
@@ -118,6 +122,7 @@ class DashboardApp(PairingActions):
         self.query_one("#channels", DataTable).add_columns("channel", "state", "last error")
         self.query_one("#providers", DataTable).add_columns(
             "provider", "model", "state", "fails", "last error")
+        self.query_one("#replicas", DataTable).add_columns(*REPLICA_COLUMNS)
         self._render_header()
         self._render_level()
         self.set_interval(1.0, self._tick)
@@ -137,6 +142,9 @@ class DashboardApp(PairingActions):
     def _on_event(self, name: str, data: dict[str, Any], ts: float) -> None:
         if name == "metrics":
             self.apply_metrics(data)
+        elif name == "replica.metrics":
+            self.replicas.update(data)
+            self.render_replicas()
         elif name == "log":
             self.add_log(data)
         else:
@@ -202,6 +210,12 @@ class DashboardApp(PairingActions):
             f" assistant-cli {version} · up {uptime} · {self.target.base_url} · "
             f"{STATE_MARKS.get(self.state, self.state)}")
         self.query_one("#header", Static).set_class(self.state != "connected", "-down")
+
+    def render_replicas(self) -> None:
+        table = self.query_one("#replicas", DataTable)
+        table.clear()
+        for row in self.replicas.rows():
+            table.add_row(*row)
 
     def apply_status(self, status: dict[str, Any]) -> None:
         self.status, self.status_at = status, self.clock()

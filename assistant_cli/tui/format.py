@@ -53,6 +53,8 @@ def feed_line(name: str, data: dict[str, Any], ts: float) -> Text | None:
     `data` is the event's wire form (keys as in gateway/protocol.py `WIRE_EVENTS`)."""
     who = f"{data.get('channel', '?')} {data.get('sender', '')}".strip()
     line = Text(clock_time(ts) + " ", style="dim")
+    if data.get("replica"):  # several replicas on one database: which one handled it
+        line.append(f"[{data['replica']}] ", style="dim")
     if name == MessageIn.NAME:
         line.append("← ", style="cyan")
         line.append(f"{who}  {data.get('length', 0)} chars")

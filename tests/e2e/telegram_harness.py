@@ -71,13 +71,13 @@ def write_config(home: Path, tg: FakeTelegram, model: FakeOpenAI, *, dm_policy: 
 class Serve:
     """One `serve` child; its output goes to a file so a full pipe can never stall it."""
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
         self.out_path = home / f"serve-{time.monotonic_ns()}.out"
         self.gateway = ""
         self.env = env
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(
-                [*cli_command(), "serve"], stdin=subprocess.DEVNULL, stdout=out,
+                [*cli_command(), "serve", *args], stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True)
 
     @property
