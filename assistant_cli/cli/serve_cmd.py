@@ -45,8 +45,7 @@ def serve(
 
     Example: assistant-cli serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
     """
-    import asyncio
-
+    from assistant_cli.app import event_loop
     from assistant_cli.app.serve import ServeOptions, run
     from assistant_cli.config.loader import (
         literal_secret_warnings,
@@ -80,4 +79,4 @@ def serve(
     options = ServeOptions(host=host, port=port, debug=state.debug, jwt_secret=jwt_secret,
                            allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key,
                            insecure_http=insecure_http)
-    raise typer.Exit(asyncio.run(run(config, paths, options)))
+    raise typer.Exit(event_loop.run(run(config, paths, options)))
