@@ -7,6 +7,10 @@ error answer or a connection failure into a classified ProviderError:
     async with self.post_stream(url, body) as response:   # streamed answers (SSE)
         async for line in response.aiter_lines(): ...
     response = await self.get(url, params={...})           # small JSON answers
+
+The bytes travel over aiohttp below httpx (`aiohttp_transport.py`), imported inside
+`HttpProvider._network` when the first client is built: commands that only read provider
+settings, and `doctor`'s imports, do not pay for aiohttp.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -56,6 +63,15 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]
         yield event or "message", "\n".join(data)
 
 
+def _proxied(url: str) -> bool:
+    """Whether HTTP(S)_PROXY / ALL_PROXY (less NO_PROXY) send `url` through a proxy."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return False
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(parts.scheme) or proxies.get("all"))
+
+
 class HttpProvider(Provider):
     """A Provider that reaches its service over HTTP(S) with httpx."""
 
@@ -87,9 +103,19 @@ class HttpProvider(Provider):
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout))
-            self._client = httpx.AsyncClient(timeout=timeout, verify=self.auth.httpx_verify(),
-                                             transport=self.transport)
+            verify = self.auth.httpx_verify()
+            self._client = httpx.AsyncClient(timeout=timeout, verify=verify,
+                                             transport=self.transport or self._network(verify))
         return self._client
+
+    def _network(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport | None:
+        """aiohttp under httpx (see aiohttp_transport.py), unless the environment sends the
+        service through a proxy: then httpx's own transport (None), with its proxy support."""
+        if _proxied(self.config.base_url):
+            return None
+        from assistant_cli.providers.aiohttp_transport import AiohttpTransport
+
+        return AiohttpTransport(verify=verify)
 
     def endpoint(self, path: str) -> str:
         """`{base_url}/{path}`."""
