@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="messages per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="push time per rate (10)")
     parser.add_argument("--chats", type=int, default=50, help="chats to spread over (50)")
-    parser.add_argument("--workers", type=int, default=8, help="assistant.workers (8)")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="assistant.workers (32, the default)")
     parser.add_argument("--drain", type=float, default=10.0,
                         help="seconds to wait for the last answers after pushing (10)")
     parser.add_argument("--keep-going", action="store_true",

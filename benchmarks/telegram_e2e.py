@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second (50)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to push (10)")
     parser.add_argument("--chats", type=int, default=20, help="chats to spread over (20)")
-    parser.add_argument("--workers", type=int, default=8, help="assistant.workers (8)")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="assistant.workers (32, the default)")
     parser.add_argument("--tokens", type=int, default=10, help="tokens per answer (10)")
     parser.add_argument("--token-delay", type=float, default=0.005,
                         help="seconds between tokens (0.005)")
