@@ -17,6 +17,7 @@ from assistant_cli.domain.messages import ChatTurn
 from assistant_cli.errors import ProviderError
 from assistant_cli.providers.aiohttp_transport import AiohttpTransport
 from assistant_cli.providers.base import ChatRequest, TextDelta
+from assistant_cli.providers.http import sse_lines
 from assistant_cli.providers.openai import OpenAIProvider
 
 REQUEST = ChatRequest((ChatTurn("user", "hello"),))
@@ -161,3 +162,28 @@ async def test_nothing_listening_is_could_not_connect() -> None:
     await provider.aclose()
     assert info.value.kind == "network"
     assert f"could not connect to 127.0.0.1:{port}" in info.value.message
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+async def _lines(chunks: list[bytes]) -> list[str]:
+    return [line async for line in sse_lines(httpx.Response(200, stream=_Chunks(chunks)))]
+
+
+async def test_event_stream_lines_end_at_crlf_lf_or_cr_across_chunks() -> None:
+    assert await _lines([b"a\r", b"\nb\rc\n\n", b"d"]) == ["a", "b", "c", "", "d"]
+    assert await _lines([b"x\r"]) == ["x"]
+    assert await _lines([b""]) == []
+
+
+async def test_event_stream_lines_are_utf8_and_keep_unicode_separators() -> None:
+    # U+2028 split across two chunks, inside JSON data: not a line end in an event stream.
+    assert await _lines([b'data: {"t": "\xe2\x80', b'\xa8"}\n\n']) == [
+        'data: {"t": "\u2028"}', ""]
