@@ -6,8 +6,8 @@ benchmarks/README.md for the measured difference). It is optional and never requ
 without it, or with `ASSISTANT_CLI_EVENT_LOOP=asyncio` in the environment (to compare, or
 to rule it out when something misbehaves), serve uses asyncio's default loop.
 
-`uvloop` is imported inside `loop_factory`, by design: it is an optional dependency, and only
-`serve` wants it, so no other command pays for the import.
+`uvloop` is imported inside functions (`loop_factory`), by design: it is an optional
+dependency, and only `serve` wants it, so no other command pays for the import.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ error answer or a connection failure into a classified ProviderError:
         async for line in response.aiter_lines(): ...
     response = await self.get(url, params={...})           # small JSON answers
 
-The bytes travel over aiohttp below httpx (`aiohttp_transport.py`), imported inside
-`HttpProvider._network` when the first client is built: commands that only read provider
-settings, and `doctor`'s imports, do not pay for aiohttp.
+The bytes travel over aiohttp below httpx (`aiohttp_transport.py`), which is imported
+inside functions (`HttpProvider._network`) when the first client is built: commands that
+only read provider settings, and `doctor`'s imports, do not pay for aiohttp.
 """
 
 from __future__ import annotations
