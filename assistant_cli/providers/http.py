@@ -111,6 +111,7 @@ class HttpProvider(Provider):
         """`transport` replaces httpx's network layer (tests: `httpx.MockTransport`)."""
         super().__init__(name, config, resolve_secret)
         self.transport = transport
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def log(self) -> logging.Logger:
@@ -142,6 +143,14 @@ class HttpProvider(Provider):
         from assistant_cli.providers.aiohttp_transport import AiohttpTransport
 
         return AiohttpTransport(verify=verify)
+
+    def _parsed(self, url: str) -> httpx.URL:
+        """`url` parsed once per provider: httpx parses (and percent-checks) a string URL on
+        every request, half of its cost of building one (~60 us of ~115 us)."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     def endpoint(self, path: str) -> str:
         """`{base_url}/{path}`."""
@@ -194,7 +203,7 @@ class HttpProvider(Provider):
             started = time.monotonic()
             try:
                 async with self.client.stream(
-                    "POST", url, json=body, headers=await self.headers()
+                    "POST", self._parsed(url), json=body, headers=await self.headers()
                 ) as response:
                     latency = self._note(response, started)
                     fields: dict[str, Any] = {"provider": self.name,
