@@ -58,6 +58,7 @@ class Point:
     cpu_ms_per_msg: float  # serve's CPU time per answered message: the least noisy figure
     bench_cpu_pct: float  # this process (fake Bot API + load): near 100 % means it is the limit
     model_cpu_pct: float  # the fake model's own process (0 with --fakes-in-process)
+    steal_pct: float  # CPU time the hypervisor gave to other guests: high makes all slow
     idle_rss_mb: float  # serve 1 s after ready, before the load
     rss_mb: float  # serve after the load
     rss_samples: list[float] = field(default_factory=list)  # every 10 s of the load
@@ -75,6 +76,15 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) ticks of all CPUs so far, from /proc/stat ((0, 0) elsewhere)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def answers(tg: FakeTelegram) -> dict[str, list[float]]:
@@ -130,7 +140,7 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
             time.sleep(1.0)
             idle = rss_mb(proc.pid)
             cpu0, bench0, wall0 = cpu_seconds(proc.pid), time.process_time(), time.monotonic()
-            model0 = model.cpu_seconds()
+            model0, ticks0 = model.cpu_seconds(), cpu_ticks()
             spy = profiler(proc.pid, profile, seconds)
             samples: list[float] = []
             pushed = push(tg, rate, seconds, chats, lambda: samples.append(rss_mb(proc.pid)))
@@ -142,6 +152,8 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
             wall = time.monotonic() - wall0
             busy, bench = cpu_seconds(proc.pid) - cpu0, time.process_time() - bench0
             model_cpu = model.cpu_seconds() - model0
+            ticks = cpu_ticks()
+            steal = 100 * (ticks[0] - ticks0[0]) / max(1, ticks[1] - ticks0[1])
             loaded = rss_mb(proc.pid)
             time.sleep(0.5)  # late duplicates would show up now
             seen = answers(tg)
@@ -162,7 +174,7 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
         serve_cpu_pct=round(100 * busy / wall, 1),
         cpu_ms_per_msg=round(1000 * busy / max(1, len(seen)), 2),
         bench_cpu_pct=round(100 * bench / wall, 1),
-        model_cpu_pct=round(100 * model_cpu / wall, 1),
+        model_cpu_pct=round(100 * model_cpu / wall, 1), steal_pct=round(steal, 1),
         idle_rss_mb=idle, rss_mb=loaded, rss_samples=samples)
 
 
@@ -178,11 +190,12 @@ def sustained(points: list[Point], tree: str) -> float:
 
 def render(points: list[Point], trees: list[str]) -> None:
     header = ("tree", "rate/s", "answered %", "P50 ms", "P99 ms", "serve CPU %",
-              "CPU ms/msg", "bench CPU %", "model CPU %", "idle RSS MB", "RSS MB", "twice")
+              "CPU ms/msg", "bench CPU %", "model CPU %", "steal %", "idle RSS MB", "RSS MB",
+              "twice")
     rows = [header] + [
         (p.tree, f"{p.rate:g}", f"{p.answered_pct:g}", f"{p.p50_ms:.0f}", f"{p.p99_ms:.0f}",
          f"{p.serve_cpu_pct:g}", f"{p.cpu_ms_per_msg:g}", f"{p.bench_cpu_pct:g}",
-         f"{p.model_cpu_pct:g}",
+         f"{p.model_cpu_pct:g}", f"{p.steal_pct:g}",
          f"{p.idle_rss_mb:g}", f"{p.rss_mb:g}",
          str(p.answered_twice)) for p in points]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
