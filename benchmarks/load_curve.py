@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.fake_model import model_server  # noqa: E402
 from benchmarks.telegram_e2e import (  # noqa: E402 - needs ROOT on sys.path
     FIRST_CHAT,
     KEY_RE,
@@ -36,7 +37,6 @@ from benchmarks.telegram_e2e import (  # noqa: E402 - needs ROOT on sys.path
     start_serve,
     write_config,
 )
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
 
 P99_LIMIT_MS = 500.0
@@ -56,7 +56,9 @@ class Point:
     p99_ms: float  # unanswered messages count as infinitely late
     serve_cpu_pct: float  # of one core, from the first push to the last answer
     cpu_ms_per_msg: float  # serve's CPU time per answered message: the least noisy figure
-    bench_cpu_pct: float  # this process (fakes + load): near 100 % means it is the limit
+    bench_cpu_pct: float  # this process (fake Bot API + load): near 100 % means it is the limit
+    model_cpu_pct: float  # the fake model's own process (0 with --fakes-in-process)
+    steal_pct: float  # CPU time the hypervisor gave to other guests: high makes all slow
     idle_rss_mb: float  # serve 1 s after ready, before the load
     rss_mb: float  # serve after the load
     rss_samples: list[float] = field(default_factory=list)  # every 10 s of the load
@@ -74,6 +76,15 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) ticks of all CPUs so far, from /proc/stat ((0, 0) elsewhere)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def answers(tg: FakeTelegram) -> dict[str, list[float]]:
@@ -114,22 +125,22 @@ def profiler(pid: int, out: Path | None, seconds: float) -> subprocess.Popen[byt
 
 
 def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
-        drain: float, profile: Path | None = None) -> Point:
+        drain: float, profile: Path | None = None, fakes_in_process: bool = False) -> Point:
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
-    with FakeTelegram(token=token) as tg, FakeOpenAI(token_delay=0.0) as model, \
+    with FakeTelegram(token=token) as tg, model_server(in_process=fakes_in_process) as model, \
             tempfile.TemporaryDirectory(prefix="load-curve-") as tmp:
-        model.reply = lambda messages: f"re:{messages[-1]['content']}"
         home = Path(tmp)
         write_config(home, tg, model, workers)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env.update(ASSISTANT_CLI_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1",
-                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key or "",
+                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key,
                    ASSISTANT_CLI_KEYRING_PASSWORD="benchmark-only")
         proc = start_serve(home, env, serve_command(tree))
         try:
             time.sleep(1.0)
             idle = rss_mb(proc.pid)
             cpu0, bench0, wall0 = cpu_seconds(proc.pid), time.process_time(), time.monotonic()
+            model0, ticks0 = model.cpu_seconds(), cpu_ticks()
             spy = profiler(proc.pid, profile, seconds)
             samples: list[float] = []
             pushed = push(tg, rate, seconds, chats, lambda: samples.append(rss_mb(proc.pid)))
@@ -140,6 +151,9 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
                 time.sleep(0.2)
             wall = time.monotonic() - wall0
             busy, bench = cpu_seconds(proc.pid) - cpu0, time.process_time() - bench0
+            model_cpu = model.cpu_seconds() - model0
+            ticks = cpu_ticks()
+            steal = 100 * (ticks[0] - ticks0[0]) / max(1, ticks[1] - ticks0[1])
             loaded = rss_mb(proc.pid)
             time.sleep(0.5)  # late duplicates would show up now
             seen = answers(tg)
@@ -160,6 +174,7 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
         serve_cpu_pct=round(100 * busy / wall, 1),
         cpu_ms_per_msg=round(1000 * busy / max(1, len(seen)), 2),
         bench_cpu_pct=round(100 * bench / wall, 1),
+        model_cpu_pct=round(100 * model_cpu / wall, 1), steal_pct=round(steal, 1),
         idle_rss_mb=idle, rss_mb=loaded, rss_samples=samples)
 
 
@@ -175,10 +190,12 @@ def sustained(points: list[Point], tree: str) -> float:
 
 def render(points: list[Point], trees: list[str]) -> None:
     header = ("tree", "rate/s", "answered %", "P50 ms", "P99 ms", "serve CPU %",
-              "CPU ms/msg", "bench CPU %", "idle RSS MB", "RSS MB", "twice")
+              "CPU ms/msg", "bench CPU %", "model CPU %", "steal %", "idle RSS MB", "RSS MB",
+              "twice")
     rows = [header] + [
         (p.tree, f"{p.rate:g}", f"{p.answered_pct:g}", f"{p.p50_ms:.0f}", f"{p.p99_ms:.0f}",
          f"{p.serve_cpu_pct:g}", f"{p.cpu_ms_per_msg:g}", f"{p.bench_cpu_pct:g}",
+         f"{p.model_cpu_pct:g}", f"{p.steal_pct:g}",
          f"{p.idle_rss_mb:g}", f"{p.rss_mb:g}",
          str(p.answered_twice)) for p in points]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -192,7 +209,8 @@ def render(points: list[Point], trees: list[str]) -> None:
 def soak(trees: list[Path], rate: float, args: argparse.Namespace) -> int:
     """RSS over a long run: flat after warm-up (the first minute) is the target."""
     for tree in trees:
-        point = run(tree, rate, args.soak, args.chats, args.workers, args.drain)
+        point = run(tree, rate, args.soak, args.chats, args.workers, args.drain,
+                    fakes_in_process=args.fakes_in_process)
         warm = point.rss_samples[5:] or point.rss_samples
         growth = 100 * (warm[-1] - warm[0]) / warm[0] if warm else float("nan")
         print(json.dumps({**asdict(point), "rss_growth_after_warmup_pct": round(growth, 1)}))
@@ -208,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="messages per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="push time per rate (10)")
     parser.add_argument("--chats", type=int, default=50, help="chats to spread over (50)")
-    parser.add_argument("--workers", type=int, default=8, help="assistant.workers (8)")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="assistant.workers (32, the default)")
     parser.add_argument("--drain", type=float, default=10.0,
                         help="seconds to wait for the last answers after pushing (10)")
     parser.add_argument("--keep-going", action="store_true",
@@ -219,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
                         help="instead of the curve: run each tree at the first rate this long "
                              "and report serve's RSS every 10 s")
+    parser.add_argument("--fakes-in-process", action="store_true",
+                        help="run the fake model in this process too (as before), to see what "
+                             "sharing the interpreter costs the figures")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     trees = [t.resolve() for t in (args.tree or [ROOT])]
@@ -235,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 out = args.profile / f"{tree.name}-{rate:g}.txt"
-            point = run(tree, rate, args.seconds, args.chats, args.workers, args.drain, out)
+            point = run(tree, rate, args.seconds, args.chats, args.workers, args.drain, out,
+                        args.fakes_in_process)
             points.append(point)
             print(json.dumps(asdict(point)), file=sys.stderr, flush=True)
             if not point.ok and not args.keep_going:

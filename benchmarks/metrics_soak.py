@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.fake_model import model_server  # noqa: E402 - needs ROOT on sys.path
 from benchmarks.telegram_e2e import FIRST_CHAT, start_serve, write_config  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402 - needs ROOT on sys.path
 from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
 
 
@@ -47,13 +47,13 @@ def answered(tg: FakeTelegram) -> int:
 def soak(rate: float, seconds: float, every: float, chats: int) -> list[Sample]:
     """A sample every `every` seconds, and one at the end."""
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
-    with FakeTelegram(token=token) as tg, FakeOpenAI(token_delay=0.001) as model, \
+    with FakeTelegram(token=token) as tg, model_server(token_delay=0.001) as model, \
             tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         home = Path(tmp)
-        write_config(home, tg, model, workers=8)
+        write_config(home, tg, model, workers=32)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env.update(ASSISTANT_CLI_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1",
-                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key or "",
+                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key,
                    ASSISTANT_CLI_KEYRING_PASSWORD="benchmark-only")
         proc = start_serve(home, env)
         curve: list[Sample] = []

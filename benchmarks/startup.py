@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402 - needs ROOT on sys.path
+from benchmarks.telegram_e2e import serve_command  # noqa: E402 - needs ROOT on sys.path
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 READY_RE = re.compile(r"assistant-cli ready · .*gateway: http://([^\s/]+):(\d+)")
 READY_TIMEOUT = 15.0
@@ -210,9 +211,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.stdin.close()
 
 
-def run_all(runs: int, serve_runs: int, idle: float,
-            progress: Callable[[str], None]) -> tuple[list[Result], str]:
-    argv, described = cli_command()
+def tree_command(tree: Path) -> tuple[list[str], str]:
+    """The CLI of another source tree (a git worktree of an older commit) on this
+    interpreter's packages; see telegram_e2e.serve_command."""
+    return serve_command(tree), f"{sys.executable} ({tree})"
+
+
+def run_all(runs: int, serve_runs: int, idle: float, progress: Callable[[str], None],
+            tree: Path | None = None) -> tuple[list[Result], str]:
+    argv, described = cli_command() if tree is None else tree_command(tree)
     home = Path(tempfile.mkdtemp(prefix="assistant-cli-bench-"))
     results: list[Result] = []
     try:
@@ -284,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed `serve` starts (default 5)")
     parser.add_argument("--idle", type=float, default=1.0,
                         help="seconds to stay idle after ready before reading RSS (default 1)")
+    parser.add_argument("--tree", type=Path, default=None,
+                        help="run the CLI from this source tree (e.g. a worktree of an older "
+                             "commit) with this interpreter's packages, via `python -c`")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.serve_runs < 1:
@@ -295,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(f"… {text}", file=sys.stderr, flush=True)
 
-    results, described = run_all(args.runs, args.serve_runs, args.idle, progress)
+    results, described = run_all(args.runs, args.serve_runs, args.idle, progress,
+                                 args.tree and args.tree.resolve())
     if args.json:
         print(json.dumps({
             "command": described,

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402 - needs ROOT on sys.path
+from benchmarks.fake_model import Model, model_server  # noqa: E402 - needs ROOT on sys.path
 from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
 
 READY_RE = re.compile(r"assistant-cli ready · ")
@@ -58,6 +58,8 @@ class Report:
     overhead_p99_ms: float
     overhead_samples: int
     serve_cpu_percent: float
+    bench_cpu_percent: float  # this process: fake Bot API and the load
+    model_cpu_percent: float  # the fake model's process (0 when it runs in this one)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -86,7 +88,7 @@ def serve_command(tree: Path) -> list[str]:
     return [sys.executable, "-c", LAUNCH.format(tree=str(tree))]
 
 
-def write_config(home: Path, tg: FakeTelegram, model: FakeOpenAI, workers: int) -> None:
+def write_config(home: Path, tg: FakeTelegram, model: Model, workers: int) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
         "version: 1\n"
@@ -146,27 +148,25 @@ def overheads(log_file: Path) -> list[float]:
 
 
 def run(rate: float, seconds: float, chats: int, workers: int, tokens: int,
-        token_delay: float, drain: float, tree: Path | None = None) -> Report:
+        token_delay: float, drain: float, tree: Path | None = None,
+        fakes_in_process: bool = False) -> Report:
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
-    filler = "w " * (tokens - 1)
-    with FakeTelegram(token=token) as tg, FakeOpenAI(token_delay=token_delay) as model, \
+    with FakeTelegram(token=token) as tg, \
+            model_server(token_delay=token_delay, tokens=tokens,
+                         in_process=fakes_in_process) as model, \
             tempfile.TemporaryDirectory(prefix="tg-bench-") as tmp:
-
-        def reply(messages: list[dict[str, object]]) -> str:
-            return f"re:{messages[-1]['content']} {filler}".strip()
-
-        model.reply = reply
         home = Path(tmp)
         write_config(home, tg, model, workers)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env.update(ASSISTANT_CLI_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1",
-                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key or "",
+                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key,
                    ASSISTANT_CLI_KEYRING_PASSWORD="benchmark-only")
         proc = start_serve(home, env, serve_command(tree) if tree else None)
         try:
             pushed: dict[str, float] = {}
             total = int(rate * seconds)
             cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
+            bench0, model0 = time.process_time(), model.cpu_seconds()
             started = time.monotonic()
             for i in range(total):
                 delay = started + i / rate - time.monotonic()
@@ -190,6 +190,7 @@ def run(rate: float, seconds: float, chats: int, workers: int, tokens: int,
                 time.sleep(0.1)
             busy = cpu_seconds(proc.pid) - cpu0
             wall = time.monotonic() - wall0
+            bench, model_cpu = time.process_time() - bench0, model.cpu_seconds() - model0
             time.sleep(0.5)  # late duplicates would show up now
             seen = answers()
         finally:
@@ -213,6 +214,8 @@ def run(rate: float, seconds: float, chats: int, workers: int, tokens: int,
             overhead_p50_ms=percentile(over, 50), overhead_p99_ms=percentile(over, 99),
             overhead_samples=len(over),
             serve_cpu_percent=round(100 * busy / wall, 1) if wall > 0 else 0.0,
+            bench_cpu_percent=round(100 * bench / wall, 1) if wall > 0 else 0.0,
+            model_cpu_percent=round(100 * model_cpu / wall, 1) if wall > 0 else 0.0,
         )
 
 
@@ -231,6 +234,8 @@ def render(report: Report) -> None:
          f"from {report.overhead_samples} message.done events"),
         ("overhead P99", f"{report.overhead_p99_ms:.1f} ms", "design target: < 10 ms"),
         ("serve CPU", f"{report.serve_cpu_percent:.1f} %", "of one core, while pushing"),
+        ("harness CPU", f"{report.bench_cpu_percent:.1f} % + {report.model_cpu_percent:.1f} %",
+         "fake Bot API and load + fake model"),
     ]
     print(f"assistant-cli telegram e2e · Python {platform.python_version()} · "
           f"{report.workers} workers · model {report.tokens} tokens x "
@@ -245,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second (50)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to push (10)")
     parser.add_argument("--chats", type=int, default=20, help="chats to spread over (20)")
-    parser.add_argument("--workers", type=int, default=8, help="assistant.workers (8)")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="assistant.workers (32, the default)")
     parser.add_argument("--tokens", type=int, default=10, help="tokens per answer (10)")
     parser.add_argument("--token-delay", type=float, default=0.005,
                         help="seconds between tokens (0.005)")
@@ -254,12 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tree", type=Path, default=None,
                         help="run serve from this source tree (e.g. a worktree of an older "
                              "commit) with this interpreter's packages")
+    parser.add_argument("--fakes-in-process", action="store_true",
+                        help="run the fake model in this process too (as before), to see what "
+                             "sharing the interpreter costs")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.chats < 1 or args.tokens < 1:
         parser.error("--rate, --seconds, --chats and --tokens must be positive")
     report = run(args.rate, args.seconds, args.chats, args.workers, args.tokens,
-                 args.token_delay, args.drain, args.tree and args.tree.resolve())
+                 args.token_delay, args.drain, args.tree and args.tree.resolve(),
+                 args.fakes_in_process)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

@@ -22,6 +22,7 @@ from assistant_cli.observability import logview
 from assistant_cli.observability.logs import (
     PrivateRotatingFileHandler,
     Redactor,
+    _utc_ts,
     get_redactor,
     log_event,
     register_secret,
@@ -476,3 +477,11 @@ def test_cli_ctrl_c_during_follow_exits_quietly(
     result = CliRunner().invoke(make_app(), ["logs", "-f"])
     assert result.exit_code == 0
     assert result.output == ""
+
+
+def test_timestamps_match_datetime_to_the_millisecond() -> None:
+    edges = [1742007834.8499994, 1700000000.0, 1700000000.9999996, 1700000001.0004999]
+    for created in edges + [1.7e9 + i * 0.1234567 for i in range(2000)]:
+        expected = datetime.fromtimestamp(created, tz=timezone.utc).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        assert _utc_ts(created) == expected, created

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +20,21 @@ if TYPE_CHECKING:
 
     from assistant_cli.domain.events import EventBus
     from assistant_cli.paths import Paths
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """`event.wait()` for at most `timeout` seconds; whether the event is set.
+
+    What `asyncio.wait_for(event.wait(), timeout)` does, without the task wait_for wraps
+    its awaitable in before Python 3.12: a turn waits like this twice (typing indicator)
+    and an idle worker once per wake-up, so the tasks added up under load."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        else:
+            await asyncio.wait_for(event.wait(), timeout)
+    return event.is_set()
 
 
 class InboundSink(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
     # Type aliases only: PTB's public API has no names for them (nothing runs from here).
     from telegram._utils.types import ODVInput, UploadFileDict
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
@@ -125,7 +129,13 @@ class AiohttpRequest(BaseRequest):
         import aiohttp
 
         params = request_data.json_parameters if request_data else None
-        body: aiohttp.FormData | dict[str, str] | None = params
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
+        if params and not files:
+            # The form PTB's own transport sends, encoded here in one call: aiohttp's
+            # FormData took a twentieth of serve's CPU building the same bytes.
+            body = urlencode(params).encode()
+            headers = _FORM
         if files:  # the parameters then travel as form fields next to the files
             form = aiohttp.FormData()
             for name, value in (params or {}).items():
@@ -134,8 +144,8 @@ class AiohttpRequest(BaseRequest):
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             body = form
         try:
-            async with session.request(method, url, data=body, timeout=timeout,
-                                       proxy=self._proxy(url)) as resp:
+            async with session.request(method, url, data=body, headers=headers,
+                                       timeout=timeout, proxy=self._proxy(url)) as resp:
                 return resp.status, await resp.read()
         except asyncio.TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):

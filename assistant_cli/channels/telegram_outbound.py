@@ -7,7 +7,6 @@ ends as ordinary messages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dtm
 import logging
 import random
@@ -29,6 +28,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from assistant_cli.channels.base import wait_event
 from assistant_cli.channels.telegram_format import Chunk, escape, render_chunks
 from assistant_cli.domain.messages import DeliveryFailure
 from assistant_cli.domain.tools import StatusNote
@@ -230,18 +230,14 @@ class ReplyStream:
     async def _typing(self, done: asyncio.Event, generated: asyncio.Event) -> None:
         # Stopped by the events, never cancelled: cancelling a request mid-flight would
         # throw away its pooled connection.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(generated.wait(), self.typing_after)
-        if generated.is_set():
+        if await wait_event(generated, self.typing_after):
             return
         while True:
             try:
                 await self.outbox.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
             except Exception as exc:  # cosmetic; never worth failing or waiting for
                 log.debug("typing action failed: %s", exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), TYPING_EVERY)
-            if done.is_set():
+            if await wait_event(done, TYPING_EVERY):
                 return
 
     def _maybe_push(self, text: str) -> None:

@@ -59,8 +59,7 @@ def serve(
 
     Example: assistant-cli serve --role worker --replica worker-2 --port 8082
     """
-    import asyncio
-
+    from assistant_cli.app import event_loop
     from assistant_cli.app.serve import ServeOptions, run
     from assistant_cli.config.loader import (
         literal_secret_warnings,
@@ -94,4 +93,4 @@ def serve(
     options = ServeOptions(host=host, port=port, debug=state.debug, jwt_secret=jwt_secret,
                            allowed_origins=origins, tls_cert=tls_cert, tls_key=tls_key,
                            insecure_http=insecure_http, role=role.lower(), replica=replica)
-    raise typer.Exit(asyncio.run(run(config, paths, options)))
+    raise typer.Exit(event_loop.run(run(config, paths, options)))

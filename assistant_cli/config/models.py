@@ -205,7 +205,7 @@ class AssistantConfig(Strict):
     fallbacks: list[str] = Field(default_factory=list)
     system_prompt: str = "You are a helpful, concise assistant."
     history_length: int = Field(default=20, ge=0, le=1000)
-    workers: int = Field(default=8, ge=1, le=64)
+    workers: int = Field(default=32, ge=1, le=64)
     daily_token_cap_per_sender: int | None = Field(default=None, gt=0)
 
 

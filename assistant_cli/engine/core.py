@@ -9,13 +9,13 @@ back to the queue and is answered at the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from assistant_cli.channels.base import wait_event
 from assistant_cli.domain.events import MessageIn, MessageOut
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.delivery import Notifier, after_failure
@@ -171,8 +171,7 @@ class Engine:
                 await asyncio.sleep(1.0)
                 continue
             if item is None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await wait_event(self._wake, 1.0)
                 continue
             channel = self.channels[item.message.platform]  # claim() took only these
             self._busy += 1

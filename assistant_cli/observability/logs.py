@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import logging.handlers
@@ -43,6 +44,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _ANY_PATTERN = re.compile("|".join(p.pattern for p, _ in _PATTERNS))
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen field names, asked about on every record
 def _is_sensitive_key(key: str) -> bool:
     # "prompt_tokens", "max_tokens" ... are usage counts, not credentials.
     lowered = key.lower().replace("tokens", "")
@@ -122,9 +124,21 @@ def register_secret(value: str) -> None:
     _REDACTOR.register_secret(value)
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
 def _utc_ts(created: float) -> str:
-    stamp = datetime.fromtimestamp(created, tz=timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    """`2026-01-02T03:04:05.678Z`: ISO 8601 in UTC, milliseconds truncated; the part up to
+    the second is formatted once per second."""
+    global _second
+    whole = int(created)
+    micros = round((created - whole) * 1_000_000)  # as datetime rounds a timestamp
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    if _second[0] != whole:
+        text = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, text)
+    return f"{_second[1]}.{micros // 1000:03d}Z"
 
 
 def _record_fields(record: logging.LogRecord) -> Mapping[str, object]:
@@ -147,6 +161,9 @@ def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> 
     return "\n".join(parts) if parts else None
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: ts, level, logger, event, msg, then the extra fields."""
 
@@ -166,7 +183,7 @@ class JsonFormatter(logging.Formatter):
         exc = _exception_text(self, record)
         if exc is not None:
             out["exc"] = redactor.redact(exc)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return _JSON.encode(out)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -328,6 +345,10 @@ def setup_logging(
         logger.addHandler(console_handler)
         effective = min(effective, stderr_level)
     logger.setLevel(effective)
+    # No formatter here uses a record's file, line, function, thread or process: skip
+    # collecting them for every record (the optimisations the logging documentation lists).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
 def log_event(

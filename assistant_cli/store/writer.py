@@ -61,6 +61,9 @@ class Writer:
         self._lock = threading.Lock()
         self._busy = threading.Lock()  # held while the connection is in a transaction
         self._busy_ms = 0
+        # What the connection is set to now (changed only under _busy): a PRAGMA is a
+        # statement of its own, so it is sent only when the next transaction needs another.
+        self._settings: tuple[str, int] | None = None
         self.conn: sqlite3.Connection | None = None  # the writer's own, once started
         self.commits = 0  # transactions committed, for tests and benchmarks
         self.jobs = 0
@@ -95,14 +98,11 @@ class Writer:
         conn = self.conn
         assert conn is not None
         try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=0")
+            self._set(conn, "NORMAL", 0)
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # another process writes: don't wait here
                 return False, cast(T, None)
-            finally:
-                conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             try:
                 result = job(conn)
                 conn.execute("COMMIT")
@@ -115,6 +115,15 @@ class Writer:
             return True, result
         finally:
             self._busy.release()
+
+    def _set(self, conn: sqlite3.Connection, synchronous: str, busy_ms: int) -> None:
+        """Set `synchronous` and `busy_timeout` for the next transaction, if they differ."""
+        if self._settings == (synchronous, busy_ms):
+            return
+        self._settings = None  # unknown until both are through
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        self._settings = (synchronous, busy_ms)
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         entries = self._pending.pop(loop)
@@ -180,7 +189,7 @@ class Writer:
     def _commit(self, conn: sqlite3.Connection, batch: list[_Entry]) -> None:
         durable = any(entry.durable for entry in batch)
         try:
-            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._set(conn, "FULL" if durable else "NORMAL", self._busy_ms)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for entry in batch:

@@ -40,9 +40,17 @@ def each_answered_once(tg: FakeTelegram, serve: Serve) -> None:
     assert tg.pending_updates() == 0
 
 
+# serve runs on uvloop when it is installed (the `fast` extra, in the dev set) and on
+# asyncio's own loop otherwise: durability must not depend on which.
+LOOPS = pytest.mark.parametrize("event_loop_kind", ["default", "asyncio"])
+
+
+@LOOPS
 def test_killed_after_receiving_a_batch_before_its_commit(
-    start: Starter, tg: FakeTelegram, isolated_home: Path
+    start: Starter, tg: FakeTelegram, isolated_home: Path, event_loop_kind: str
 ) -> None:
+    if event_loop_kind == "asyncio":
+        start.env["ASSISTANT_CLI_EVENT_LOOP"] = "asyncio"
     first = start()
     with write_lock(isolated_home / "state" / "state.db"):  # a slow disk, in effect
         before = answered_get_updates(tg)
@@ -55,9 +63,13 @@ def test_killed_after_receiving_a_batch_before_its_commit(
     each_answered_once(tg, start())
 
 
+@LOOPS
 def test_killed_right_after_the_commit_before_telegram_heard_of_it(
-    start: Starter, tg: FakeTelegram, model: FakeOpenAI, isolated_home: Path
+    start: Starter, tg: FakeTelegram, model: FakeOpenAI, isolated_home: Path,
+    event_loop_kind: str
 ) -> None:
+    if event_loop_kind == "asyncio":
+        start.env["ASSISTANT_CLI_EVENT_LOOP"] = "asyncio"
     for _ in CHATS:  # the first run's model calls hang: the turns are in flight at the kill
         model.enqueue(Hang())
     first = start()
