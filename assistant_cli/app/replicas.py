@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assistant_cli.channels import confirm
 from assistant_cli.domain.events import (
     MessageError,
     MessageFailed,
@@ -60,6 +61,7 @@ METRICS_EVERY = 2.0  # seconds between a replica's `replica.metrics` events
 SNAPSHOT_FIELDS = ("messages_total", "received_total", "messages_per_min", "latency_p99_ms",
                    "cpu_percent", "uptime_s")
 AUTH_FAILURE = "auth.failure"  # between replicas only, never to dashboard clients
+BUTTON_PRESS = "confirm.press"  # a tool-confirmation press for another replica's question
 
 
 def check_role(role: str, *, postgres: bool, platforms: dict[str, Any]) -> None:
@@ -262,8 +264,16 @@ class EventRelay:
 
     def start(self) -> None:
         self._consumer = self.bus.consume(self.sent, name="replica-relay")
+        confirm.set_forward(self.forward_press)
+
+    def forward_press(self, data: str, sender_id: str) -> None:
+        """A button press for a question this replica is not waiting on: to all replicas."""
+        self.replica.events.publish({"r": self.replica.name, "e": BUTTON_PRESS,
+                                     "ts": time.time(),
+                                     "d": {"data": data, "sender": sender_id}})
 
     async def stop(self) -> None:
+        confirm.set_forward(None)
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
@@ -278,10 +288,14 @@ class EventRelay:
                                      "d": json.loads(data)})
 
     def received(self, item: dict[str, Any]) -> None:
-        if self.control is None:
-            return
         name, data, origin = item.get("e"), item.get("d"), item.get("r")
         if not isinstance(name, str) or not isinstance(data, dict):
+            return
+        if name == BUTTON_PRESS:
+            if origin != self.replica.name:
+                confirm.settle_forwarded(str(data.get("data", "")), str(data.get("sender", "")))
+            return
+        if self.control is None:
             return
         if name == AUTH_FAILURE:
             if origin != self.replica.name:

@@ -3,18 +3,42 @@
 A question is known by a random token that the channel puts in the button's payload
 (`tc:TOKEN:DECISION`); only the sender it was asked of can answer it, and it is gone once
 answered, timed out, or the process restarted.
+
+With several `serve` replicas the press may reach another replica than the one waiting on
+the question (any replica takes webhooks; one polls). A press for a question unknown here
+is then handed to `forward` (set by app/replicas.py, which sends it to every replica), and
+the replica that asked settles it through `settle_forwarded()`; that replica also edits
+the question to show the outcome, as for a local press.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant_cli.domain.tools import DECISIONS, ConfirmRequest
 from assistant_cli.i18n import ENGLISH, messages, normalize, translator
 
 PREFIX = "tc"
+
+Forward = Callable[[str, str], None]  # (button payload, presser's id) to the other replicas
+_forward: Forward | None = None
+_open: weakref.WeakSet[PendingQuestions] = weakref.WeakSet()
+
+
+def set_forward(forward: Forward | None) -> None:
+    """Where presses for questions unknown here go (None: they have expired)."""
+    global _forward
+    _forward = forward
+
+
+def settle_forwarded(data: str, sender_id: str) -> bool:
+    """Settle a question of this process that a press on another replica answered;
+    False when none here is waiting on it (or the presser is not the one asked)."""
+    return any(questions.settle(data, sender_id) for questions in list(_open))
 
 
 @dataclass
@@ -38,6 +62,7 @@ class PendingQuestions:
 
     def __init__(self) -> None:
         self._pending: dict[str, _Pending] = {}
+        _open.add(self)
 
     def open(self, sender_id: str, request: ConfirmRequest) -> tuple[str, asyncio.Future[str]]:
         token = secrets.token_urlsafe(8)
@@ -65,6 +90,9 @@ class PendingQuestions:
         _, token, decision = ((data or "").split(":") + ["", "", ""])[:3]
         pending = self._pending.get(token)
         hinted = normalize(language_hint)
+        if pending is None and decision in DECISIONS and _forward is not None:
+            _forward(data, sender_id)  # another replica may be waiting on it
+            return messages.decision_label(translator(hinted or ENGLISH), decision)
         if pending is None or decision not in DECISIONS:
             return messages.tool_question_expired(translator(hinted or ENGLISH))
         if sender_id != pending.sender_id:
@@ -72,3 +100,13 @@ class PendingQuestions:
         if not pending.future.done():
             pending.future.set_result(decision)
         return messages.tool_decided(translator(pending.language), pending.tool, decision)
+
+    def settle(self, data: str, sender_id: str) -> bool:
+        """Settle a question asked here with a press another replica received."""
+        _, token, decision = ((data or "").split(":") + ["", "", ""])[:3]
+        pending = self._pending.get(token)
+        if pending is None or decision not in DECISIONS or sender_id != pending.sender_id:
+            return False
+        if not pending.future.done():
+            pending.future.set_result(decision)
+        return True
