@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,13 @@ import pytest
 from tests import netguard
 from tests.memkeyring import MemoryKeyring
 from tests.pg_server import PgServer
+
+# A suite started in the background by a shell without job control (`(pytest &)`) inherits
+# SIGINT ignored, and so would every child it starts: Python then installs no
+# KeyboardInterrupt handler, and the tests that press Ctrl-C on a child would wait in vain.
+# A handler here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = Path(__file__).resolve().parent / "guard"
