@@ -14,6 +14,7 @@ import pytest
 
 from tests import netguard
 from tests.memkeyring import MemoryKeyring
+from tests.pg_proxy import PgProxy
 from tests.pg_server import PgServer
 
 # A suite started in the background by a shell without job control (`(pytest &)`) inherits
@@ -105,6 +106,16 @@ def pg_server() -> Iterator[PgServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def proxy(pg_server: PgServer) -> Iterator[PgProxy]:
+    """A TCP front of the session's server that a test can cut and restore (an outage)."""
+    front = PgProxy(pg_server.uri)
+    try:
+        yield front
+    finally:
+        front.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.fakes.pki import make_pki
+from tests.nginx_check import nginx_accepts
 
 DEPLOY = ROOT / "docs" / "deploy"
 NGINX = DEPLOY / "nginx-replicas.conf"
@@ -29,21 +29,7 @@ def test_nginx_balances_webhooks_and_the_websocket_over_the_replicas(tmp_path: P
                    "http_503 non_idempotent", "location = /ws", "proxy_set_header Upgrade",
                    "ssl_certificate ", "X-Forwarded-For   $remote_addr"):
         assert needed in text
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                      else None)
-    if nginx is None:
-        pytest.skip("nginx is not installed: the example was not checked with nginx -t")
-    pki = make_pki(tmp_path / "pki")
-    site = text.replace("/etc/letsencrypt/live/assistant.example.com/fullchain.pem",
-                        pki.path("server.pem")).replace(
-        "/etc/letsencrypt/live/assistant.example.com/privkey.pem", pki.path("server.key"))
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {tmp_path}/site.conf;\n}}\n")
-    done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "syntax is ok" in done.stderr, done.stderr
+    nginx_accepts(text, tmp_path)
 
 
 def test_the_template_unit_runs_one_named_replica_per_instance(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ the optional `postgres` extra, which a SQLite setup need not have.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant_cli.doctor.base import DoctorContext, Result, Skip, fail, in_thread, ok, warn
 from assistant_cli.errors import AssistantError, ConfigError
@@ -21,6 +22,8 @@ from assistant_cli.store.backend import state_password, state_section
 from assistant_cli.store.db import Database
 from assistant_cli.store.migrations import MIGRATIONS
 from assistant_cli.store.pg_sql import mask_url
+
+T = TypeVar("T")
 
 TLS_MODES = ("require", "verify-ca", "verify-full")
 REACH_FIX = ("start the server or fix state.url / state.password in config.yaml; "
@@ -102,27 +105,39 @@ async def check_database(ctx: DoctorContext, target: PgTarget) -> Result:
               latency_ms=round(took * 1000, 1), tls=False)
 
 
-async def check_migrations(ctx: DoctorContext, target: PgTarget) -> Result:
-    def version() -> int:
-        db = open_existing(target, ctx)
-        try:
-            return db.schema_version
-        finally:
-            db.close()
-
-    try:
-        current = await in_thread(version)
-    except AssistantError:
-        raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
+def schema_verdict(current: int, *, older_fix: str, newer_fix: str) -> Result:
+    """The schema version found against this assistant-cli's, for either backend."""
     latest = len(MIGRATIONS)
     if current == latest:
         return ok(f"schema version {current} is current")
     if current < latest:
-        return warn(f"schema version {current}; this assistant-cli uses {latest}",
-                    "start `serve` (or any command that opens the state, e.g. "
-                    "`assistant-cli state info`): it migrates on open, under a lock")
+        return warn(f"schema version {current}; this assistant-cli uses {latest}", older_fix)
     return fail(f"schema version {current} was written by a newer assistant-cli "
-                f"(this one knows {latest})", "upgrade assistant-cli on this machine")
+                f"(this one knows {latest})", newer_fix)
+
+
+async def read_existing(ctx: DoctorContext, target: PgTarget, read: Callable[[Database], T]) -> T:
+    """`read(db)` on the database as it is, off the loop; Skip when it cannot be reached."""
+    def run() -> T:
+        db = open_existing(target, ctx)
+        try:
+            return read(db)
+        finally:
+            db.close()
+
+    try:
+        return await in_thread(run)
+    except AssistantError:
+        raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
+
+
+async def check_migrations(ctx: DoctorContext, target: PgTarget) -> Result:
+    current = await read_existing(ctx, target, lambda db: db.schema_version)
+    return schema_verdict(current,
+                          older_fix="start `serve` (or any command that opens the state, e.g. "
+                                    "`assistant-cli state info`): it migrates on open, under "
+                                    "a lock",
+                          newer_fix="upgrade assistant-cli on this machine")
 
 
 async def check_lag(ctx: DoctorContext) -> Result:
@@ -130,20 +145,9 @@ async def check_lag(ctx: DoctorContext) -> Result:
     target = postgres_target(ctx)
     if target is None:
         raise Skip("the state is the SQLite file: one process, nothing is leased")
+    from assistant_cli.store.state_info import stale_claims
 
-    def stale() -> list[Any]:
-        from assistant_cli.store.state_info import stale_claims
-
-        db = open_existing(target, ctx)
-        try:
-            return stale_claims(db, target.lease)
-        finally:
-            db.close()
-
-    try:
-        found = await in_thread(stale)
-    except AssistantError:
-        raise Skip(f"{target.shown} cannot be reached (see state.database)") from None
+    found = await read_existing(ctx, target, lambda db: stale_claims(db, target.lease))
     if not found:
         return ok(f"no claimed message older than the lease ({target.lease:g} s)")
     shown = ", ".join(f"{s.replica}: {s.count} (oldest {s.oldest_age:.0f} s)" for s in found)

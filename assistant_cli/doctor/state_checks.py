@@ -22,7 +22,6 @@ from assistant_cli.store.audit_anchor import any_recorded, store_anchors
 from assistant_cli.store.backend import state_section
 from assistant_cli.store.db import Database
 from assistant_cli.store.health import RECOVER_HINT
-from assistant_cli.store.migrations import MIGRATIONS
 from assistant_cli.store.undelivered import Undelivered
 
 RECOVER_FIX = RECOVER_HINT
@@ -109,16 +108,11 @@ async def check_migrations(ctx: DoctorContext) -> Result:
         current = await in_thread(version)
     except sqlite3.Error as exc:
         raise Skip(f"the database cannot be read: {exc} (see state.database)") from None
-    latest = len(MIGRATIONS)
-    if current == latest:
-        return ok(f"schema version {current} is current")
-    if current < latest:
-        return warn(f"schema version {current}; this assistant-cli uses {latest}",
-                    "back up state.db, then run `assistant-cli serve` (or any command that "
-                    "opens the state, e.g. `pairing list`): it migrates on open")
-    return fail(f"schema version {current} was written by a newer assistant-cli "
-                f"(this one knows {latest})",
-                "upgrade assistant-cli, or point ASSISTANT_CLI_HOME at another directory")
+    return pg_checks.schema_verdict(
+        current,
+        older_fix="back up state.db, then run `assistant-cli serve` (or any command that "
+                  "opens the state, e.g. `pairing list`): it migrates on open",
+        newer_fix="upgrade assistant-cli, or point ASSISTANT_CLI_HOME at another directory")
 
 
 async def check_audit(ctx: DoctorContext) -> Result:

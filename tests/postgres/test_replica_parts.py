@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,21 +16,11 @@ from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.store.pg_events import MAX_PAYLOAD, PgEvents, batches
 from assistant_cli.store.pg_inbox import DatabaseUnavailable, PgInbox
 from tests.pg_proxy import PgProxy
-from tests.pg_server import PgServer
 
 
 def msg(ext: str, chat: str = "c1") -> InboundMessage:
     return InboundMessage(platform="telegram", external_id=ext, chat_id=chat, sender_id="u1",
                           text=f"text {ext}")
-
-
-@pytest.fixture
-def proxy(pg_server: PgServer) -> Iterator[PgProxy]:
-    front = PgProxy(pg_server.uri)
-    try:
-        yield front
-    finally:
-        front.close()
 
 
 async def test_a_row_let_go_is_not_kept_alive_by_the_heartbeat(pg_url: str) -> None:

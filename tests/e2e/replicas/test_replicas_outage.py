@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,20 +17,10 @@ from tests.e2e.replicas.harness import inbox_status, start_replica, state_yaml, 
 from tests.e2e.telegram_harness import HOOK_SECRET, Starter, http, wait
 from tests.fakes.telegram_server import FakeTelegram
 from tests.pg_proxy import PgProxy
-from tests.pg_server import PgServer
 
 pytestmark = pytest.mark.e2e
 
 GOOD = {"X-Telegram-Bot-Api-Secret-Token": HOOK_SECRET}
-
-
-@pytest.fixture
-def proxy(pg_server: PgServer) -> Iterator[PgProxy]:
-    front = PgProxy(pg_server.uri)
-    try:
-        yield front
-    finally:
-        front.close()
 
 
 def run_serve(start: Starter, *args: str) -> subprocess.CompletedProcess[str]:
