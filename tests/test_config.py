@@ -267,3 +267,25 @@ def test_a_state_url_with_a_password_is_refused_naming_the_keyring_fix() -> None
 
 def test_a_state_url_must_be_postgresql() -> None:
     assert "postgresql://" in _error("state:\n  url: mysql://db/a\n")
+
+
+@pytest.mark.parametrize("key", ["stat", "States", "state_"])
+def test_a_misspelt_state_section_is_refused_by_commands_that_open_the_state(key: str) -> None:
+    """Else `pairing`, `audit`, `state info` would quietly use the SQLite file instead of
+    the PostgreSQL database the user meant (they validate only the state section)."""
+    from assistant_cli.store.backend import open_state
+    from tests.doctor_support import write_config
+
+    paths = write_config(f"version: 1\n{key}:\n  url: postgresql://a@db/x\n")
+    with pytest.raises(ConfigError) as caught:
+        open_state(paths)
+    assert str(caught.value).startswith(f"config.yaml:2: {key}: not a setting")
+    assert "did you mean 'state'?" in str(caught.value)
+    assert not paths.database.exists()  # refused before anything was opened
+
+
+def test_keys_merely_starting_like_state_are_not_taken_for_it() -> None:
+    from assistant_cli.store.backend import state_section
+    from tests.doctor_support import write_config
+
+    assert state_section(write_config("version: 1\nstatus: 1\n")) is None

@@ -15,7 +15,9 @@ SQLite default never loads the optional driver, and opening the state stays quic
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assistant_cli.errors import ConfigError, SecretError
@@ -56,10 +58,22 @@ def state_section(paths: Paths) -> StateConfig | None:
     doc = read_document(path)
     data = doc.data.get("state") if isinstance(doc.data, dict) else None
     if data is None:
+        _no_misspelt_state(doc.data, doc.line_of, path.name)
         return None
     section = validate_section(StateConfig, data, ("state",), doc, path.name)
     assert isinstance(section, StateConfig)
     return section
+
+
+def _no_misspelt_state(data: object, line_of: Callable[[tuple[str]], int | None],
+                       filename: str) -> None:
+    """A top-level key that looks like `state` (`stat:`, `States:`) would silently leave the
+    state on the SQLite file: refuse it, as `config validate` would."""
+    for key in data if isinstance(data, dict) else ():
+        if key != "state" and difflib.get_close_matches(str(key).lower(), ["state"], cutoff=0.75):
+            raise ConfigError(f"{filename}:{line_of((key,))}: {key}: not a setting; "
+                              "did you mean 'state'?",
+                              hint="edit the file, then run `assistant-cli config validate`")
 
 
 def open_state(paths: Paths) -> Database:
