@@ -54,7 +54,8 @@ def test_killed_after_receiving_a_batch_before_its_commit(
     first = start()
     with write_lock(isolated_home / "state" / "state.db"):  # a slow disk, in effect
         before = answered_get_updates(tg)
-        ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
+        with tg.together():
+            ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
         wait(lambda: answered_get_updates(tg) > before, what="the batch handed to serve")
         time.sleep(0.3)  # serve has it and waits for the disk
         assert inbox_rows(isolated_home) == []  # not stored ...
@@ -74,7 +75,8 @@ def test_killed_right_after_the_commit_before_telegram_heard_of_it(
         model.enqueue(Hang())
     first = start()
     tg.hold_confirmations(above=tg.confirmed_offset)
-    ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
+    with tg.together():  # one batch: a split one would wait for its held confirmation
+        ids = [tg.push_message(c, f"hi {c}") for c in CHATS]
     wait(lambda: len(inbox_rows(isolated_home)) == len(CHATS), what="the batch committed")
     assert model.wait_for_requests(len(CHATS), timeout=10)
     assert tg.confirmed_offset <= ids[0]  # Telegram still holds the batch

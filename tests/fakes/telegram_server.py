@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -1474,6 +1474,13 @@ class FakeTelegram:
         """Forget the failures `fail_next` queued that have not happened yet (outage over)."""
         with self._lock:
             self._faults.clear()
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Updates pushed inside the block reach getUpdates as one batch: no poll can read
+        the queue between two pushes (a real batch, as when users write at the same time)."""
+        with self._lock:
+            yield
 
     def hold_confirmations(self, above: int | None) -> None:
         """Hold every getUpdates whose offset confirms an update id >= ``above`` (None ends
