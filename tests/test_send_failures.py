@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from telegram import Bot
 from telegram.error import RetryAfter
 
 from assistant_cli.channels.telegram_aiohttp import AiohttpRequest
+from assistant_cli.channels.telegram_api import GatewayBot
 from assistant_cli.channels.telegram_outbound import Outbox, classify
 from assistant_cli.channels.whatsapp_graph import GraphError
 from assistant_cli.domain.messages import DeliveryFailure
@@ -38,7 +38,7 @@ def graph() -> Iterator[FakeGraph]:
 
 async def telegram_failure(tg: FakeTelegram) -> tuple[Exception, DeliveryFailure | None]:
     request = AiohttpRequest()
-    bot = Bot(tg.token, base_url=tg.base_url, request=request)
+    bot = GatewayBot(tg.token, base_url=tg.base_url, request=request)
     try:
         await Outbox(bot).send_text(CHAT, "hello")
     except Exception as exc:
@@ -73,7 +73,7 @@ async def test_telegram_server_errors_and_a_rejected_token_are_transient(
 
 async def test_telegram_network_failure_is_transient() -> None:
     request = AiohttpRequest()
-    bot = Bot("123:abc", base_url="http://127.0.0.1:9/bot", request=request)
+    bot = GatewayBot("123:abc", base_url="http://127.0.0.1:9/bot", request=request)
     with pytest.raises(Exception) as caught:
         await Outbox(bot).send_text(CHAT, "hello")
     await request.shutdown()

@@ -13,11 +13,13 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import CallbackQuery
 from telegram.error import Conflict, InvalidToken, RetryAfter
 
+from assistant_cli.channels import telegram_api as api
 from assistant_cli.channels import telegram_setup as setup
 from assistant_cli.channels.base import Channel, ChannelContext, InboundSink
+from assistant_cli.channels.telegram_api import GatewayBot
 from assistant_cli.channels.telegram_confirm import Confirmations
 from assistant_cli.channels.telegram_inbound import BotIdentity, to_inbound
 from assistant_cli.channels.telegram_leader import lead_and_poll, poller_role
@@ -63,7 +65,7 @@ class TelegramChannel(Channel):
         self.recovery_poll = 1
         self.use_drafts = True  # turned off when the Bot API has no sendMessageDraft
         self._token: str | None = None
-        self._bot: Bot | None = None
+        self._bot: GatewayBot | None = None
         self._me: BotIdentity | None = None
         self._sink: InboundSink | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -191,7 +193,7 @@ class TelegramChannel(Channel):
             handle.close()
 
     @contextlib.asynccontextmanager
-    async def _lease(self) -> AsyncIterator[Bot]:
+    async def _lease(self) -> AsyncIterator[GatewayBot]:
         bot = self._bot
         if bot is None:
             raise ChannelError("the Telegram channel is not running")
@@ -204,15 +206,14 @@ class TelegramChannel(Channel):
                 await self._close_bot()
 
     # -- receiving ----------------------------------------------------------------------
-    async def _poll(self, bot: Bot) -> None:
+    async def _poll(self, bot: GatewayBot) -> None:
         failures = 0
         while True:
             timeout = self.config.poll_timeout
             if failures:
                 timeout = min(timeout, self.recovery_poll)
             try:
-                updates = await bot.get_updates(offset=self._offset, timeout=timeout,
-                                                allowed_updates=ALLOWED_UPDATES)
+                updates = await api.get_updates(bot, self._offset, timeout, ALLOWED_UPDATES)
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
@@ -230,36 +231,36 @@ class TelegramChannel(Channel):
             elif not updates and self.config.poll_timeout == 0:
                 await asyncio.sleep(0.5)  # short polling: don't spin
 
-    async def _take(self, updates: Sequence[Update]) -> bool:
+    async def _take(self, updates: Sequence[dict[str, Any]]) -> bool:
         """Store a batch of updates in one commit; move the offset past them only then."""
         sink, me = self._sink, self._me
         if sink is None or me is None:
             return False
-        buttons = [u.callback_query for u in updates if u.callback_query is not None]
+        buttons = [u["callback_query"] for u in updates if "callback_query" in u]
         msgs = [msg for msg in (self._read(update, me) for update in updates
-                                if update.callback_query is None) if msg is not None]
+                                if "callback_query" not in update) if msg is not None]
         if msgs:
             try:
                 await sink.submit_many(msgs)
             except Exception as exc:
-                first, last = updates[0].update_id, updates[-1].update_id
+                first, last = updates[0]["update_id"], updates[-1]["update_id"]
                 self.last_error = f"could not store telegram updates {first}-{last}: {exc}"
                 log.log(store_failure_level(exc), "%s; they will be fetched again",
                         self.last_error, extra={"event": "telegram.store_failed"})
                 return False
         for query in buttons:  # after the batch is stored: a refetch cannot press twice
-            self._button(query)
+            self._press(query)
         if updates:
-            self._offset = updates[-1].update_id + 1
+            self._offset = int(updates[-1]["update_id"]) + 1
         return True
 
     @staticmethod
-    def _read(update: Update, me: BotIdentity) -> InboundMessage | None:
+    def _read(update: dict[str, Any], me: BotIdentity) -> InboundMessage | None:
         try:
             return to_inbound(update, me)
         except Exception:  # retrying cannot help a message we cannot read; don't block on it
-            log.exception("skipping telegram update %d that could not be read",
-                          update.update_id, extra={"event": "telegram.bad_update"})
+            log.exception("skipping telegram update %s that could not be read",
+                          update.get("update_id"), extra={"event": "telegram.bad_update"})
             return None
 
     def _trouble(self, exc: Exception, failures: int) -> float:
@@ -291,8 +292,8 @@ class TelegramChannel(Channel):
         if bot is None or self._offset is None:
             return
         try:
-            await bot.get_updates(offset=self._offset, timeout=0, limit=1,
-                                  allowed_updates=ALLOWED_UPDATES, read_timeout=3.0)
+            await api.get_updates(bot, self._offset, 0, ALLOWED_UPDATES, limit=1,
+                                  read_timeout=3.0)
         except Exception as exc:  # the inbox dedupes what Telegram hands us again
             log.warning("could not confirm the last update to Telegram (it may be delivered "
                         "again and is then ignored): %s", exc,
@@ -303,15 +304,12 @@ class TelegramChannel(Channel):
         bot, sink, me = self._bot, self._sink, self._me
         if bot is None or sink is None or me is None:
             return 503  # not started (or stopping): Telegram keeps the update and retries
-        try:
-            update = Update.de_json(data, bot)
-        except Exception:
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return 400
-        if update.callback_query is not None:
-            self._button(update.callback_query)
-            return 200
+        if "callback_query" in data:
+            return 200 if self._press(data["callback_query"]) else 400
         try:
-            msg = to_inbound(update, me)
+            msg = to_inbound(data, me)
         except Exception:
             log.exception("skipping telegram update that could not be read",
                           extra={"event": "telegram.bad_update"})
@@ -351,14 +349,21 @@ class TelegramChannel(Channel):
         async with self._lease() as bot:
             return await self._confirmations.ask(bot, _chat(msg.chat_id), msg, request)
 
-    def _button(self, query: CallbackQuery) -> None:
-        """A button press: answered in a task (receiving never waits on sending)."""
+    def _press(self, raw: Any) -> bool:
+        """A button press (a callback_query's JSON): answered in a task, so receiving never
+        waits on sending. False if it cannot be read."""
         bot = self._bot
-        if bot is None or not Confirmations.owns(query):
-            return
-        task = asyncio.create_task(self._confirmations.answered(bot, query))
-        self._callbacks.add(task)
-        task.add_done_callback(self._callbacks.discard)
+        try:
+            query = CallbackQuery.de_json(raw, bot)
+        except Exception:
+            log.warning("skipping a telegram button press that could not be read",
+                        extra={"event": "telegram.bad_update"})
+            return False
+        if bot is not None and query is not None and Confirmations.owns(query):
+            task = asyncio.create_task(self._confirmations.answered(bot, query))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+        return True
 
     def _drafts_off(self) -> None:
         self.use_drafts = False

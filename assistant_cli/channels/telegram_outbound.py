@@ -15,7 +15,6 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import (
     BadRequest,
@@ -28,7 +27,9 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from assistant_cli.channels import telegram_api as api
 from assistant_cli.channels.base import wait_event
+from assistant_cli.channels.telegram_api import GatewayBot
 from assistant_cli.channels.telegram_format import Chunk, escape, render_chunks
 from assistant_cli.domain.messages import DeliveryFailure
 from assistant_cli.domain.tools import StatusNote
@@ -88,7 +89,7 @@ class Outbox:
     """Delivers rendered chunks with one bot; every call survives HTML rejection and 429s."""
 
     def __init__(
-        self, bot: Bot, *, max_wait: float = MAX_RETRY_WAIT, attempts: int = RETRY_ATTEMPTS
+        self, bot: GatewayBot, *, max_wait: float = MAX_RETRY_WAIT, attempts: int = RETRY_ATTEMPTS
     ) -> None:
         self.bot = bot
         self.max_wait = max_wait
@@ -110,33 +111,29 @@ class Outbox:
 
     async def send_chunk(self, chat_id: int | str, chunk: Chunk, reply_to: int | None) -> int:
         """Send one message; returns its message_id."""
-        reply = (ReplyParameters(reply_to, allow_sending_without_reply=True)
-                 if reply_to is not None else None)
         try:
-            sent = await self.call(lambda: self.bot.send_message(
-                chat_id, chunk.html, parse_mode=ParseMode.HTML, reply_parameters=reply))
+            return await self.call(lambda: api.send_message(
+                self.bot, chat_id, chunk.html, html=True, reply_to=reply_to))
         except BadRequest as exc:
             if not is_parse_error(exc):
                 raise
             log.warning("telegram refused our HTML (%s); sending plain text", exc.message,
                         extra={"event": "telegram.html_rejected"})
-            sent = await self.call(lambda: self.bot.send_message(
-                chat_id, chunk.plain, reply_parameters=reply))
-        return sent.message_id
+            return await self.call(lambda: api.send_message(
+                self.bot, chat_id, chunk.plain, reply_to=reply_to))
 
     async def edit_chunk(self, chat_id: int | str, message_id: int, chunk: Chunk) -> int:
         """Replace a message's text; an unchanged text is fine, a vanished message is sent
         anew. Returns the id of the message that now shows the text."""
         try:
             try:
-                await self.call(lambda: self.bot.edit_message_text(
-                    chunk.html, chat_id=chat_id, message_id=message_id,
-                    parse_mode=ParseMode.HTML))
+                await self.call(lambda: api.edit_message_text(
+                    self.bot, chat_id, message_id, chunk.html, html=True))
             except BadRequest as exc:
                 if not is_parse_error(exc):
                     raise
-                await self.call(lambda: self.bot.edit_message_text(
-                    chunk.plain, chat_id=chat_id, message_id=message_id))
+                await self.call(lambda: api.edit_message_text(
+                    self.bot, chat_id, message_id, chunk.plain))
         except BadRequest as exc:
             if _not_modified(exc):
                 return message_id

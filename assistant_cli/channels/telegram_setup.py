@@ -8,6 +8,7 @@ from telegram import Bot, BotCommand
 from telegram.error import InvalidToken, TelegramError
 
 from assistant_cli.channels.telegram_aiohttp import AiohttpRequest
+from assistant_cli.channels.telegram_api import POLL_READ_TIMEOUT, GatewayBot
 from assistant_cli.config.models import TelegramConfig
 from assistant_cli.errors import ChannelError
 from assistant_cli.i18n import ENGLISH, available, translator
@@ -20,17 +21,18 @@ TOKEN_KEY = "platforms.telegram.api_token"
 ALLOWED_UPDATES = ["message", "callback_query"]  # button presses: tool confirmations
 
 
-def build_bot(config: TelegramConfig, token: str) -> Bot:
+def build_bot(config: TelegramConfig, token: str) -> GatewayBot:
     """A Bot with connection pools and timeouts suited to a long-running gateway."""
     base = config.base_url
     file_url = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
     # Sized for every worker streaming at once (typing, interim update, final send).
     request = AiohttpRequest(connection_pool_size=64, connect_timeout=10.0,
                              read_timeout=20.0, write_timeout=20.0, pool_timeout=10.0)
-    # PTB adds the long-poll timeout to this read timeout for getUpdates, so it always exceeds it.
+    # The long-poll timeout is added to this read timeout for getUpdates (telegram_api.py).
     polling = AiohttpRequest(connection_pool_size=2, connect_timeout=10.0,
-                             read_timeout=10.0, write_timeout=10.0, pool_timeout=5.0)
-    return Bot(token, base_url=base, base_file_url=file_url, request=request,
+                             read_timeout=POLL_READ_TIMEOUT, write_timeout=10.0,
+                             pool_timeout=5.0)
+    return GatewayBot(token, base_url=base, base_file_url=file_url, request=request,
                get_updates_request=polling)
 
 
