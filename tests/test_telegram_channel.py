@@ -159,6 +159,24 @@ async def test_an_update_that_could_not_be_stored_is_fetched_again(tg: FakeTeleg
     assert tg.pending_updates() == 0
 
 
+async def test_an_update_that_cannot_be_read_is_skipped_and_polling_goes_on(
+    tg: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "assistant_cli.channels.telegram")
+    channel, sink = make_channel(tg), Sink(tg)
+    bad = tg.push_update({"message": {"message_id": 1, "text": "no chat", "from": {
+        "id": CHAT, "is_bot": False, "first_name": "Ada"}}})
+    good = tg.push_message(CHAT, "after it")
+    await channel.start(sink)
+    try:
+        await until(lambda: sink.messages)
+        await until(lambda: tg.confirmed_offset == good + 1)
+    finally:
+        await channel.stop()
+    assert [m.text for m in sink.messages] == ["after it"]
+    assert f"skipping telegram update {bad} that could not be read" in caplog.text
+
+
 async def test_a_redelivered_update_is_stored_once_and_still_confirmed(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:

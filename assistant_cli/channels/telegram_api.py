@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Bot
+from telegram.error import NetworkError
 
 
 class GatewayBot(Bot):
@@ -42,7 +43,11 @@ async def get_updates(bot: GatewayBot, offset: int | None, timeout: int, allowed
         "getUpdates",
         {"offset": offset, "timeout": timeout, "limit": limit, "allowed_updates": allowed},
         read_timeout=read_timeout + timeout)
-    return list(result)
+    if not isinstance(result, list):
+        raise NetworkError(f"getUpdates answered {type(result).__name__}, not a list")
+    # Every update has an int update_id (the Bot API's promise); one without could be
+    # neither stored nor confirmed.
+    return [u for u in result if isinstance(u, dict) and type(u.get("update_id")) is int]
 
 
 async def send_message(bot: GatewayBot, chat_id: int | str, text: str, *, html: bool = False,
