@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from assistant_cli.channels.base import wait_event
 from assistant_cli.domain.events import MessageIn, MessageOut
 from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.engine.delivery import Notifier, after_failure
+from assistant_cli.engine.doorbell import Doorbell
 from assistant_cli.engine.turn import TurnRunner
 from assistant_cli.errors import StateError
 
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from assistant_cli.store.undelivered import Undelivered
 
 log = logging.getLogger("assistant_cli.engine")
+
+# Seconds between the claims that find what no ring announced: a row put back by another
+# process (`inbox retry`), or a retry time set by an earlier run.
+POLL_EVERY = 1.0
 
 
 class Engine:
@@ -53,7 +57,8 @@ class Engine:
         self.workers = workers
         self.grace = grace
         self.started_at = time.time()
-        self._wake = asyncio.Event()
+        self._bell = Doorbell(workers)
+        self._poll: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,14 +88,13 @@ class Engine:
                 continue
             self.events.publish(MessageIn(channel=msg.platform, sender=msg.sender_id,
                                           length=len(msg.text), id=row, text=msg.text))
-        if any(row is not None for row in rows):
-            self._wake.set()
+        self._bell.ring(sum(row is not None for row in rows))
         return [row is not None for row in rows]
 
     def wake(self) -> None:
         """Workers claim now: a message may be waiting that this process did not store
         (another replica's, announced by the database)."""
-        self._wake.set()
+        self._bell.ring()
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,7 +109,8 @@ class Engine:
                        for i in range(self.workers)]
         if self.notifier is not None:
             self._notices = asyncio.create_task(self.notifier.run(), name="notices")
-        self._wake.set()
+        self._bell.ring()  # rows left queued by an earlier run (the worker rings on)
+        self._poll = asyncio.get_running_loop().call_later(POLL_EVERY, self._tick)
 
     async def stop(self) -> None:
         """Stop intake, let in-flight turns finish within the grace period, then cancel."""
@@ -117,7 +122,9 @@ class Engine:
                 log.exception("channel %s did not stop cleanly", name,
                               extra={"event": "channel.stop_failed", "fields": {"channel": name}})
         self._stopping.set()
-        self._wake.set()
+        if self._poll is not None:
+            self._poll.cancel()
+        self._bell.ring_all()
         if self._notices is not None:
             self._notices.cancel()
             await asyncio.gather(self._notices, return_exceptions=True)
@@ -161,7 +168,6 @@ class Engine:
     # -- workers ----------------------------------------------------------------------
     async def _work(self, index: int) -> None:
         while not self._stopping.is_set():
-            self._wake.clear()
             try:
                 item = await self.inbox.claim(platforms=self.channels)
             except (sqlite3.Error, StateError):
@@ -171,8 +177,9 @@ class Engine:
                 await asyncio.sleep(1.0)
                 continue
             if item is None:
-                await wait_event(self._wake, 1.0)
+                await self._bell.wait()
                 continue
+            self._bell.ring()  # more may be queued: the next idle worker looks
             channel = self.channels[item.message.platform]  # claim() took only these
             self._busy += 1
             try:
@@ -205,11 +212,17 @@ class Engine:
                     continue
                 if decision.retry:
                     delay = max(0.0, decision.not_before - self.inbox.clock())
-                    asyncio.get_running_loop().call_later(delay, self._wake.set)
+                    asyncio.get_running_loop().call_later(delay, self._bell.ring)
             finally:
+                # A follow-up in the same conversation is claimed by this worker next.
                 self._busy -= 1
-                self._wake.set()  # a follow-up in the same conversation may now be claimable
 
+
+    def _tick(self) -> None:
+        """Once per POLL_EVERY: one idle worker claims, whatever was rung."""
+        if self._bell.waiting:
+            self._bell.ring()
+        self._poll = asyncio.get_running_loop().call_later(POLL_EVERY, self._tick)
 
     async def _put_back(self, inbox_id: int) -> None:
         try:
