@@ -118,7 +118,8 @@ async def test_workers_survive_a_claim_that_fails_and_answer_once_storage_works(
             return real_claim(**kw)  # type: ignore[arg-type]
 
         monkeypatch.setattr(h.engine.inbox, "claim", claim)
-        h.engine._wake.set()
+        for _ in range(4):  # four idle workers look now
+            h.engine.wake()
         await wait_until(lambda: failures[0] >= 4, what="failed claims")
         h.channel.feed("hello")
         await wait_until(lambda: h.channel.replies, timeout=10, what="an answer")
