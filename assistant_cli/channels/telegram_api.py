@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.error import NetworkError
 
 
@@ -32,7 +33,6 @@ class GatewayBot(Bot):
 
 # The read timeout of the polling connection (build_bot); a long poll's own timeout is added.
 POLL_READ_TIMEOUT = 10.0
-HTML = "HTML"
 
 
 async def get_updates(bot: GatewayBot, offset: int | None, timeout: int, allowed: list[str], *,
@@ -55,7 +55,7 @@ async def send_message(bot: GatewayBot, chat_id: int | str, text: str, *, html: 
     """Send a text; returns the new message's id."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if html:
-        params["parse_mode"] = HTML
+        params["parse_mode"] = ParseMode.HTML
     if reply_to is not None:
         params["reply_parameters"] = {"message_id": reply_to,
                                       "allow_sending_without_reply": True}
@@ -68,5 +68,5 @@ async def edit_message_text(bot: GatewayBot, chat_id: int | str, message_id: int
     """Replace a message's text."""
     params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "text": text}
     if html:
-        params["parse_mode"] = HTML
+        params["parse_mode"] = ParseMode.HTML
     await bot.raw("editMessageText", params)

@@ -33,7 +33,7 @@ def build_bot(config: TelegramConfig, token: str) -> GatewayBot:
                              read_timeout=POLL_READ_TIMEOUT, write_timeout=10.0,
                              pool_timeout=5.0)
     return GatewayBot(token, base_url=base, base_file_url=file_url, request=request,
-               get_updates_request=polling)
+                      get_updates_request=polling)
 
 
 def _hide(text: str, token: str) -> str:
