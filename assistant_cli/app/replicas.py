@@ -6,7 +6,9 @@ and its heartbeat, the Telegram polling leader (store/pg_leader.py), and the rel
 dashboard events between replicas (store/pg_events.py). With the SQLite file none of this
 exists and a role other than `all` is refused.
 
-psycopg_pool is imported inside functions: it is the optional `postgres` extra.
+psycopg_pool is imported inside functions: it is the optional `postgres` extra. So are
+the PostgreSQL stores (store/pg*.py): a serve on the SQLite file imports this module for
+`check_role` and `replica_name` and would carry code it never runs (~0.3 MB RSS).
 """
 
 from __future__ import annotations
@@ -35,11 +37,6 @@ from assistant_cli.domain.events import (
 )
 from assistant_cli.errors import StateError, UsageError
 from assistant_cli.gateway.protocol import REPLICA_METRICS, encode_event
-from assistant_cli.store.pg import ensure_schema, mask_url
-from assistant_cli.store.pg_events import PgEvents
-from assistant_cli.store.pg_inbox import PgInbox
-from assistant_cli.store.pg_leader import PgLeader
-from assistant_cli.store.pg_open import DatabaseUnreachable
 from assistant_cli.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -50,6 +47,10 @@ if TYPE_CHECKING:
     from assistant_cli.gateway.auth import Lockout
     from assistant_cli.gateway.control import ControlPlane
     from assistant_cli.store.db import Database
+    from assistant_cli.store.pg_events import PgEvents
+    from assistant_cli.store.pg_inbox import PgInbox
+    from assistant_cli.store.pg_leader import PgLeader
+    from assistant_cli.store.pg_open import DatabaseUnreachable
 
 log = logging.getLogger("assistant_cli.app.replicas")
 
@@ -101,6 +102,9 @@ async def open_pool(url: str, password: str | None, size: int,
                     replica: str = "") -> AsyncConnectionPool:
     """The async pool for the inbox, schema in place; DatabaseUnreachable (exit 2, the URL
     shown with its password masked) when the server cannot be used."""
+    from assistant_cli.store.pg import ensure_schema
+    from assistant_cli.store.pg_open import DatabaseUnreachable
+
     try:
         from psycopg_pool import AsyncConnectionPool
     except ImportError:
@@ -140,6 +144,9 @@ async def _check_reachable(url: str, kwargs: dict[str, Any]) -> None:
 
 
 def _unreachable(url: str, exc: BaseException, password: str | None) -> DatabaseUnreachable:
+    from assistant_cli.store.pg_open import DatabaseUnreachable
+    from assistant_cli.store.pg_sql import mask_url
+
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if password:
         reason = reason.replace(password, "***")
@@ -179,6 +186,8 @@ class Replica:
 
     def leadership(self, role: str) -> PgLeader:
         """A leader election for `role` (the Telegram poller asks for one)."""
+        from assistant_cli.store.pg_leader import PgLeader
+
         return PgLeader(self.url, role, password=self.password, interval=2.0,
                         application_name=application_name(self.name))
 
@@ -220,6 +229,10 @@ class Replica:
 async def open_replica(config: Config, password: str | None, *, role: str,
                        name: str | None = None) -> Replica:
     """Connect this replica to the shared state (DatabaseUnreachable when it cannot)."""
+    from assistant_cli.store.pg_events import PgEvents
+    from assistant_cli.store.pg_inbox import PgInbox
+    from assistant_cli.store.pg_sql import mask_url
+
     state = config.state
     assert state.url is not None
     replica = replica_name(state, name)

@@ -1,12 +1,16 @@
 """Which keyring holds assistant-cli's secrets: the OS keyring, or an explicitly chosen file.
 
 keyring and the encrypted-file backend (cryptography) are imported inside functions:
-they take noticeable time to import, and most commands never touch a secret.
+they take noticeable time to import, and most commands never touch a secret. Where no OS
+keyring can exist (Linux without a D-Bus session bus: a VPS, a container, a service), that
+is found out without importing keyring's backends at all: detecting them loads
+secretstorage and cryptography, 7-9 MB that a headless serve would carry for nothing.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +55,9 @@ def select_backend(secrets_file: Path) -> KeyringBackend:
 
         return EncryptedFileKeyring(secrets_file, password)
 
+    headless = no_session_bus()
+    if headless is not None:
+        raise _unavailable(secrets_file, headless)
     import keyring
 
     try:
@@ -64,6 +71,47 @@ def select_backend(secrets_file: Path) -> KeyringBackend:
     if not _usable(backend):
         raise _unavailable(secrets_file, f"keyring's choice is: {backend_name(backend)}")
     return backend
+
+
+def no_session_bus() -> str | None:
+    """Why no OS keyring can answer here, when that is certain without loading keyring's
+    backends; None when one might (then keyring itself decides).
+
+    Certain only on Linux with no D-Bus session bus to reach (the Secret Service, KWallet
+    and libsecret all live on it), no display that could start one, no backend chosen in
+    this process, by PYTHON_KEYRING_BACKEND or by keyringrc.cfg, and no keyring backends
+    installed beyond keyring's own.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get(BACKEND_ENV):
+        return None
+    if _session_bus_hint() or _backend_chosen():
+        return None
+    return ("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret "
+            "Service or KWallet can answer; usual on a server, in a container or a service")
+
+
+def _session_bus_hint() -> bool:
+    """A session bus, or a display that could start one, is (or may be) there."""
+    if any(os.environ.get(name) for name in
+           ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.exists(os.path.join(runtime, "bus"))
+
+
+def _backend_chosen() -> bool:
+    """A backend was set in this process, is named in keyringrc.cfg, or comes from another
+    package: each must be asked, not assumed away."""
+    core = sys.modules.get("keyring.core")
+    if core is not None and getattr(core, "_keyring_backend", None) is not None:
+        return True
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    if os.path.exists(os.path.join(config_home, "python_keyring", "keyringrc.cfg")):
+        return True
+    from importlib.metadata import entry_points
+
+    return any(not ep.value.startswith("keyring.backends.")
+               for ep in entry_points(group="keyring.backends"))
 
 
 def _password_from_file() -> str | None:
