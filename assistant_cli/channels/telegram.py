@@ -13,6 +13,9 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any
 
+from assistant_cli.channels import ptb  # noqa: F401 - before telegram: see its docstring
+
+# isort: split
 from telegram import CallbackQuery
 from telegram.error import Conflict, InvalidToken, RetryAfter
 
