@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from assistant_cli.domain.messages import InboundMessage
 from assistant_cli.i18n import messages as texts
 from assistant_cli.i18n import translator
 from assistant_cli.paths import resolve
@@ -48,6 +49,49 @@ async def test_usage_is_recorded_per_provider_and_sender_from_the_apis_counts(
     assert usage_events[0]["completion_tokens"] == 4 and not usage_events[0]["estimated"]
     assert by_provider.completion_tokens == sum(e["completion_tokens"] for e in usage_events)
     assert by_provider.prompt_tokens == sum(e["prompt_tokens"] for e in usage_events)
+    await h.close()
+
+
+async def test_usage_is_written_while_the_answer_is_sent_and_a_failure_keeps_the_row_open(
+    tmp_path: Path, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write overlaps the final send (not ahead of it), but the row is marked done only
+    once usage is on disk: a failed usage write leaves the message to be retried, with its
+    reply recorded, so the retry resends instead of asking the model again."""
+    h = TurnHarness(tmp_path, config({"main": fake.base_url}))
+    order: list[str] = []
+    record = h.usage.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> None:
+        order.append("usage started")
+        await asyncio.sleep(0.05)
+        await record(*args, **kwargs)
+        order.append("usage written")
+
+    shown = h.channel.reply
+
+    async def reply(msg: InboundMessage, deltas: AsyncIterator[str]) -> None:
+        await shown(msg, deltas)  # the whole answer, its record included
+        order.append("sent")
+
+    monkeypatch.setattr(h.usage, "record", slow_record)
+    monkeypatch.setattr(h.channel, "reply", reply)
+    outcome = await h.say("one two")
+    assert outcome.name == "answered"
+    assert sorted(order) == ["sent", "usage started", "usage written"]
+    assert order[-1] == "usage written"  # the send did not wait for it; the turn did
+    assert h.usage.totals("sender")[0].requests == 1
+
+    async def broken_record(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(h.usage, "record", broken_record)
+    with pytest.raises(OSError, match="disk full"):
+        await h.say("three four")
+    (status, recorded) = h.db.execute(
+        "SELECT i.status, r.text FROM inbox i JOIN replies r ON r.inbox_id = i.id"
+        " WHERE i.external_id = '2'").fetchone()
+    assert status != "done" and recorded == "echo: three four"
     await h.close()
 
 

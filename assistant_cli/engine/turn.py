@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -184,6 +185,7 @@ class TurnRunner:
         try:
             await channel.reply(msg, stream.deltas())
         except ProviderError as exc:
+            await stream.written()
             log.error("no provider could answer: %s", exc.message, extra={
                 "event": "turn.failed", "fields": {"kind": exc.kind, "channel": msg.platform,
                                                    "hint": exc.hint}})
@@ -195,6 +197,7 @@ class TurnRunner:
                 return Outcome("failed", _ms(started))
             raise
         text = "".join(stream.parts)
+        await stream.written()  # usage is on disk before the row is done
         await self._complete(item, text, "answered")
         latency = _ms(started)
         overhead = latency - stream.model_wait * 1000 - sum(stream.tool_waits)
@@ -230,6 +233,9 @@ class _ModelTurn:
         self.parts: list[str] = []
         self.model_wait = 0.0  # seconds spent waiting on the model: not our overhead
         self.tool_waits: list[float] = []  # ms in tools and confirmations: not ours either
+        # Usage records, written while the answer is still sent (the write would otherwise
+        # wait behind another turn's fsync before the final send); awaited by written().
+        self.writes: list[asyncio.Future[None]] = []
         pipeline = runner.pipeline
         self.hooks = pipeline if pipeline is not None and pipeline.reply_hooks else None
 
@@ -244,8 +250,19 @@ class _ModelTurn:
             finally:
                 self.model_wait += time.monotonic() - t0
             if isinstance(event, Finished):
-                await self.runner._record_usage(self.item.message, event, request, self.parts)
+                write = asyncio.ensure_future(self.runner._record_usage(
+                    self.item.message, event, request, self.parts))
+                # Retrieved here too: when the turn fails first, nobody awaits it.
+                write.add_done_callback(_retrieve)
+                self.writes.append(write)
             yield event
+
+    async def written(self) -> None:
+        """Wait for the usage records of this turn; a failed write raises here."""
+        writes, self.writes = self.writes, []
+        for write in writes:
+            # Done by now, as a rule: result() then costs no trip round the event loop.
+            await write if not write.done() else write.result()
 
     async def _shown(self) -> AsyncIterator[str]:
         tools = self.runner.tools
@@ -273,6 +290,11 @@ class _ModelTurn:
         await self.runner.inbox.record_reply(self.item.id, "".join(self.parts))
         if hooks:
             yield self.parts[0]
+
+
+def _retrieve(write: asyncio.Future[None]) -> None:
+    if not write.cancelled():
+        write.exception()
 
 
 def _ms(started: float) -> float:
