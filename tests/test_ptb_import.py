@@ -53,3 +53,20 @@ def test_only_the_importing_thread_is_refused() -> None:
     thread.start()
     thread.join()
     assert other == [None]
+
+
+def test_a_ptb_that_cannot_load_without_it_is_loaded_the_usual_way() -> None:
+    """Stands in for a PTB release whose import needs cryptography: here the hidden module
+    is httpx, which PTB always imports."""
+    out = run(
+        "import sys\n"
+        "import assistant_cli.channels.ptb as ptb\n"
+        "for name in [m for m in sys.modules if m.split('.')[0] in ('telegram', 'httpx')]:\n"
+        "    del sys.modules[name]\n"
+        "ptb.HIDDEN = 'httpx'\n"
+        "telegram = ptb.load()\n"
+        "print('bot:', telegram.Bot.__name__, 'httpx' in sys.modules)\n"
+        "print('hiders left:', sum(type(f).__name__ == '_Hide' for f in sys.meta_path))\n"
+    )
+    assert "bot: Bot True" in out
+    assert "hiders left: 0" in out

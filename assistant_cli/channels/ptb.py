@@ -47,8 +47,17 @@ def load() -> ModuleType:
     sys.meta_path.insert(0, hide)
     try:
         import telegram
+    except ImportError:
+        # A release of PTB that needs cryptography after all: forget the half-loaded
+        # package and load it the usual way (memory matters less than a working channel).
+        for name in [m for m in sys.modules if m == "telegram" or m.startswith("telegram.")]:
+            del sys.modules[name]
+    else:
+        return telegram
     finally:
         sys.meta_path.remove(hide)
+    import telegram
+
     return telegram
 
 
