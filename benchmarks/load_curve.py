@@ -125,7 +125,8 @@ def profiler(pid: int, out: Path | None, seconds: float) -> subprocess.Popen[byt
 
 
 def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
-        drain: float, profile: Path | None = None, fakes_in_process: bool = False) -> Point:
+        drain: float, profile: Path | None = None, fakes_in_process: bool = False,
+        env_secrets: bool = False) -> Point:
     token = f"{random.randint(10**8, 10**9 - 1)}:{secrets.token_urlsafe(27)}"
     with FakeTelegram(token=token) as tg, model_server(in_process=fakes_in_process) as model, \
             tempfile.TemporaryDirectory(prefix="load-curve-") as tmp:
@@ -133,8 +134,9 @@ def run(tree: Path, rate: float, seconds: float, chats: int, workers: int,
         write_config(home, tg, model, workers)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env.update(ASSISTANT_CLI_HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1",
-                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key,
-                   ASSISTANT_CLI_KEYRING_PASSWORD="benchmark-only")
+                   TG_TOKEN=token, FAKE_OPENAI_KEY=model.api_key)
+        if not env_secrets:  # the gateway's signing key goes to the encrypted-file keyring
+            env["ASSISTANT_CLI_KEYRING_PASSWORD"] = "benchmark-only"
         proc = start_serve(home, env, serve_command(tree))
         try:
             time.sleep(1.0)
@@ -210,7 +212,7 @@ def soak(trees: list[Path], rate: float, args: argparse.Namespace) -> int:
     """RSS over a long run: flat after warm-up (the first minute) is the target."""
     for tree in trees:
         point = run(tree, rate, args.soak, args.chats, args.workers, args.drain,
-                    fakes_in_process=args.fakes_in_process)
+                    fakes_in_process=args.fakes_in_process, env_secrets=args.env_secrets)
         warm = point.rss_samples[5:] or point.rss_samples
         growth = 100 * (warm[-1] - warm[0]) / warm[0] if warm else float("nan")
         print(json.dumps({**asdict(point), "rss_growth_after_warmup_pct": round(growth, 1)}))
@@ -241,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fakes-in-process", action="store_true",
                         help="run the fake model in this process too (as before), to see what "
                              "sharing the interpreter costs the figures")
+    parser.add_argument("--env-secrets", action="store_true",
+                        help="no encrypted-file keyring: env: references only, as on a VPS "
+                             "without a keyring (the gateway's signing key then lives in "
+                             "serve's memory)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     trees = [t.resolve() for t in (args.tree or [ROOT])]
@@ -258,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 out = args.profile / f"{tree.name}-{rate:g}.txt"
             point = run(tree, rate, args.seconds, args.chats, args.workers, args.drain, out,
-                        args.fakes_in_process)
+                        args.fakes_in_process, args.env_secrets)
             points.append(point)
             print(json.dumps(asdict(point)), file=sys.stderr, flush=True)
             if not point.ok and not args.keep_going:
