@@ -86,7 +86,7 @@ def no_session_bus() -> str | None:
         return None
     if _session_bus_hint() or _backend_chosen():
         return None
-    return ("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret "
+    return ("there is no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset, so no Secret "
             "Service or KWallet can answer; usual on a server, in a container or a service")
 
 
